@@ -1,1 +1,11 @@
-export {};
+export * from "./constants.js";
+export * from "./errors.js";
+export * from "./chunkSize.js";
+export * from "./layout.js";
+export * from "./header.js";
+export * from "./exceptionTable.js";
+export * from "./area.js";
+export * from "./reader.js";
+export * from "./activation.js";
+export * from "./build.js";
+export * as damage from "./damage.js";

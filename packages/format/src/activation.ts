@@ -1,0 +1,203 @@
+/**
+ * Activation: how the kernel reads a COW device when a snapshot is created
+ * over it. The steps live in one class fed by the sync and async entry points
+ * (decodeCow / decodeCowAsync), so both read exactly the same way.
+ */
+import { chunkSizeProblem, defaultChunkSize } from "./chunkSize.js";
+import { DISK_VERSION, HEADER_SIZE, SECTOR_SIZE, SNAP_MAGIC } from "./constants.js";
+import { ErrorCode, FormatError } from "./errors.js";
+import { ExceptionTable } from "./exceptionTable.js";
+import { decodeAreaInto } from "./area.js";
+import { decodeHeader, type Header } from "./header.js";
+import { areaLocation, chunkBytes, chunksInDevice, deviceSectors, exceptionsPerArea, nextFreeAfterLoad, usage, type Usage } from "./layout.js";
+import type { AsyncReader, SyncReader } from "./reader.js";
+
+export type CowState = "new" | "valid" | "invalid";
+
+export interface ActivationOptions {
+  /**
+   * The chunk size in the snapshot table, in sectors. Used for a new (blank)
+   * COW; an existing header's chunk size overrides it. Default: the on-disk
+   * chunk size for an existing COW, the kernel's default (32) for a new one.
+   */
+  tableChunkSize?: number;
+  /** Logical block size of the COW device in bytes (default 512). */
+  logicalBlockSize?: number;
+}
+
+/** A COW device as activation sees it: the one model every tool reads. */
+export interface CowImage {
+  /** Device size in bytes. */
+  deviceBytes: number;
+  /** The header words as stored (all zero for a new COW). */
+  header: Header;
+  state: CowState;
+  /** Chunk size in effect, in sectors (the table's for a new COW). */
+  chunkSize: number;
+  exceptionsPerArea: number;
+  /** Exceptions in on-disk order; empty unless valid. */
+  exceptions: ExceptionTable;
+  /** The area commits go to next: the first area that is not full. */
+  currentArea: number;
+  /** Entries already in the current area (index of its terminator). */
+  currentIndex: number;
+  /** Next chunk the store would hand out. */
+  nextFree: number;
+  usage: Usage;
+  /** True when the table gave a chunk size and the header overrode it. */
+  chunkSizeOverridden: boolean;
+}
+
+export interface ReadRequest {
+  offset: number;
+  length: number;
+  area: number;
+}
+
+export class Activation {
+  private header: Header | undefined;
+  private state: CowState = "new";
+  private chunkSize = 0;
+  private perArea = 0;
+  private readonly table = new ExceptionTable(1024);
+  private area = 0;
+  private index = 0;
+  private maxNew = -1;
+  private done = false;
+  private overridden = false;
+
+  constructor(
+    readonly deviceBytes: number,
+    private readonly options: ActivationOptions = {},
+  ) {}
+
+  /** The bytes to read first: the header. */
+  headerRequest(): ReadRequest {
+    if (this.deviceBytes < Math.max(HEADER_SIZE, SECTOR_SIZE)) {
+      throw new FormatError(ErrorCode.Truncated, `the device is ${this.deviceBytes} bytes, too small to hold a header sector; is this the right file?`, { chunk: 0 });
+    }
+    return { offset: 0, length: HEADER_SIZE, area: -1 };
+  }
+
+  acceptHeader(bytes: Uint8Array): void {
+    const h = decodeHeader(bytes);
+    this.header = h;
+    const lbs = this.options.logicalBlockSize ?? SECTOR_SIZE;
+    const table = this.options.tableChunkSize;
+    if (h.magic === 0) {
+      this.state = "new";
+      this.chunkSize = table === undefined || table === 0 ? defaultChunkSize(lbs) : table;
+      this.requireChunkSize(this.chunkSize, "table");
+      this.perArea = exceptionsPerArea(this.chunkSize);
+      // The kernel writes the header and zeroes area 0: both chunks must exist.
+      this.requireChunks(2, "a new snapshot writes its header and area 0");
+      this.done = true;
+      return;
+    }
+    if (h.magic !== SNAP_MAGIC) {
+      throw new FormatError(
+        ErrorCode.BadMagic,
+        `header magic is 0x${h.magic.toString(16).padStart(8, "0")}, not 0x70416e53 ("SnAp") or 0 (blank): this is not a snapshot COW device, or its header was overwritten; 'dmsnap repair' can try to salvage the exceptions`,
+        { chunk: 0, byteOffset: 0 },
+      );
+    }
+    this.overridden = table !== undefined && table !== 0 && table !== h.chunkSize;
+    this.chunkSize = h.chunkSize;
+    this.requireChunkSize(h.chunkSize, "on-disk");
+    if (h.version !== DISK_VERSION) {
+      throw new FormatError(
+        ErrorCode.UnsupportedVersion,
+        `header version is ${h.version}; only version ${DISK_VERSION} exists, so the header is damaged or from an unknown tool; 'dmsnap check' shows the rest of the metadata`,
+        { chunk: 0, byteOffset: 8 },
+      );
+    }
+    this.perArea = exceptionsPerArea(this.chunkSize);
+    if (h.valid === 0) {
+      this.state = "invalid";
+      this.done = true;
+      return;
+    }
+    this.state = "valid";
+  }
+
+  /** The next metadata area to read, or null when activation is complete. */
+  nextRead(): ReadRequest | null {
+    if (this.done) return null;
+    const location = areaLocation(this.chunkSize, this.area);
+    const bytes = chunkBytes(this.chunkSize);
+    if (location + 1 > chunksInDevice(this.chunkSize, this.deviceBytes)) {
+      throw new FormatError(
+        ErrorCode.Truncated,
+        this.area === 0
+          ? `metadata area 0 (chunk 1) lies beyond the end of the ${this.deviceBytes}-byte device; the device is truncated or the chunk size (${this.chunkSize} sectors) is wrong`
+          : `area ${this.area - 1} is full, so the kernel reads area ${this.area} at chunk ${location}, which lies beyond the end of the ${this.deviceBytes}-byte device; the device was truncated or the store filled it without room for the terminating area`,
+        { area: this.area, chunk: location },
+      );
+    }
+    return { offset: location * bytes, length: bytes, area: this.area };
+  }
+
+  acceptArea(bytes: Uint8Array): void {
+    const r = decodeAreaInto(bytes, this.perArea, this.table, this.area);
+    if (r.maxNewChunk > this.maxNew) this.maxNew = r.maxNewChunk;
+    if (r.full) {
+      this.area++;
+    } else {
+      this.index = r.loaded;
+      this.done = true;
+    }
+  }
+
+  result(): CowImage {
+    if (!this.header || !this.done) throw new Error("activation is not complete");
+    const nextFree = nextFreeAfterLoad(this.chunkSize, this.maxNew);
+    return {
+      deviceBytes: this.deviceBytes,
+      header: this.header,
+      state: this.state,
+      chunkSize: this.chunkSize,
+      exceptionsPerArea: this.perArea,
+      exceptions: this.table,
+      currentArea: this.area,
+      currentIndex: this.index,
+      nextFree,
+      usage: usage(this.chunkSize, nextFree, this.area, deviceSectors(this.deviceBytes)),
+      chunkSizeOverridden: this.overridden,
+    };
+  }
+
+  private requireChunkSize(chunkSize: number, which: string): void {
+    const problem = chunkSizeProblem(chunkSize, this.options.logicalBlockSize ?? SECTOR_SIZE);
+    if (problem !== null) {
+      throw new FormatError(
+        ErrorCode.InvalidChunkSize,
+        `${which} ${problem}${which === "on-disk" ? "; the header is damaged (the 2009 invalidation race left chunk size 0 this way); 'dmsnap repair' infers the chunk size from the metadata" : ""}`,
+        which === "on-disk" ? { chunk: 0, byteOffset: 12 } : {},
+      );
+    }
+  }
+
+  private requireChunks(count: number, why: string): void {
+    if (chunksInDevice(this.chunkSize, this.deviceBytes) < count) {
+      throw new FormatError(ErrorCode.Truncated, `${why}, so it needs ${count} chunks of ${this.chunkSize} sectors, but the device is only ${this.deviceBytes} bytes`, {});
+    }
+  }
+}
+
+/** Reads a COW device exactly as the kernel's activation does. Throws FormatError on refusal. */
+export function decodeCow(reader: SyncReader, options: ActivationOptions = {}): CowImage {
+  const a = new Activation(reader.size, options);
+  const h = a.headerRequest();
+  a.acceptHeader(reader.read(h.offset, h.length));
+  for (let r = a.nextRead(); r !== null; r = a.nextRead()) a.acceptArea(reader.read(r.offset, r.length));
+  return a.result();
+}
+
+/** decodeCow over an asynchronous reader. */
+export async function decodeCowAsync(reader: AsyncReader, options: ActivationOptions = {}): Promise<CowImage> {
+  const a = new Activation(reader.size, options);
+  const h = a.headerRequest();
+  a.acceptHeader(await reader.read(h.offset, h.length));
+  for (let r = a.nextRead(); r !== null; r = a.nextRead()) a.acceptArea(await reader.read(r.offset, r.length));
+  return a.result();
+}

@@ -1,0 +1,119 @@
+/**
+ * One metadata area: E entries of {old_chunk u64 LE, new_chunk u64 LE}. An
+ * entry whose new_chunk is 0 ends the list (chunk 0 is the header, never data).
+ */
+import { EXCEPTION_SIZE } from "./constants.js";
+import { ErrorCode, FormatError } from "./errors.js";
+import type { ExceptionTable } from "./exceptionTable.js";
+
+const TWO_32 = 4294967296;
+/** A high word above this means the u64 is 2^53 or more. */
+const MAX_SAFE_HIGH = 0x1fffff;
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+export interface AreaDecodeResult {
+  /** Entries loaded from this area (the index of the terminator when not full). */
+  loaded: number;
+  /** True when all E entries were in use: the reader must go on to the next area. */
+  full: boolean;
+  /** Highest new_chunk loaded from this area, or -1. */
+  maxNewChunk: number;
+}
+
+/**
+ * Appends the entries of one area to `table`, stopping at the terminator,
+ * exactly as activation loads them. `area` only labels errors.
+ */
+export function decodeAreaInto(bytes: Uint8Array, exceptionsPerArea: number, table: ExceptionTable, area = 0): AreaDecodeResult {
+  if (bytes.length < exceptionsPerArea * EXCEPTION_SIZE) {
+    throw new FormatError(ErrorCode.Truncated, `metadata area ${area} needs ${exceptionsPerArea * EXCEPTION_SIZE} bytes, got ${bytes.length}`, { area });
+  }
+  table.reserve(exceptionsPerArea);
+  const olds = table.oldChunk;
+  const news = table.newChunk;
+  let count = table.count;
+  let maxNew = -1;
+  let i = 0;
+  // Fast path: an aligned view of 32-bit words; otherwise DataView. Both read LE.
+  if (LITTLE_ENDIAN_HOST && bytes.byteOffset % 4 === 0) {
+    const w = new Uint32Array(bytes.buffer, bytes.byteOffset, exceptionsPerArea * 4);
+    for (; i < exceptionsPerArea; i++) {
+      const k = i << 2;
+      const newLo = w[k + 2]!;
+      const newHi = w[k + 3]!;
+      if (newLo === 0 && newHi === 0) break;
+      const oldHi = w[k + 1]!;
+      if (oldHi > MAX_SAFE_HIGH || newHi > MAX_SAFE_HIGH) throw tooLarge(area, i, oldHi > MAX_SAFE_HIGH ? "old_chunk" : "new_chunk", oldHi > MAX_SAFE_HIGH ? oldHi : newHi);
+      const n = newHi * TWO_32 + newLo;
+      olds[count] = oldHi * TWO_32 + w[k]!;
+      news[count] = n;
+      count++;
+      if (n > maxNew) maxNew = n;
+    }
+  } else {
+    const v = new DataView(bytes.buffer, bytes.byteOffset, exceptionsPerArea * EXCEPTION_SIZE);
+    for (; i < exceptionsPerArea; i++) {
+      const k = i * EXCEPTION_SIZE;
+      const newLo = v.getUint32(k + 8, true);
+      const newHi = v.getUint32(k + 12, true);
+      if (newLo === 0 && newHi === 0) break;
+      const oldHi = v.getUint32(k + 4, true);
+      if (oldHi > MAX_SAFE_HIGH || newHi > MAX_SAFE_HIGH) throw tooLarge(area, i, oldHi > MAX_SAFE_HIGH ? "old_chunk" : "new_chunk", oldHi > MAX_SAFE_HIGH ? oldHi : newHi);
+      const n = newHi * TWO_32 + newLo;
+      olds[count] = oldHi * TWO_32 + v.getUint32(k, true);
+      news[count] = n;
+      count++;
+      if (n > maxNew) maxNew = n;
+    }
+  }
+  table.count = count;
+  return { loaded: i, full: i === exceptionsPerArea, maxNewChunk: maxNew };
+}
+
+function tooLarge(area: number, index: number, field: string, high: number): FormatError {
+  return new FormatError(
+    ErrorCode.ChunkNumberTooLarge,
+    `area ${area} entry ${index}: ${field} has high word 0x${high.toString(16)}, so it is 2^53 or more; dmsnap keeps chunk numbers below 2^53 (no real device has that many chunks), so this entry is almost certainly corrupt — run 'dmsnap check' to see the damage`,
+    { area, index },
+  );
+}
+
+/** Reads entry `index` of an area without interpreting it (for diagnostics and tools). */
+export function readEntry(bytes: Uint8Array, index: number): { oldLow: number; oldHigh: number; newLow: number; newHigh: number } {
+  const v = new DataView(bytes.buffer, bytes.byteOffset + index * EXCEPTION_SIZE, EXCEPTION_SIZE);
+  return { oldLow: v.getUint32(0, true), oldHigh: v.getUint32(4, true), newLow: v.getUint32(8, true), newHigh: v.getUint32(12, true) };
+}
+
+/** Writes one entry (chunk numbers below 2^53). */
+export function writeEntry(bytes: Uint8Array, index: number, oldChunk: number, newChunk: number): void {
+  checkChunkNumber(oldChunk, "old_chunk");
+  checkChunkNumber(newChunk, "new_chunk");
+  const v = new DataView(bytes.buffer, bytes.byteOffset + index * EXCEPTION_SIZE, EXCEPTION_SIZE);
+  v.setUint32(0, oldChunk % TWO_32, true);
+  v.setUint32(4, Math.floor(oldChunk / TWO_32), true);
+  v.setUint32(8, newChunk % TWO_32, true);
+  v.setUint32(12, Math.floor(newChunk / TWO_32), true);
+}
+
+/** Zeroes entry `index` (a merge clears the entries it has copied back). */
+export function clearEntry(bytes: Uint8Array, index: number): void {
+  bytes.fill(0, index * EXCEPTION_SIZE, (index + 1) * EXCEPTION_SIZE);
+}
+
+/**
+ * An area chunk holding entries [from, from + count) of `table`, then zeros
+ * (the first zero entry is the terminator when count < E).
+ */
+export function encodeArea(table: ExceptionTable, from: number, count: number, chunkBytes: number): Uint8Array {
+  const out = new Uint8Array(chunkBytes);
+  const capacity = chunkBytes / EXCEPTION_SIZE;
+  if (count > capacity) throw new FormatError(ErrorCode.InvalidArgument, `an area of ${chunkBytes} bytes holds ${capacity} entries, not ${count}`);
+  for (let i = 0; i < count; i++) writeEntry(out, i, table.oldChunk[from + i]!, table.newChunk[from + i]!);
+  return out;
+}
+
+function checkChunkNumber(n: number, field: string): void {
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new FormatError(ErrorCode.InvalidArgument, `${field} must be an integer from 0 to 2^53-1, got ${n}`);
+  }
+}

@@ -9,3 +9,5 @@ export * from "./reader.js";
 export * from "./activation.js";
 export * from "./build.js";
 export * as damage from "./damage.js";
+export * from "./diagnose.js";
+export * from "./dump.js";

@@ -1,0 +1,2 @@
+export { main, makeProgram, VERSION } from "./main.js";
+export { CliError, Exit } from "./util/errors.js";

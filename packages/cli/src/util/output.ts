@@ -1,0 +1,18 @@
+import { describeError } from "./errors.js";
+
+/**
+ * Runs a command body and turns failures into the documented output and exit
+ * code: with --json an {"error": {code, message}} object on stdout, otherwise
+ * "dmsnap: CODE: message" on stderr.
+ */
+export async function runCommand(json: boolean, body: () => Promise<number | void> | number | void): Promise<void> {
+  try {
+    const code = await body();
+    process.exitCode = typeof code === "number" ? code : 0;
+  } catch (e) {
+    const { code, message, exitCode } = describeError(e);
+    if (json) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
+    else process.stderr.write(`dmsnap: ${code}: ${message}\n`);
+    process.exitCode = exitCode;
+  }
+}

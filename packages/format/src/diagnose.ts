@@ -1,0 +1,152 @@
+/**
+ * The checker's pass: everything activation would refuse, plus what it would
+ * silently accept but a person should know about. It reads the same steps as
+ * activation (it drives the Activation class) and then inspects what was loaded.
+ */
+import { Activation, type ActivationOptions, type CowImage } from "./activation.js";
+import { HEADER_SIZE } from "./constants.js";
+import { FormatError, type Location } from "./errors.js";
+import { areaLocation, chunkBytes, chunkKind, chunksInDevice, exceptionsPerArea } from "./layout.js";
+import type { AsyncReader, SyncReader } from "./reader.js";
+
+/** error: the kernel refuses the image; warning: it activates, but data or space is wrong; info: harmless oddity. */
+export type Severity = "error" | "warning" | "info";
+
+export const FindingCode = {
+  ValidNotBoolean: "VALID_NOT_BOOLEAN",
+  HeaderPaddingNotZero: "HEADER_PADDING_NOT_ZERO",
+  EntriesAfterTerminator: "ENTRIES_AFTER_TERMINATOR",
+  DuplicateOldChunk: "DUPLICATE_OLD_CHUNK",
+  DuplicateNewChunk: "DUPLICATE_NEW_CHUNK",
+  NewChunkIsMetadata: "NEW_CHUNK_IS_METADATA",
+  NewChunkBeyondDevice: "NEW_CHUNK_BEYOND_DEVICE",
+  OldChunkBeyondOrigin: "OLD_CHUNK_BEYOND_ORIGIN",
+  DeviceNotChunkMultiple: "DEVICE_NOT_CHUNK_MULTIPLE",
+  UnreferencedChunks: "UNREFERENCED_CHUNKS",
+} as const;
+export type FindingCode = (typeof FindingCode)[keyof typeof FindingCode];
+
+export interface Finding {
+  /** A FindingCode, or an ErrorCode for a refusal. */
+  code: string;
+  severity: Severity;
+  message: string;
+  location: Location;
+}
+
+export interface DiagnoseOptions extends ActivationOptions {
+  /** Origin size in bytes: enables OLD_CHUNK_BEYOND_ORIGIN. */
+  originBytes?: number;
+  /** At most this many findings per code are listed (the rest are counted). Default 20. */
+  maxPerCode?: number;
+}
+
+export interface Diagnosis {
+  /** The activated image, or null when activation refuses it. */
+  image: CowImage | null;
+  findings: Finding[];
+  /** Findings per code, including those not listed. */
+  counts: Record<string, number>;
+}
+
+class Collector {
+  readonly findings: Finding[] = [];
+  readonly counts: Record<string, number> = {};
+  constructor(private readonly maxPerCode: number) {}
+  add(code: string, severity: Severity, message: string, location: Location = {}): void {
+    const n = (this.counts[code] ?? 0) + 1;
+    this.counts[code] = n;
+    if (n <= this.maxPerCode) this.findings.push({ code, severity, message, location });
+  }
+}
+
+type Read = (offset: number, length: number) => Uint8Array | Promise<Uint8Array>;
+
+async function run(size: number, read: Read, options: DiagnoseOptions): Promise<Diagnosis> {
+  const out = new Collector(options.maxPerCode ?? 20);
+  const a = new Activation(size, options);
+  let image: CowImage | null = null;
+  let lastArea: Uint8Array | null = null;
+  try {
+    const h = a.headerRequest();
+    a.acceptHeader(await read(h.offset, h.length));
+    for (let r = a.nextRead(); r !== null; r = a.nextRead()) {
+      lastArea = (await read(r.offset, r.length)).slice();
+      a.acceptArea(lastArea);
+    }
+    image = a.result();
+  } catch (e) {
+    if (!(e instanceof FormatError)) throw e;
+    out.add(e.code, "error", e.message, e.location);
+  }
+  if (image) await inspect(image, lastArea, read, options, out);
+  return { image, findings: out.findings, counts: out.counts };
+}
+
+async function inspect(img: CowImage, lastArea: Uint8Array | null, read: Read, options: DiagnoseOptions, out: Collector): Promise<void> {
+  const { chunkSize, header } = img;
+  const cb = chunkBytes(chunkSize);
+  if (img.state === "new") return;
+  if (header.valid > 1) {
+    out.add(FindingCode.ValidNotBoolean, "warning", `header valid word is ${header.valid}; the kernel treats any non-zero value as valid, but only 0 and 1 are ever written`, { chunk: 0, byteOffset: 4 });
+  }
+  const chunks = chunksInDevice(chunkSize, img.deviceBytes);
+  if (img.deviceBytes % cb !== 0) {
+    out.add(FindingCode.DeviceNotChunkMultiple, "info", `the device (${img.deviceBytes} bytes) ends ${img.deviceBytes % cb} bytes into a partial chunk, which is never used`, { chunk: chunks });
+  }
+  const headerChunk = await read(0, Math.min(cb, img.deviceBytes));
+  if (headerChunk.subarray(HEADER_SIZE).some((b) => b !== 0)) {
+    out.add(FindingCode.HeaderPaddingNotZero, "warning", `chunk 0 holds non-zero bytes after the 16-byte header; the kernel ignores them, but they are a sign of the 2009 invalidation race or of another tool writing there`, { chunk: 0, byteOffset: HEADER_SIZE });
+  }
+  if (img.state !== "valid") return;
+  // Bytes after the terminator in the current area.
+  if (lastArea) {
+    // The terminator's new_chunk is zero by definition, so any non-zero byte from it on is stale.
+    const stale = lastArea.subarray(img.currentIndex * 16).some((b) => b !== 0);
+    if (stale) {
+      out.add(FindingCode.EntriesAfterTerminator, "warning", `area ${img.currentArea} has non-zero bytes at or after its terminator (entry ${img.currentIndex}); the kernel ignores them, but they are stale or torn entries`, { area: img.currentArea, index: img.currentIndex, chunk: areaLocation(chunkSize, img.currentArea) });
+    }
+  }
+  const perArea = exceptionsPerArea(chunkSize);
+  const originChunks = options.originBytes === undefined ? Infinity : Math.ceil(options.originBytes / cb);
+  const firstOld = new Map<number, number>();
+  const firstNew = new Map<number, number>();
+  const { oldChunk, newChunk, count } = img.exceptions;
+  for (let i = 0; i < count; i++) {
+    const o = oldChunk[i]!;
+    const n = newChunk[i]!;
+    const loc: Location = { area: Math.floor(i / perArea), index: i % perArea, chunk: n };
+    const seenOld = firstOld.get(o);
+    if (seenOld === undefined) firstOld.set(o, i);
+    else out.add(FindingCode.DuplicateOldChunk, "warning", `origin chunk ${o} is mapped twice (entries ${seenOld} and ${i}); the kernel serves the later one`, loc);
+    const seenNew = firstNew.get(n);
+    if (seenNew === undefined) firstNew.set(n, i);
+    else out.add(FindingCode.DuplicateNewChunk, "warning", `COW chunk ${n} is used by two exceptions (entries ${seenNew} and ${i}); at most one of them holds the right data`, loc);
+    if (chunkKind(chunkSize, n) !== "data") {
+      out.add(FindingCode.NewChunkIsMetadata, "warning", `entry maps origin chunk ${o} to chunk ${n}, which is a metadata area: snapshot reads of that chunk return metadata, and the next commit overwrites it`, loc);
+    }
+    if (n >= chunks) {
+      out.add(FindingCode.NewChunkBeyondDevice, "warning", `entry maps origin chunk ${o} to chunk ${n}, past the last chunk (${chunks - 1}) of the device: snapshot reads of it fail, and the store has no free space left`, loc);
+    }
+    if (o >= originChunks) {
+      out.add(FindingCode.OldChunkBeyondOrigin, "warning", `entry maps origin chunk ${o}, past the end of the ${options.originBytes}-byte origin; no read can reach it`, loc);
+    }
+  }
+  // Data chunks below nextFree that no exception names: leaked by a crash with commits out of order.
+  let unreferenced = 0;
+  const limit = Math.min(img.nextFree, chunks);
+  for (let c = 2; c < limit; c++) if (chunkKind(chunkSize, c) === "data" && !firstNew.has(c)) unreferenced++;
+  if (unreferenced > 0) {
+    out.add(FindingCode.UnreferencedChunks, "info", `${unreferenced} data chunk(s) below the free cursor (${img.nextFree}) belong to no exception: space leaked by commits that completed out of order before a crash`, {});
+  }
+}
+
+/** Runs the checker's pass over a synchronous reader. */
+export function diagnose(reader: SyncReader, options: DiagnoseOptions = {}): Promise<Diagnosis> {
+  return run(reader.size, (o, l) => reader.read(o, l), options);
+}
+
+/** Runs the checker's pass over an asynchronous reader. */
+export function diagnoseAsync(reader: AsyncReader, options: DiagnoseOptions = {}): Promise<Diagnosis> {
+  return run(reader.size, (o, l) => reader.read(o, l), options);
+}

@@ -1,20 +1,129 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { buildCow, bytesReader, decodeCow, damage, ErrorCode, FormatError } from "./index.js";
+import { buildCow, bytesReader, damage, decodeCow, decodeCowAsync, ErrorCode, type AsyncReader } from "./index.js";
 
-describe("activation of built images", () => {
+/**
+ * A tiny image written by hand from the spec, without the builder: 1-sector
+ * chunks, `chunks` chunks long, header valid, entries put where the spec says.
+ */
+function handImage(chunks: number, entries: Array<[area: number, index: number, old: number, nw: number]>, header = [0x70416e53, 1, 1, 1]): Uint8Array {
+  const img = new Uint8Array(chunks * 512);
+  const v = new DataView(img.buffer);
+  header.forEach((w, i) => v.setUint32(i * 4, w, true));
+  for (const [area, index, old, nw] of entries) {
+    const at = (1 + 33 * area) * 512 + index * 16; // area a at chunk 1 + (32 + 1) * a
+    v.setUint32(at, old, true);
+    v.setUint32(at + 8, nw, true);
+  }
+  return img;
+}
+
+const full0 = Array.from({ length: 32 }, (_, i) => [0, i, 1000 + i, 2 + i] as [number, number, number, number]);
+
+describe("activation (as the kernel reads a COW)", () => {
   it("loads a multi-area image in order and recovers nextFree past the metadata chunk", () => {
-    // 1-sector chunks: 32 entries per area, areas at chunks 1, 34, 67.
-    const olds = Array.from({ length: 40 }, (_, i) => 100 + i);
-    const { bytes } = buildCow({ chunkSize: 1, exceptions: olds });
-    const img = decodeCow(bytesReader(bytes));
+    const img = decodeCow(bytesReader(handImage(70, [...full0, [1, 0, 7, 35], [1, 1, 8, 36]])));
     expect(img.state).toBe("valid");
-    expect(img.exceptions.count).toBe(40);
-    expect(img.exceptions.oldChunk[0]).toBe(100);
-    expect(img.exceptions.newChunk[0]).toBe(2);
-    expect(img.exceptions.newChunk[31]).toBe(33); // last data chunk of area 0
-    expect(img.exceptions.newChunk[32]).toBe(35); // chunk 34 is area 1
+    expect(img.exceptions.count).toBe(34);
+    expect(img.exceptions.oldChunk[32]).toBe(7);
+    expect(img.exceptions.newChunk[33]).toBe(36);
     expect(img.currentArea).toBe(1);
-    expect(img.currentIndex).toBe(8);
-    expect(img.nextFree).toBe(43);
+    expect(img.currentIndex).toBe(2);
+    expect(img.nextFree).toBe(37);
+    expect(img.usage).toEqual({ totalSectors: 70, allocatedSectors: 37, metadataSectors: 3 });
+  });
+
+  it("skips a metadata chunk when the highest new_chunk is the last data chunk of a full area", () => {
+    // Area 0 full up to chunk 33, area 1 zeroed: next_free = 34 is area 1, so it moves to 35.
+    const img = decodeCow(bytesReader(handImage(40, full0)));
+    expect(img.currentArea).toBe(1);
+    expect(img.nextFree).toBe(35);
+  });
+
+  it("treats magic 0 as a new COW using the table chunk size (default 32)", () => {
+    const blank = new Uint8Array(64 * 512);
+    expect(decodeCow(bytesReader(blank))).toMatchObject({ state: "new", chunkSize: 32, nextFree: 2, currentArea: 0 });
+    expect(decodeCow(bytesReader(blank), { tableChunkSize: 4 })).toMatchObject({ state: "new", chunkSize: 4, exceptionsPerArea: 128 });
+  });
+
+  it("refuses a new COW that cannot hold the header and area 0", () => {
+    expect(() => decodeCow(bytesReader(new Uint8Array(1024)), { tableChunkSize: 2 })).toThrowError(expect.objectContaining({ code: ErrorCode.Truncated }));
+  });
+
+  it("lets the on-disk chunk size override the table's", () => {
+    const img = decodeCow(bytesReader(handImage(8, [[0, 0, 3, 2]])), { tableChunkSize: 8 });
+    expect(img.chunkSize).toBe(1);
+    expect(img.chunkSizeOverridden).toBe(true);
+    expect(img.exceptions.count).toBe(1);
+  });
+
+  it("activates valid = 0 as invalid with no exceptions loaded", () => {
+    const img = decodeCow(bytesReader(handImage(8, [[0, 0, 3, 2]], [0x70416e53, 0, 1, 1])));
+    expect(img.state).toBe("invalid");
+    expect(img.exceptions.count).toBe(0);
+  });
+
+  it("treats any non-zero valid word (2) as valid, as the kernel does", () => {
+    const img = decodeCow(bytesReader(handImage(8, [[0, 0, 3, 2]], [0x70416e53, 2, 1, 1])));
+    expect(img.state).toBe("valid");
+    expect(img.exceptions.count).toBe(1);
+  });
+
+  it.each([
+    ["bad magic", [0x12345678, 1, 1, 1], ErrorCode.BadMagic],
+    ["version 2", [0x70416e53, 1, 2, 1], ErrorCode.UnsupportedVersion],
+    ["chunk size 0 (the 2009 crash)", [0x70416e53, 1, 1, 0], ErrorCode.InvalidChunkSize],
+    ["chunk size 3", [0x70416e53, 1, 1, 3], ErrorCode.InvalidChunkSize],
+    ["chunk size 0 beats version 2 (checked first)", [0x70416e53, 1, 2, 0], ErrorCode.InvalidChunkSize],
+  ])("refuses %s", (_name, header, code) => {
+    expect(() => decodeCow(bytesReader(handImage(8, [], header)))).toThrowError(expect.objectContaining({ code }));
+  });
+
+  it("refuses the 2009 race: a header chunk holding exception bytes", () => {
+    const { bytes } = buildCow({ chunkSize: 1, exceptions: [5, 6, 7] });
+    const raced = damage.raceHeader(bytes, 1);
+    // First 16 bytes are now entry {old 5, new 2}: magic 5.
+    expect(() => decodeCow(bytesReader(raced))).toThrowError(expect.objectContaining({ code: ErrorCode.BadMagic }));
+    // The variant that kept the magic, valid and version words but lost chunk_size to a new_chunk high word of 0.
+    const kept = damage.raceHeader(bytes, 1, 0, 3);
+    expect(() => decodeCow(bytesReader(kept))).toThrowError(expect.objectContaining({ code: ErrorCode.InvalidChunkSize }));
+  });
+
+  it("refuses a device too small for a header, and one cut inside area 0", () => {
+    expect(() => decodeCow(bytesReader(new Uint8Array(100)))).toThrowError(expect.objectContaining({ code: ErrorCode.Truncated }));
+    expect(() => decodeCow(bytesReader(handImage(8, [[0, 0, 3, 2]]).slice(0, 700)))).toThrowError(expect.objectContaining({ code: ErrorCode.Truncated, location: { area: 0, chunk: 1 } }));
+  });
+
+  it("refuses a full last area with no room for the next area (the kernel's read fails)", () => {
+    // 34 chunks: header, area 0, data 2..33; area 1 would be chunk 34.
+    expect(() => decodeCow(bytesReader(handImage(34, full0)))).toThrowError(expect.objectContaining({ code: ErrorCode.Truncated, location: { area: 1, chunk: 34 } }));
+  });
+
+  it("ignores entries after the terminator", () => {
+    const img = decodeCow(bytesReader(handImage(8, [[0, 0, 3, 2], [0, 2, 9, 4]])));
+    expect(img.exceptions.toPairs()).toEqual([[3, 2]]);
+  });
+
+  it("loads stale entries from an unzeroed area after a full one (why the store zeroes it)", () => {
+    const img = decodeCow(bytesReader(handImage(70, [...full0, [1, 0, 99, 50]])));
+    expect(img.exceptions.count).toBe(33);
+    expect(img.exceptions.oldChunk[32]).toBe(99);
+  });
+
+  it("round-trips any image the builder lays out (property), sync and async alike", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(1, 2, 4), fc.array(fc.integer({ min: 0, max: 2 ** 40 }), { maxLength: 300 }), fc.integer({ min: 0, max: 5 }), async (cs, olds, free) => {
+        const built = buildCow({ chunkSize: cs, exceptions: olds, freeChunks: free });
+        const img = decodeCow(bytesReader(built.bytes));
+        expect(img.exceptions.toPairs()).toEqual(built.pairs);
+        expect(img.currentArea).toBe(built.currentArea);
+        expect(img.currentIndex).toBe(built.currentIndex);
+        const async: AsyncReader = { size: built.bytes.length, read: async (o, l) => built.bytes.slice(o, o + l) };
+        const viaAsync = await decodeCowAsync(async);
+        expect(viaAsync.exceptions.toPairs()).toEqual(built.pairs);
+        expect(viaAsync.nextFree).toBe(img.nextFree);
+      }),
+      { numRuns: 60 },
+    );
   });
 });

@@ -1,0 +1,92 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { clearEntry, decodeAreaInto, encodeArea, ErrorCode, ExceptionTable, readEntry, writeEntry } from "./index.js";
+
+const hex = (s: string) => Uint8Array.from(s.trim().split(/\s+/).map((b) => parseInt(b, 16)));
+
+/** One 512-byte area (1-sector chunks: 32 entries). */
+function area(...entries: string[]): Uint8Array {
+  const a = new Uint8Array(512);
+  entries.forEach((e, i) => a.set(hex(e), i * 16));
+  return a;
+}
+
+describe("area codec", () => {
+  it("decodes entries written by hand and stops at the terminator", () => {
+    const bytes = area(
+      "05 04 03 02 01 00 00 00  02 00 00 00 00 00 00 00", // old 0x0102030405 -> new 2
+      "07 00 00 00 00 00 00 00  03 00 00 00 00 00 00 00", // old 7 -> new 3
+      "00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00", // terminator
+      "09 00 00 00 00 00 00 00  04 00 00 00 00 00 00 00", // after the terminator: ignored
+    );
+    const t = new ExceptionTable();
+    const r = decodeAreaInto(bytes, 32, t);
+    expect(r).toEqual({ loaded: 2, full: false, maxNewChunk: 3 });
+    expect(t.toPairs()).toEqual([
+      [0x0102030405, 2],
+      [7, 3],
+    ]);
+  });
+
+  it("treats an entry with old_chunk set but new_chunk 0 as the terminator", () => {
+    const t = new ExceptionTable();
+    const r = decodeAreaInto(area("08 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00"), 32, t);
+    expect(r.loaded).toBe(0);
+    expect(t.count).toBe(0);
+  });
+
+  it("reports a completely used area as full", () => {
+    const bytes = new Uint8Array(512);
+    for (let i = 0; i < 32; i++) bytes.set(hex(`${(i + 1).toString(16).padStart(2, "0")} 00 00 00 00 00 00 00  ${(i + 2).toString(16).padStart(2, "0")} 00 00 00 00 00 00 00`), i * 16);
+    const t = new ExceptionTable();
+    expect(decodeAreaInto(bytes, 32, t)).toEqual({ loaded: 32, full: true, maxNewChunk: 33 });
+  });
+
+  it("accepts 2^53 - 1 and refuses chunk numbers of 2^53 or more with CHUNK_NUMBER_TOO_LARGE", () => {
+    const ok = area("ff ff ff ff ff ff 1f 00  02 00 00 00 00 00 00 00");
+    const t = new ExceptionTable();
+    decodeAreaInto(ok, 32, t);
+    expect(t.oldChunk[0]).toBe(2 ** 53 - 1);
+    for (const bad of ["00 00 00 00 00 00 20 00  02 00 00 00 00 00 00 00", "01 00 00 00 00 00 00 00  02 00 00 00 00 00 00 80"]) {
+      expect(() => decodeAreaInto(area(bad), 32, new ExceptionTable(), 3)).toThrowError(
+        expect.objectContaining({ code: ErrorCode.ChunkNumberTooLarge, location: { area: 3, index: 0 } }),
+      );
+    }
+  });
+
+  it("refuses an area shorter than a chunk with TRUNCATED", () => {
+    expect(() => decodeAreaInto(new Uint8Array(100), 32, new ExceptionTable())).toThrowError(expect.objectContaining({ code: ErrorCode.Truncated }));
+  });
+
+  it("writes the entry bytes the spec gives", () => {
+    const a = new Uint8Array(32);
+    writeEntry(a, 1, 2 ** 40 + 5, 9);
+    expect(Array.from(a.subarray(16))).toEqual(Array.from(hex("05 00 00 00 00 01 00 00  09 00 00 00 00 00 00 00")));
+    expect(readEntry(a, 1)).toEqual({ oldLow: 5, oldHigh: 0x100, newLow: 9, newHigh: 0 });
+    clearEntry(a, 1);
+    expect(a.every((b) => b === 0)).toBe(true);
+  });
+
+  const chunk = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
+  const entries = (max: number) => fc.array(fc.tuple(chunk, fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER })), { maxLength: max });
+
+  it("round-trips entries (property), aligned and unaligned buffers alike", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(1, 2, 4), entries(128), fc.boolean(), (cs, pairs, unaligned) => {
+        const perArea = cs * 32;
+        const use = pairs.slice(0, perArea);
+        const encoded = encodeArea(ExceptionTable.from(use), 0, use.length, cs * 512);
+        let bytes = encoded;
+        if (unaligned) {
+          const shifted = new Uint8Array(encoded.length + 1);
+          shifted.set(encoded, 1);
+          bytes = shifted.subarray(1);
+        }
+        const t = new ExceptionTable(1);
+        const r = decodeAreaInto(bytes, perArea, t);
+        expect(t.toPairs()).toEqual(use);
+        expect(r.full).toBe(use.length === perArea);
+      }),
+    );
+  });
+});

@@ -9,8 +9,11 @@ import { ErrorCode, FormatError } from "./errors.js";
 import { ExceptionTable } from "./exceptionTable.js";
 import { decodeAreaInto } from "./area.js";
 import { decodeHeader, type Header } from "./header.js";
-import { areaLocation, chunkBytes, chunksInDevice, deviceSectors, exceptionsPerArea, nextFreeAfterLoad, usage, type Usage } from "./layout.js";
+import { areaLocation, capacity, chunkBytes, chunksInDevice, deviceSectors, exceptionsPerArea, nextFreeAfterLoad, usage, type Usage } from "./layout.js";
 import type { AsyncReader, SyncReader } from "./reader.js";
+
+/** Entries reserved up front at most (32 MiB); larger tables grow by doubling. */
+const INITIAL_TABLE_CAP = 1 << 21;
 
 export type CowState = "new" | "valid" | "invalid";
 
@@ -59,7 +62,7 @@ export class Activation {
   private state: CowState = "new";
   private chunkSize = 0;
   private perArea = 0;
-  private readonly table = new ExceptionTable(1024);
+  private readonly table = new ExceptionTable(0);
   private area = 0;
   private index = 0;
   private maxNew = -1;
@@ -118,6 +121,9 @@ export class Activation {
       return;
     }
     this.state = "valid";
+    // Size the table once for the most the device can hold (capped): growing
+    // it by copying costs more than decoding the entries.
+    this.table.reserve(Math.min(capacity(this.chunkSize, deviceSectors(this.deviceBytes)).dataChunks, INITIAL_TABLE_CAP));
   }
 
   /** The next metadata area to read, or null when activation is complete. */

@@ -29,44 +29,68 @@ export function decodeAreaInto(bytes: Uint8Array, exceptionsPerArea: number, tab
     throw new FormatError(ErrorCode.Truncated, `metadata area ${area} needs ${exceptionsPerArea * EXCEPTION_SIZE} bytes, got ${bytes.length}`, { area });
   }
   table.reserve(exceptionsPerArea);
-  const olds = table.oldChunk;
-  const news = table.newChunk;
+  if (!LITTLE_ENDIAN_HOST) return decodeWithDataView(bytes, exceptionsPerArea, table, area);
+  // Aligned 32-bit words read the little-endian fields directly.
+  const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice(0, exceptionsPerArea * EXCEPTION_SIZE);
+  const w = new Uint32Array(aligned.buffer, aligned.byteOffset, exceptionsPerArea * 4);
   let count = table.count;
   let maxNew = -1;
   let i = 0;
-  // Fast path: an aligned view of 32-bit words; otherwise DataView. Both read LE.
-  if (LITTLE_ENDIAN_HOST && bytes.byteOffset % 4 === 0) {
-    const w = new Uint32Array(bytes.buffer, bytes.byteOffset, exceptionsPerArea * 4);
+  if (!table.wide) {
+    // Narrow columns: every chunk number below 2^32 (the usual case).
+    const olds = table.oldChunk;
+    const news = table.newChunk;
     for (; i < exceptionsPerArea; i++) {
       const k = i << 2;
-      const newLo = w[k + 2]!;
-      const newHi = w[k + 3]!;
-      if (newLo === 0 && newHi === 0) break;
-      const oldHi = w[k + 1]!;
-      if (oldHi > MAX_SAFE_HIGH || newHi > MAX_SAFE_HIGH) throw tooLarge(area, i, oldHi > MAX_SAFE_HIGH ? "old_chunk" : "new_chunk", oldHi > MAX_SAFE_HIGH ? oldHi : newHi);
-      const n = newHi * TWO_32 + newLo;
-      olds[count] = oldHi * TWO_32 + w[k]!;
+      const n = w[k + 2]!;
+      if ((w[k + 1]! | w[k + 3]!) !== 0) break; // a high word: widen and go on below
+      if (n === 0) {
+        table.count = count;
+        return { loaded: i, full: false, maxNewChunk: maxNew };
+      }
+      olds[count] = w[k]!;
       news[count] = n;
       count++;
       if (n > maxNew) maxNew = n;
     }
-  } else {
-    const v = new DataView(bytes.buffer, bytes.byteOffset, exceptionsPerArea * EXCEPTION_SIZE);
-    for (; i < exceptionsPerArea; i++) {
-      const k = i * EXCEPTION_SIZE;
-      const newLo = v.getUint32(k + 8, true);
-      const newHi = v.getUint32(k + 12, true);
-      if (newLo === 0 && newHi === 0) break;
-      const oldHi = v.getUint32(k + 4, true);
-      if (oldHi > MAX_SAFE_HIGH || newHi > MAX_SAFE_HIGH) throw tooLarge(area, i, oldHi > MAX_SAFE_HIGH ? "old_chunk" : "new_chunk", oldHi > MAX_SAFE_HIGH ? oldHi : newHi);
-      const n = newHi * TWO_32 + newLo;
-      olds[count] = oldHi * TWO_32 + v.getUint32(k, true);
-      news[count] = n;
-      count++;
-      if (n > maxNew) maxNew = n;
-    }
+    table.count = count;
+    if (i === exceptionsPerArea) return { loaded: i, full: true, maxNewChunk: maxNew };
+    table.widen();
+  }
+  const olds = table.oldChunk;
+  const news = table.newChunk;
+  for (; i < exceptionsPerArea; i++) {
+    const k = i << 2;
+    const newLo = w[k + 2]!;
+    const newHi = w[k + 3]!;
+    if (newLo === 0 && newHi === 0) break;
+    const oldHi = w[k + 1]!;
+    if (oldHi > MAX_SAFE_HIGH || newHi > MAX_SAFE_HIGH) throw tooLarge(area, i, oldHi > MAX_SAFE_HIGH ? "old_chunk" : "new_chunk", oldHi > MAX_SAFE_HIGH ? oldHi : newHi);
+    const n = newHi * TWO_32 + newLo;
+    olds[count] = oldHi * TWO_32 + w[k]!;
+    news[count] = n;
+    count++;
+    if (n > maxNew) maxNew = n;
   }
   table.count = count;
+  return { loaded: i, full: i === exceptionsPerArea, maxNewChunk: maxNew };
+}
+
+function decodeWithDataView(bytes: Uint8Array, exceptionsPerArea: number, table: ExceptionTable, area: number): AreaDecodeResult {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, exceptionsPerArea * EXCEPTION_SIZE);
+  let maxNew = -1;
+  let i = 0;
+  for (; i < exceptionsPerArea; i++) {
+    const k = i * EXCEPTION_SIZE;
+    const newLo = v.getUint32(k + 8, true);
+    const newHi = v.getUint32(k + 12, true);
+    if (newLo === 0 && newHi === 0) break;
+    const oldHi = v.getUint32(k + 4, true);
+    if (oldHi > MAX_SAFE_HIGH || newHi > MAX_SAFE_HIGH) throw tooLarge(area, i, oldHi > MAX_SAFE_HIGH ? "old_chunk" : "new_chunk", oldHi > MAX_SAFE_HIGH ? oldHi : newHi);
+    const n = newHi * TWO_32 + newLo;
+    table.push(oldHi * TWO_32 + v.getUint32(k, true), n);
+    if (n > maxNew) maxNew = n;
+  }
   return { loaded: i, full: i === exceptionsPerArea, maxNewChunk: maxNew };
 }
 

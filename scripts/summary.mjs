@@ -1,0 +1,28 @@
+// Prints one plain closing line per test runner that ran ("vitest: N passed,
+// N failed"), so CI logs end with a count any reader understands.
+import { existsSync, readFileSync, rmSync } from "node:fs";
+
+const root = new URL("..", import.meta.url).pathname;
+const sources = [
+  ["vitest", ".cache/vitest.json", (j) => [j.numPassedTests, j.numFailedTests, j.numPendingTests + (j.numTodoTests ?? 0)]],
+  ["spec", ".cache/spec.json", (j) => [j.passed, j.failed, 0]],
+  ["conformance", ".cache/conformance.json", (j) => [j.passed, j.failed, j.skipped ?? 0]],
+];
+if (process.argv[2] === "--reset") {
+  // Start of a verify run: forget results of earlier runs.
+  for (const [, file] of sources) rmSync(root + file, { force: true });
+  process.exit(0);
+}
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+for (const [name, file, read] of sources) {
+  if (!existsSync(root + file)) continue;
+  const [p, f, s] = read(JSON.parse(readFileSync(root + file, "utf8")));
+  console.log(`${name}: ${p} passed, ${f} failed${s ? `, ${s} skipped` : ""}`);
+  passed += p;
+  failed += f;
+  skipped += s;
+}
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
+process.exit(failed > 0 ? 1 : 0);

@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { register as dump } from "./commands/dump.js";
+import { commands } from "./commands/index.js";
 
 export const VERSION = "0.1.0";
 
@@ -14,7 +14,7 @@ export function makeProgram(): Command {
   program.exitOverride((err) => {
     process.exit(err.exitCode === 0 ? 0 : 2);
   });
-  for (const register of [dump]) register(program);
+  for (const register of commands) register(program);
   return program;
 }
 

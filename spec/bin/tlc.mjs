@@ -1,0 +1,141 @@
+#!/usr/bin/env node
+// dmsnap's TLC runner: fetches TLC if needed, runs every configuration of
+// spec/manifest.json, and fails on any difference from the manifest.
+
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { parseTlcOutput } from "../lib/parse.mjs";
+import { loadManifest, runConfiguration } from "../lib/runner.mjs";
+import { findJava, findTlc } from "../lib/tools.mjs";
+import { formatTrace, traceToJson } from "../lib/trace.mjs";
+
+const specDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+const HELP = `usage: tlc [options] [configuration ...]
+
+Runs the TLA+ model of the persistent exception store (spec/DmSnapStore.tla)
+under every configuration of spec/manifest.json (or only those named) and
+compares each result with the manifest: a passing configuration must pass with
+exactly the pinned state counts, a must-fail configuration must violate exactly
+the named property. Exits 1 on any mismatch.
+
+options:
+  --manifest PATH     manifest to use (default: spec/manifest.json)
+  --workers N         TLC workers (default: the manifest's, capped at the cores)
+  --trace-json DIR    write each counterexample as DIR/<configuration>.trace.json
+  --save-output DIR   keep TLC's raw -tool output as DIR/<configuration>.out
+  --no-traces         do not print counterexamples
+  --parse FILE        parse a recorded TLC -tool output and print it (no TLC run)
+  --which             print which Java and TLC jar would be used, then exit
+  -h, --help          this text
+
+environment:
+  TLA2TOOLS_JAR       use this tla2tools.jar (its sha256 must be pinned,
+                      or given in TLA2TOOLS_SHA256)
+  DMSNAP_TLC_CACHE    cache directory (default ~/.cache/dmsnap/tlc)
+  DMSNAP_MAVEN_ARGS   extra arguments for mvn (e.g. -Dmaven.repo.local=/tmp/m2)
+  JAVA_HOME           Java 11 or newer to run TLC with`;
+
+/** @param {string} msg */
+const log = (msg) => process.stderr.write(`tlc: ${msg}\n`);
+
+async function main() {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      manifest: { type: "string" },
+      workers: { type: "string" },
+      "trace-json": { type: "string" },
+      "save-output": { type: "string" },
+      "no-traces": { type: "boolean" },
+      parse: { type: "string" },
+      which: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+
+  if (values.parse) {
+    const r = parseTlcOutput(readFileSync(values.parse, "utf8"));
+    const { trace, ...summary } = r;
+    console.log(JSON.stringify(summary, null, 2));
+    if (trace.length > 0) console.log(`counterexample:\n${formatTrace(trace)}`);
+    if (values["trace-json"]) {
+      writeFileSync(values["trace-json"], JSON.stringify({ ...summary, trace: traceToJson(trace) }, null, 2) + "\n");
+    }
+    return 0;
+  }
+
+  const { java, major } = findJava();
+  const tlc = await findTlc(log);
+  log(`Java ${major} (${java}); TLC ${tlc.jar} [${tlc.source}] sha256 ${tlc.sha256}`);
+  if (values.which) return 0;
+
+  const manifestPath = values.manifest ? resolve(values.manifest) : join(specDir, "manifest.json");
+  const manifest = loadManifest(manifestPath);
+  const unknown = positionals.filter((p) => !manifest.configurations.some((c) => c.name === p));
+  if (unknown.length > 0) {
+    log(`unknown configuration(s): ${unknown.join(", ")}`);
+    return 2;
+  }
+  const selected = manifest.configurations.filter((c) => positionals.length === 0 || positionals.includes(c.name));
+  const workers = values.workers ? Number(values.workers) : undefined;
+
+  /** @type {string[]} */
+  const rows = [];
+  let failures = 0;
+  let passed = 0;
+  for (const entry of selected) {
+    const expectation = entry.expect === "pass" ? "must pass" : `must violate ${entry.violated}`;
+    console.log(`\n== ${entry.name}: ${entry.design}\n   (${entry.config}, ${expectation})`);
+    const o = await runConfiguration({ java, jar: tlc.jar, specDir, manifest, entry, ...(workers ? { workers } : {}) });
+    const r = o.result;
+    if (values["save-output"]) {
+      mkdirSync(values["save-output"], { recursive: true });
+      writeFileSync(join(values["save-output"], `${entry.name}.out`), o.raw);
+    }
+    const what = r.outcome === "pass" ? "no violation" : `${r.outcome} ${r.violated ?? ""} violated`.trim();
+    console.log(
+      `   TLC: ${what}; ${r.generated ?? "?"} states generated, ${r.distinct ?? "?"} distinct, depth ${r.depth ?? "?"}, ` +
+        `${(r.seconds ?? o.wallSeconds).toFixed(1)} s in TLC (${o.wallSeconds.toFixed(1)} s wall, ${o.workers} worker${o.workers > 1 ? "s" : ""})`,
+    );
+    if (r.trace.length > 0) {
+      if (!values["no-traces"]) console.log(`   counterexample (${r.trace.length} states; changed variables only):\n${formatTrace(r.trace)}`);
+      if (values["trace-json"]) {
+        mkdirSync(values["trace-json"], { recursive: true });
+        const file = join(values["trace-json"], `${entry.name}.trace.json`);
+        const { trace, ...summary } = r;
+        writeFileSync(file, JSON.stringify({ configuration: entry.name, ...summary, trace: traceToJson(trace) }, null, 2) + "\n");
+        console.log(`   trace written to ${file}`);
+      }
+    }
+    const ok = o.mismatches.length === 0;
+    if (ok) passed++;
+    else failures++;
+    console.log(ok ? "   OK: as the manifest expects" : `   MISMATCH:\n${o.mismatches.map((m) => `     - ${m}`).join("\n")}`);
+    rows.push(
+      `${ok ? "ok  " : "FAIL"}  ${entry.name.padEnd(26)} ${expectation.padEnd(32)} ${String(r.distinct ?? "?").padStart(8)} distinct ` +
+        `${String(r.generated ?? "?").padStart(9)} generated  depth ${String(r.depth ?? "?").padStart(3)}  ${o.wallSeconds.toFixed(1).padStart(6)} s`,
+    );
+  }
+  console.log(`\nTLC ${tlc.jar} (sha256 ${tlc.sha256})\n${rows.join("\n")}`);
+  console.log(`\nspec: ${passed} passed, ${failures} failed`);
+  // For the repo's closing summary (scripts/summary.mjs).
+  const cache = join(specDir, "..", ".cache");
+  mkdirSync(cache, { recursive: true });
+  writeFileSync(join(cache, "spec.json"), JSON.stringify({ passed, failed: failures }) + "\n");
+  return failures > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    log(err instanceof Error ? err.message : String(err));
+    process.exit(2);
+  },
+);

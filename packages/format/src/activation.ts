@@ -26,6 +26,13 @@ export interface ActivationOptions {
   tableChunkSize?: number;
   /** Logical block size of the COW device in bytes (default 512). */
   logicalBlockSize?: number;
+  /**
+   * Read the metadata areas even when the header's valid word is 0. The kernel
+   * loads no exceptions from an invalidated COW, but the entries are still on
+   * disk; tools that dump or salvage them (lossless dump, repair) set this.
+   * The state stays "invalid"; `exceptions` then holds what the areas say.
+   */
+  readInvalid?: boolean;
 }
 
 /** A COW device as activation sees it: the one model every tool reads. */
@@ -38,7 +45,7 @@ export interface CowImage {
   /** Chunk size in effect, in sectors (the table's for a new COW). */
   chunkSize: number;
   exceptionsPerArea: number;
-  /** Exceptions in on-disk order; empty unless valid. */
+  /** Exceptions in on-disk order; empty unless valid (or read with `readInvalid`). */
   exceptions: ExceptionTable;
   /** The area commits go to next: the first area that is not full. */
   currentArea: number;
@@ -117,10 +124,13 @@ export class Activation {
     this.perArea = exceptionsPerArea(this.chunkSize);
     if (h.valid === 0) {
       this.state = "invalid";
-      this.done = true;
-      return;
+      if (!this.options.readInvalid) {
+        this.done = true;
+        return;
+      }
+    } else {
+      this.state = "valid";
     }
-    this.state = "valid";
     // Size the table once for the most the device can hold (capped): growing
     // it by copying costs more than decoding the entries.
     this.table.reserve(Math.min(capacity(this.chunkSize, deviceSectors(this.deviceBytes)).dataChunks, INITIAL_TABLE_CAP));

@@ -11,3 +11,4 @@ export * from "./build.js";
 export * as damage from "./damage.js";
 export * from "./diagnose.js";
 export * from "./dump.js";
+export * from "./salvage.js";

@@ -4,11 +4,13 @@ import { openImage } from "../util/imageFile.js";
 import { runCommand } from "../util/output.js";
 import { formatBytes, plural } from "../util/units.js";
 import { parseSectors } from "../util/options.js";
+import { losslessDumpOf, writeLosslessDump } from "../util/metadataImage.js";
 
 interface DumpOptions {
   json?: boolean;
   chunkSize?: string;
   all?: boolean;
+  lossless?: boolean;
 }
 
 export function register(program: Command): void {
@@ -19,12 +21,19 @@ export function register(program: Command): void {
     .option("--json", "print one JSON object (see docs/dump-json.md); refusals print {\"error\": {code, message}} and exit 1")
     .option("--chunk-size <sectors>", "the table's chunk size: used for a blank COW, overridden by an existing header (default 32)")
     .option("--all", "list every exception in the readable summary (default: the first 20)")
-    .addHelpText("after", "\nExamples:\n  $ dmsnap dump /dev/vg/snap-cow\n  $ dmsnap dump cow.img --json | jq '.exceptions | length'\n\nExit: 0 decoded, 1 the kernel would refuse the image, 2 usage or I/O error.")
+    .option("--lossless", "print the lossless JSON dump that 'dmsnap restore' reads back (header words, device size, every entry, even of an invalidated COW)")
+    .addHelpText("after", "\nExamples:\n  $ dmsnap dump /dev/vg/snap-cow\n  $ dmsnap dump cow.img --json | jq '.exceptions | length'\n  $ dmsnap dump cow.img --lossless > cow.dump.json   # then: dmsnap restore cow.dump.json --cow new.img\n\nExit: 0 decoded, 1 the kernel would refuse the image, 2 usage or I/O error.")
     .action((cow: string, opts: DumpOptions) =>
-      runCommand(!!opts.json, () => {
+      runCommand(!!opts.json || !!opts.lossless, () => {
         const tableChunkSize = opts.chunkSize === undefined ? undefined : parseSectors(opts.chunkSize, "--chunk-size");
         const file = openImage(cow);
         try {
+          if (opts.lossless) {
+            // Entries of an invalidated COW are still on disk: keep them.
+            const image = decodeCow(file, { readInvalid: true, ...(tableChunkSize === undefined ? {} : { tableChunkSize }) });
+            writeLosslessDump(losslessDumpOf(image), (s) => process.stdout.write(s));
+            return;
+          }
           const image = decodeCow(file, tableChunkSize === undefined ? {} : { tableChunkSize });
           process.stdout.write(opts.json ? `${JSON.stringify(toDumpObject(image))}\n` : summary(cow, image, !!opts.all));
         } finally {

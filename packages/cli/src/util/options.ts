@@ -1,10 +1,28 @@
 import { CliError, Exit } from "./errors.js";
+import { parseSizeBytes } from "./units.js";
 
-/** A positive whole number of sectors. */
+/**
+ * A chunk size or other count of 512-byte sectors. A bare number is sectors
+ * (as in a dm table: `8`); a number with a unit is a size that must be a whole
+ * number of sectors (`4KiB` = 8, `8s` = 8).
+ */
 export function parseSectors(text: string, option: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n)) {
-    throw new CliError("BAD_OPTION", `${option} takes a whole number of 512-byte sectors, got '${text}'`, Exit.Usage);
+  if (/^\s*\d+\s*$/.test(text)) {
+    const n = Number(text);
+    if (Number.isSafeInteger(n)) return n;
   }
-  return n;
+  const bytes = /[a-zA-Z]/.test(text) ? parseSizeBytes(text) : null;
+  if (bytes === null || bytes % 512 !== 0) {
+    throw new CliError("BAD_OPTION", `${option} takes a whole number of 512-byte sectors (8) or a size that is one (4KiB, 8s), got '${text}'`, Exit.Usage);
+  }
+  return bytes / 512;
+}
+
+/** A size in bytes: a bare number is bytes; units as in parseSizeBytes (4KiB, 1GiB, 8s, 1.5MiB). */
+export function parseSize(text: string, option: string): number {
+  const bytes = parseSizeBytes(text);
+  if (bytes === null) {
+    throw new CliError("BAD_OPTION", `${option} takes a size: bytes (4096), sectors (8s) or a unit (4KiB, 1GiB, 1.5MiB; K/M/G = KiB/MiB/GiB, kB/MB/GB = powers of 1000), got '${text}'`, Exit.Usage);
+  }
+  return bytes;
 }

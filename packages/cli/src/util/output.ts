@@ -6,6 +6,7 @@ import { describeError } from "./errors.js";
  * "dmsnap: CODE: message" on stderr.
  */
 export async function runCommand(json: boolean, body: () => Promise<number | void> | number | void): Promise<void> {
+  quietOnClosedPipe();
   try {
     const code = await body();
     process.exitCode = typeof code === "number" ? code : 0;
@@ -15,4 +16,15 @@ export async function runCommand(json: boolean, body: () => Promise<number | voi
     else process.stderr.write(`dmsnap: ${code}: ${message}\n`);
     process.exitCode = exitCode;
   }
+}
+
+let pipeHandled = false;
+/** `dmsnap dump --lossless big.img | head` closes stdout early: stop quietly instead of crashing on EPIPE. */
+function quietOnClosedPipe(): void {
+  if (pipeHandled) return;
+  pipeHandled = true;
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw e;
+  });
 }

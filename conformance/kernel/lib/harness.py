@@ -1,0 +1,246 @@
+"""Host driver of the dmsnap kernel recipe: run many jobs in ONE QEMU boot.
+
+A job is a dict:
+  id            kebab-case id (also the folder name in the guest's /out)
+  originSectors size of the origin device in sectors
+  origin        bytes of the origin image, or None for the ORIGIN pattern
+  cowSectors    size of the COW device in sectors
+  cow           bytes of the COW image, or None for all zeros (a new COW)
+  steps         list of step dicts (see jobs/README in ../README.md):
+                {"op": "activate", "mode": "P"|"PO", "chunkSize": n}
+                {"op": "write", "to": "origin"|"snap", "sector": s,
+                 "sectors": n, "tag": "WR1", "io": sectors-per-write}
+                {"op": "record"}
+                {"op": "deactivate"}
+
+All origin and COW images are laid out in one sparse raw "data" disk at
+64 KiB-aligned offsets; the guest makes dm-linear slices over it (LVM does the
+same: its volumes are linear mappings). A second small "io" disk carries a tar
+with the generated jobs.sh in and a tar of the text results out.
+
+run_jobs() returns {id: result}; result has the final COW and origin bytes,
+the parsed records and the job log. Progress goes to stderr.
+"""
+
+import io
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+
+from pattern import origin_image, SECTOR
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # conformance/kernel
+CACHE = os.path.join(HERE, ".cache")
+ALIGN = 64 * 1024
+IO_DISK_BYTES = 32 * 1024 * 1024
+STATS = {"boots": 0, "bootSeconds": 0.0}
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def ensure_built():
+    subprocess.run(["bash", os.path.join(HERE, "build-initramfs.sh")], check=True,
+                   stdout=sys.stderr)
+    kver = open(os.path.join(CACHE, "kernel-version")).read().strip()
+    return kver, "/boot/vmlinuz-" + kver, os.path.join(CACHE, "initramfs.cpio.gz")
+
+
+def _align(n):
+    return (n + ALIGN - 1) // ALIGN * ALIGN
+
+
+def _step_lines(job):
+    out = []
+    activated = False
+    for st in job["steps"]:
+        op = st["op"]
+        if op == "activate":
+            assert st["mode"] in ("P", "PO"), st
+            out.append("activate %s %d" % (st["mode"], int(st["chunkSize"])))
+            activated = True
+        elif op == "write":
+            dev = {"origin": "base", "snap": "snap"}[st["to"]]
+            args = [dev, str(st["sector"]), str(st["sectors"]), st.get("tag", "WR")]
+            if st.get("io"):
+                args.append(str(st["io"]))
+            assert re.fullmatch(r"[A-Za-z0-9_-]{1,6}", args[3]), st
+            out.append("w " + " ".join(args))
+        elif op == "record":
+            out.append("record")
+        elif op == "deactivate":
+            out.append("deactivate")
+            activated = False
+        else:
+            raise ValueError("unknown step %r in job %s" % (st, job["id"]))
+    return out
+
+
+def _read(path, default=None):
+    try:
+        with open(path, "r", errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return default
+
+
+def _parse_record(d):
+    rec = {"create": (_read(os.path.join(d, "create"), "") or "").strip() or None}
+    status_rc = _read(os.path.join(d, "status.rc"))
+    rec["statusLine"] = None
+    if status_rc is not None and status_rc.strip() == "0":
+        rec["statusLine"] = _read(os.path.join(d, "status")).strip()
+    rec["statusAfterRead"] = (_read(os.path.join(d, "status-after-read")) or "").strip() or None
+    rec["snapTable"] = (_read(os.path.join(d, "snap-table")) or "").strip() or None
+    rec["table"] = (_read(os.path.join(d, "table")) or "").strip() or None
+    sha_rc = _read(os.path.join(d, "sha.rc"))
+    rec["sha256"] = None
+    rec["readError"] = None
+    if sha_rc is not None:
+        if sha_rc.strip() == "0":
+            rec["sha256"] = _read(os.path.join(d, "sha")).split()[0]
+        else:
+            err = (_read(os.path.join(d, "sha.err")) or "").strip()
+            dd = (_read(os.path.join(d, "dd.err")) or "").strip()
+            rec["readError"] = (err + ("\n" + dd if dd else "")).strip() or "read failed"
+    rec["dmesg"] = [l for l in (_read(os.path.join(d, "dmesg")) or "").splitlines() if l.strip()]
+    after = [l for l in (_read(os.path.join(d, "dmesg-after-read")) or "").splitlines() if l.strip()]
+    rec["readDmesg"] = after[len(rec["dmesg"]):] if after[:len(rec["dmesg"])] == rec["dmesg"] else after
+    return rec
+
+
+def run_jobs(jobs, keep_dir=None, memory_mib=384, timeout=1800):
+    ids = [j["id"] for j in jobs]
+    assert len(set(ids)) == len(ids), "duplicate job ids"
+    kver, vmlinuz, initrd = ensure_built()
+    work = keep_dir or tempfile.mkdtemp(prefix="dmsnap-kernel-")
+    os.makedirs(work, exist_ok=True)
+    data_path = os.path.join(work, "data.img")
+    io_path = os.path.join(work, "io.img")
+
+    # --- lay out the data disk
+    layout = {}
+    pos = ALIGN
+    for j in jobs:
+        osz = j["originSectors"] * SECTOR
+        csz = j["cowSectors"] * SECTOR
+        layout[j["id"]] = (pos, osz, pos + _align(osz), csz)
+        pos += _align(osz) + _align(csz)
+    total = pos + ALIGN
+    with open(data_path, "wb") as f:
+        f.truncate(total)
+        for j in jobs:
+            ostart, osz, cstart, csz = layout[j["id"]]
+            origin = j.get("origin")
+            if origin is None:
+                origin = origin_image(j["originSectors"])
+            assert len(origin) == osz, (j["id"], len(origin), osz)
+            f.seek(ostart)
+            f.write(origin)
+            cow = j.get("cow")
+            if cow is not None:
+                assert len(cow) == csz, (j["id"], len(cow), csz)
+                f.seek(cstart)
+                f.write(cow)
+
+    # --- the job script
+    lines = ["# generated by conformance/kernel/lib/harness.py"]
+    for j in jobs:
+        ostart, osz, cstart, csz = layout[j["id"]]
+        assert re.fullmatch(r"[a-z0-9][a-z0-9.~-]*", j["id"]), j["id"]
+        lines.append("job_begin %s %d %d %d %d" % (j["id"], ostart // SECTOR, osz // SECTOR,
+                                                 cstart // SECTOR, csz // SECTOR))
+        lines.extend("  " + l for l in _step_lines(j))
+        lines.append("job_end")
+    script = ("\n".join(lines) + "\n").encode()
+    with open(os.path.join(work, "jobs.sh"), "wb") as f:
+        f.write(script)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        ti = tarfile.TarInfo("jobs.sh")
+        ti.size = len(script)
+        ti.mode = 0o644
+        t.addfile(ti, io.BytesIO(script))
+    with open(io_path, "wb") as f:
+        f.write(buf.getvalue())
+        f.truncate(IO_DISK_BYTES)
+
+    # --- boot once
+    cmd = ["qemu-system-x86_64", "-accel", "tcg", "-nographic", "-no-reboot",
+           "-m", str(memory_mib), "-smp", "1", "-nic", "none",
+           "-kernel", vmlinuz, "-initrd", initrd,
+           "-append", "console=ttyS0 quiet loglevel=3 printk.time=0 panic=-1",
+           "-drive", "file=%s,format=raw,if=none,id=io,cache=writeback" % io_path,
+           "-device", "virtio-blk-pci,drive=io,serial=io",
+           "-drive", "file=%s,format=raw,if=none,id=data,cache=writeback" % data_path,
+           "-device", "virtio-blk-pci,drive=data,serial=data"]
+    log("kernel: booting QEMU once for %d job(s) (kernel %s; work dir %s)" % (len(jobs), kver, work))
+    t0 = time.monotonic()
+    console = open(os.path.join(work, "console.log"), "wb")
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    done_jobs = 0
+    try:
+        for raw in iter(p.stdout.readline, b""):
+            console.write(raw)
+            line = raw.decode(errors="replace").rstrip()
+            if "[dmsnap]" in line:
+                line = line[line.index("[dmsnap]"):]
+            if line.startswith("[dmsnap] job "):
+                done_jobs += 1
+                log("  [%6.1fs] %d/%d %s" % (time.monotonic() - t0, done_jobs, len(jobs), line[13:]))
+            elif line.startswith("[dmsnap]") or "Kernel panic" in line or "BUG" in line:
+                log("  [%6.1fs] %s" % (time.monotonic() - t0, line))
+            if time.monotonic() - t0 > timeout:
+                p.kill()
+                raise RuntimeError("QEMU run exceeded %ds" % timeout)
+        p.wait()
+    finally:
+        console.close()
+        if p.poll() is None:
+            p.kill()
+    elapsed = time.monotonic() - t0
+    STATS["boots"] += 1
+    STATS["bootSeconds"] += elapsed
+    log("kernel: QEMU exited (rc=%s) after %.1fs" % (p.returncode, elapsed))
+
+    # --- results
+    res_dir = os.path.join(work, "out")
+    os.makedirs(res_dir, exist_ok=True)
+    with tarfile.open(io_path, mode="r:") as t:
+        names = t.getnames()
+        if "./complete" not in names:
+            raise RuntimeError("guest did not complete; see %s/console.log" % work)
+        t.extractall(res_dir)
+    guest_kver = _read(os.path.join(res_dir, "kernel-version")).strip()
+    results = {}
+    with open(data_path, "rb") as f:
+        for j in jobs:
+            ostart, osz, cstart, csz = layout[j["id"]]
+            f.seek(ostart)
+            origin = f.read(osz)
+            f.seek(cstart)
+            cow = f.read(csz)
+            jd = os.path.join(res_dir, j["id"])
+            recs = []
+            k = 1
+            while os.path.isdir(os.path.join(jd, "rec%d" % k)):
+                recs.append(_parse_record(os.path.join(jd, "rec%d" % k)))
+                k += 1
+            results[j["id"]] = {
+                "id": j["id"], "kernel": guest_kver, "cow": cow, "origin": origin,
+                "records": recs, "log": _read(os.path.join(jd, "log"), ""),
+                "dmesgAll": [l for l in (_read(os.path.join(jd, "dmesg-all")) or "").splitlines() if l.strip()],
+                "complete": os.path.exists(os.path.join(jd, "done")),
+            }
+    if keep_dir is None:
+        for name in ("data.img", "io.img"):
+            os.unlink(os.path.join(work, name))
+    return results

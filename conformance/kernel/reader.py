@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Kernel reader CLI: ask the real kernel about many COW images in ONE boot.
+
+  python3 conformance/kernel/reader.py INPUT.json [-o OUT.json] [--keep DIR] [--save-cow-after DIR]
+
+INPUT.json is a list (or {"items": [...]}) of
+  {"id": "x", "cow": "path/cow.img[.gz]", "origin": "path/origin.img[.gz]" (optional),
+   "originSectors": 64 (optional, when no origin; default = COW size),
+   "chunkSize": 8, "mode": "P" | "PO",
+   "steps": [...] (optional; default activate/record/deactivate, see README)}
+Relative paths are relative to the INPUT file. The output (stdout or -o) is a
+JSON list, one object per item: id, kernel, activation (accepted|refused|invalid),
+status, statusLine, statusAfterRead, kernelTable, snapshotSha256, readError,
+dmesg, readDmesg, cowSha256, cowAfterSha256, cowChanged, originChanged, complete, log.
+Progress goes to stderr. The kernel may write to a COW (a blank one gets its
+header); the input files are never modified (the images are copied).
+"""
+import sys as _sys
+_sys.dont_write_bytecode = True
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import kreader  # noqa: E402
+import harness  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("input")
+    ap.add_argument("-o", "--output")
+    ap.add_argument("--keep")
+    ap.add_argument("--save-cow-after", help="write <id>.cow-after.img here for COWs the kernel changed")
+    a = ap.parse_args()
+    data = json.load(open(a.input))
+    items = data["items"] if isinstance(data, dict) else data
+    base = os.path.dirname(os.path.abspath(a.input))
+    for it in items:
+        for k in ("cow", "origin"):
+            if it.get(k) and not os.path.isabs(it[k]):
+                it[k] = os.path.join(base, it[k])
+    res = kreader.read_images(items, keep_dir=a.keep)
+    for r in res:
+        cow_after = r.pop("_cowAfter")
+        if a.save_cow_after and r["cowChanged"]:
+            os.makedirs(a.save_cow_after, exist_ok=True)
+            with open(os.path.join(a.save_cow_after, r["id"] + ".cow-after.img"), "wb") as f:
+                f.write(cow_after)
+    txt = json.dumps(res, indent=2) + "\n"
+    if a.output:
+        open(a.output, "w").write(txt)
+    else:
+        sys.stdout.write(txt)
+    print("reader: %d image(s), %d boot(s), %.1fs in QEMU" % (len(res), harness.STATS["boots"],
+          harness.STATS["bootSeconds"]), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

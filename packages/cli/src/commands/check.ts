@@ -1,0 +1,206 @@
+import type { Command } from "commander";
+import { capacity, decodeHeader, salvage, deviceSectors, diagnose, HEADER_SIZE, SNAP_MAGIC, chunkSizeProblem, statusOf, type Diagnosis, type Finding, type Location, type SyncReader } from "@dmsnap/format";
+import { Exit } from "../util/errors.js";
+import { openImage } from "../util/imageFile.js";
+import { parseSectors, parseSize } from "../util/options.js";
+import { runCommand } from "../util/output.js";
+import { makeProgress, progressOption, type Progress, type ProgressMode } from "../util/progress.js";
+import { formatBytes } from "../util/units.js";
+
+interface CheckOptions {
+  originSize?: string;
+  chunkSize?: string;
+  json?: boolean;
+  quiet?: boolean;
+  all?: boolean;
+  progress?: ProgressMode;
+}
+
+/** The CLI's own finding for a well-formed but invalidated snapshot (the codec leaves state to the caller). */
+export const SNAPSHOT_INVALIDATED = "SNAPSHOT_INVALIDATED";
+/** The CLI's finding for magic 0 over metadata that is not blank (what the 2009 race leaves when the first entry is {0, 2}). */
+export const NEW_COW_NOT_BLANK = "NEW_COW_NOT_BLANK";
+
+export function register(program: Command): void {
+  program
+    .command("check")
+    .description("check a COW device's metadata: every problem the kernel would refuse or silently get wrong")
+    .argument("<cow>", "COW image file or block device (opened read-only)")
+    .option("--origin-size <size>", "origin size (4096, 8s, 10GiB): also flags exceptions past the end of the origin")
+    .option("--chunk-size <sectors>", "the table's chunk size: used for a blank COW, overridden by an existing header")
+    .option("--json", "print one JSON object: {file, state, status, chunkSize, findings, counts, summary}")
+    .option("-q, --quiet", "print nothing; only the exit code tells")
+    .option("--all", "list every finding (default: at most 20 per code; the rest are counted)")
+    .addOption(progressOption())
+    .addHelpText(
+      "after",
+      `
+Severities: error = the kernel refuses the image; warning = it activates, but
+data or space is wrong (or the snapshot was invalidated); info = a harmless
+oddity. Info findings alone count as clean.
+
+Examples:
+  $ dmsnap check /dev/vg/snap-cow
+  $ dmsnap check cow.img --origin-size 10GiB --json | jq .summary
+  $ dmsnap check -q cow.img && echo clean
+
+Exit: 0 clean (no errors or warnings), 1 problems found, 2 usage or I/O error.`,
+    )
+    .action((cow: string, opts: CheckOptions) =>
+      runCommand(!!opts.json, async () => {
+        const tableChunkSize = opts.chunkSize === undefined ? undefined : parseSectors(opts.chunkSize, "--chunk-size");
+        const originBytes = opts.originSize === undefined ? undefined : parseSize(opts.originSize, "--origin-size");
+        const file = openImage(cow);
+        const progress = makeProgress(opts.quiet ? "none" : opts.progress);
+        try {
+          const tracked = withProgress(file, progress);
+          const diagnosis = await diagnose(tracked.reader, {
+            ...(tableChunkSize === undefined ? {} : { tableChunkSize }),
+            ...(originBytes === undefined ? {} : { originBytes }),
+            maxPerCode: opts.all ? Number.MAX_SAFE_INTEGER : 20,
+          });
+          tracked.finish();
+          const report = toReport(cow, diagnosis, diagnosis.image?.state === "new" ? notBlank(file) : null);
+          if (opts.quiet) return report.summary.clean ? Exit.Ok : Exit.Image;
+          process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : human(report, file.size));
+          return report.summary.clean ? Exit.Ok : Exit.Image;
+        } finally {
+          progress.stop();
+          file.close();
+        }
+      }),
+    );
+}
+
+export interface CheckReport {
+  file: string;
+  /** "new", "valid", "invalid", or "refused" when activation fails. */
+  state: string;
+  /** What `dmsetup status` would print, or null when refused. */
+  status: string | null;
+  chunkSize: number | null;
+  exceptions: number | null;
+  findings: Finding[];
+  /** Findings per code, including those not listed. */
+  counts: Record<string, number>;
+  summary: { errors: number; warnings: number; info: number; clean: boolean; listed: number; total: number };
+}
+
+export function toReport(file: string, d: Diagnosis, extra: Finding | null = null): CheckReport {
+  const findings = [...d.findings];
+  const counts = { ...d.counts };
+  const img = d.image;
+  if (extra) {
+    findings.unshift(extra);
+    counts[extra.code] = 1;
+  }
+  if (img && img.state === "invalid") {
+    findings.unshift({
+      code: SNAPSHOT_INVALIDATED,
+      severity: "warning",
+      message: `the header's valid word is 0: the snapshot was invalidated (it overflowed or a copy failed), so the kernel activates it as Invalid and loads no exceptions. The entries are still on disk: 'dmsnap dump --lossless' keeps them, 'dmsnap repair --output <file>' writes a usable copy`,
+      location: { chunk: 0, byteOffset: 4 },
+    });
+    counts[SNAPSHOT_INVALIDATED] = 1;
+  }
+  // Severity totals over every finding counted, not only those listed.
+  const severityOf = new Map(findings.map((f) => [f.code, f.severity] as const));
+  let errors = 0;
+  let warnings = 0;
+  let info = 0;
+  let total = 0;
+  for (const [code, n] of Object.entries(counts)) {
+    total += n;
+    const s = severityOf.get(code);
+    if (s === "error") errors += n;
+    else if (s === "warning") warnings += n;
+    else info += n;
+  }
+  return {
+    file,
+    state: img ? img.state : "refused",
+    status: img ? statusOf(img) : null,
+    chunkSize: img ? img.chunkSize : null,
+    exceptions: img ? img.exceptions.count : null,
+    findings,
+    counts,
+    summary: { errors, warnings, info, clean: errors === 0 && warnings === 0, listed: findings.length, total },
+  };
+}
+
+export function formatLocation(l: Location): string {
+  const parts: string[] = [];
+  if (l.chunk !== undefined) parts.push(`chunk ${l.chunk}`);
+  if (l.area !== undefined) parts.push(`area ${l.area}`);
+  if (l.index !== undefined) parts.push(`entry ${l.index}`);
+  if (l.byteOffset !== undefined) parts.push(`byte ${l.byteOffset}`);
+  return parts.length ? parts.join(", ") : "device";
+}
+
+function human(r: CheckReport, size: number): string {
+  const lines: string[] = [];
+  lines.push(`${r.file}: ${formatBytes(size)}, ${r.state === "refused" ? "refused by activation" : `state ${r.state}, chunk size ${r.chunkSize} sectors, ${r.exceptions} exceptions, status ${r.status}`}`);
+  const shown = new Map<string, number>();
+  for (const f of r.findings) {
+    shown.set(f.code, (shown.get(f.code) ?? 0) + 1);
+    lines.push(`${f.severity.padEnd(7)} ${f.code}  [${formatLocation(f.location)}]`);
+    lines.push(`        ${f.message}`);
+  }
+  for (const [code, n] of Object.entries(r.counts)) {
+    const more = n - (shown.get(code) ?? 0);
+    if (more > 0) lines.push(`        ... and ${more} more ${code} (--all lists them)`);
+  }
+  const s = r.summary;
+  lines.push(
+    s.clean
+      ? `clean: ${s.info === 0 ? "no findings" : `${s.info} info finding(s), nothing wrong`}`
+      : `problems: ${s.errors} error(s), ${s.warnings} warning(s), ${s.info} info${s.errors > 0 ? "; the kernel would refuse this COW ('dmsnap repair --output <file>' salvages it)" : ""}`,
+  );
+  return `${lines.join("\n")}\n`;
+}
+
+/** Reports metadata areas read as progress; the total is the most areas the device can hold. */
+function withProgress(reader: SyncReader, progress: Progress): { reader: SyncReader; finish(): void } {
+  let areas = 0;
+  let started = false;
+  const finish = (): void => {
+    if (!started) return;
+    progress.setTotal(areas);
+    progress.update(areas);
+    progress.stop();
+  };
+  return { finish, reader: {
+    size: reader.size,
+    read(offset, length) {
+      const bytes = reader.read(offset, length);
+      if (offset === 0 && length === HEADER_SIZE && !started) {
+        const h = decodeHeader(bytes);
+        if (h.magic === SNAP_MAGIC && chunkSizeProblem(h.chunkSize) === null) {
+          started = true;
+          progress.start("check", capacity(h.chunkSize, deviceSectors(reader.size)).areas, "areas");
+        }
+      } else if (started && offset > 0) {
+        progress.update(++areas);
+      }
+      return bytes;
+    },
+  } };
+}
+
+/**
+ * Magic 0 means "new": activation writes a fresh header and zeroes area 0. If
+ * the other header words are set, or the metadata still parses at some chunk
+ * size, activating would destroy exceptions: say so before anyone does.
+ */
+function notBlank(reader: SyncReader): Finding | null {
+  const words = reader.read(0, HEADER_SIZE);
+  const headerDirty = words.some((b) => b !== 0);
+  const s = salvage(reader);
+  if (!headerDirty && s.exceptions.count === 0) return null;
+  return {
+    code: NEW_COW_NOT_BLANK,
+    severity: "warning",
+    message: `the header magic is 0, so the kernel would treat this COW as new: write a fresh header and zero area 0, destroying what is there. But ${headerDirty ? "the other header words are not zero" : "the header is blank"}${s.exceptions.count > 0 ? ` and ${s.exceptions.count} exception(s) parse at chunk size ${s.chunkSize}` : ""}: this is what the 2009 race leaves when the first entry written over the header is {0, 2}. Do not activate it; run 'dmsnap repair <cow> --output <file>' first`,
+    location: { chunk: 0, byteOffset: 0 },
+  };
+}

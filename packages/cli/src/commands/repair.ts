@@ -1,0 +1,222 @@
+import { closeSync, fstatSync, ftruncateSync, openSync, realpathSync, statSync, writeSync } from "node:fs";
+import type { Command } from "commander";
+import {
+  areaLocation,
+  chunksInDevice,
+  decodeCow,
+  dropReasonMeaning,
+  exceptionsPerArea,
+  makeHeader,
+  salvage,
+  type DropReason,
+  type SalvageResult,
+} from "@dmsnap/format";
+import { FileDevice } from "@dmsnap/store";
+import { CliError, Exit } from "../util/errors.js";
+import { openImage, type ImageFile } from "../util/imageFile.js";
+import { fileError } from "../util/ioErrors.js";
+import { DUMP_FORMAT, DUMP_VERSION, restoreToDevice, type LosslessDump } from "../util/metadataImage.js";
+import { parseSectors, parseSize } from "../util/options.js";
+import { runCommand } from "../util/output.js";
+import { makeProgress, progressOption, type Progress, type ProgressMode } from "../util/progress.js";
+import { formatBytes } from "../util/units.js";
+
+interface RepairOptions {
+  output: string;
+  json?: boolean;
+  chunkSize?: string;
+  originSize?: string;
+  invalid?: boolean;
+  force?: boolean;
+  progress?: ProgressMode;
+}
+
+const OVERFLOW_WARNING =
+  "the 2009 header race happened while the snapshot was being invalidated (it had overflowed or a copy had failed): origin chunks written after that moment were not copied, so the repaired snapshot holds every exception the store acknowledged but can be stale for chunks written later; use it to recover data, not as a faithful point-in-time copy (--invalid writes valid=0 instead)";
+
+export function register(program: Command): void {
+  program
+    .command("repair")
+    .description("salvage a COW the kernel refuses (overwritten header, chunk size 0) into a new, activatable copy")
+    .argument("<cow>", "damaged COW image file or block device (opened read-only, never modified)")
+    .requiredOption("--output <file>", "new file to write: a copy of the input with the metadata re-laid under a fresh header")
+    .option("--chunk-size <sectors>", "use this chunk size instead of the header's or the inferred one")
+    .option("--origin-size <size>", "origin size (10GiB, 8s, bytes): entries past its end are dropped")
+    .option("--invalid", "write valid=0 (the snapshot stays invalidated; 'dump --lossless' still reads its entries)")
+    .option("--force", "overwrite --output if it exists")
+    .option("--json", "print one JSON report: chunk size and how it was found, kept and dropped entries with reasons")
+    .addOption(progressOption())
+    .addHelpText(
+      "after",
+      `
+The chunk size comes from an intact header, from --chunk-size, or is inferred:
+each power of two is scored by how well the metadata areas parse at that size.
+Every structurally sound entry along the area chain is kept; the others are
+dropped and listed with the reason. Data chunks are copied unchanged.
+
+By default the output's valid word is 1 so the exceptions can be used for
+recovery; a header destroyed by the 2009 race means the snapshot had
+overflowed, so chunks written after that are not in it (a warning says so).
+
+Examples:
+  $ dmsnap repair /dev/vg/snap-cow --output rescued-cow.img
+  $ dmsnap repair cow.img --output fixed.img --json | jq .dropped
+  $ dmsnap repair cow.img --output fixed.img --chunk-size 8 --invalid
+
+Exit: 0 repaired (also when entries were dropped: see the report), 1 nothing
+could be salvaged (CHUNK_SIZE_UNKNOWN, NO_ROOM), 2 usage or I/O error
+(OUTPUT_EXISTS, SAME_FILE).`,
+    )
+    .action((cow: string, opts: RepairOptions) =>
+      runCommand(!!opts.json, async () => {
+        const chunkSize = opts.chunkSize === undefined ? undefined : parseSectors(opts.chunkSize, "--chunk-size");
+        const originBytes = opts.originSize === undefined ? undefined : parseSize(opts.originSize, "--origin-size");
+        const input = openImage(cow);
+        const progress = makeProgress(opts.progress);
+        try {
+          const found = salvage(input, { ...(chunkSize === undefined ? {} : { chunkSize }), ...(originBytes === undefined ? {} : { originBytes }) });
+          if (found.chunkSize === 0) {
+            throw new CliError("CHUNK_SIZE_UNKNOWN", `no chunk size makes the metadata of ${cow} parse (no sound exception found at any power of two up to 16384 sectors) and the header gives none; if you know it, rerun with --chunk-size <sectors>`, Exit.Image);
+          }
+          const valid = !opts.invalid;
+          const dump: LosslessDump = { format: DUMP_FORMAT, version: DUMP_VERSION, deviceBytes: input.size, header: makeHeader(found.chunkSize, valid), exceptions: found.exceptions };
+          const lastArea = Math.floor(found.exceptions.count / exceptionsPerArea(found.chunkSize));
+          if (areaLocation(found.chunkSize, lastArea) >= chunksInDevice(found.chunkSize, input.size)) {
+            throw new CliError("NO_ROOM", `${found.exceptions.count} exceptions fill the last metadata area exactly, and the zeroed area that must follow lies past the end of the device, so no kernel layout holds them all; rerun with --json to see them, or restore a trimmed 'dump --lossless' onto a larger device`, Exit.Image);
+          }
+          prepareOutput(cow, opts.output, !!opts.force);
+          copySparse(input, opts.output, progress);
+          let dev: FileDevice;
+          try {
+            dev = await FileDevice.open(opts.output);
+          } catch (e) {
+            throw fileError(e, opts.output, "open for writing");
+          }
+          try {
+            await restoreToDevice(dev, dump, { force: true, targetName: opts.output });
+          } finally {
+            await dev.close();
+          }
+          const check = openImage(opts.output);
+          let verified: boolean;
+          try {
+            const img = decodeCow(check, { readInvalid: true });
+            verified = img.exceptions.count === found.exceptions.count && img.chunkSize === found.chunkSize;
+          } finally {
+            check.close();
+          }
+          const warnings: string[] = [];
+          const damaged = found.headerProblem !== null || found.header.valid === 0;
+          if (valid && damaged) warnings.push(OVERFLOW_WARNING);
+          if (found.droppedCount > 0) warnings.push(`${found.droppedCount} entr${found.droppedCount === 1 ? "y was" : "ies were"} dropped: snapshot reads of those origin chunks will come from the origin`);
+          const report = toReport(cow, opts.output, found, valid, verified, warnings);
+          if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+          else {
+            process.stdout.write(human(report, found));
+            for (const w of warnings) process.stderr.write(`dmsnap: WARNING: ${w}\n`);
+          }
+        } finally {
+          progress.stop();
+          input.close();
+        }
+      }),
+    );
+}
+
+function toReport(input: string, output: string, s: SalvageResult, valid: boolean, verified: boolean, warnings: string[]) {
+  return {
+    input,
+    output,
+    headerFound: s.header,
+    headerProblem: s.headerProblem,
+    chunkSize: s.chunkSize,
+    chunkSizeSource: s.chunkSizeSource,
+    candidates: s.candidates.slice(0, 6),
+    areasRead: s.areasRead,
+    chainEnd: s.end,
+    staleBytesAfterTerminator: s.staleBytesAfterTerminator,
+    entriesRead: s.entriesRead,
+    kept: s.exceptions.count,
+    droppedCount: s.droppedCount,
+    droppedByReason: s.droppedByReason,
+    dropped: s.dropped.map((d) => ({ ...d, meaning: dropReasonMeaning(d.reason) })),
+    valid: valid ? 1 : 0,
+    verified,
+    warnings,
+  };
+}
+
+function human(r: ReturnType<typeof toReport>, s: SalvageResult): string {
+  const lines: string[] = [];
+  const h = s.header;
+  lines.push(`input        ${r.input}: header magic 0x${h.magic.toString(16).padStart(8, "0")}, valid ${h.valid}, version ${h.version}, chunk size ${h.chunkSize}${r.headerProblem ? ` (unusable: ${r.headerProblem})` : " (intact)"}`);
+  const how = r.chunkSizeSource === "inferred" ? `inferred from the metadata (scores: ${r.candidates.map((c) => `${c.chunkSize}s=${c.score}`).join(", ")})` : r.chunkSizeSource === "given" ? "given with --chunk-size" : "from the header";
+  lines.push(`chunk size   ${r.chunkSize} sectors, ${how}`);
+  lines.push(`areas read   ${r.areasRead} (chain ended at ${r.chainEnd === "terminator" ? "a terminator" : "the end of the device"}${r.staleBytesAfterTerminator ? "; stale bytes after the terminator ignored" : ""})`);
+  lines.push(`entries      ${r.entriesRead} read, ${r.kept} kept, ${r.droppedCount} dropped`);
+  for (const [reason, n] of Object.entries(r.droppedByReason)) lines.push(`  dropped ${n} × ${reason}: ${dropReasonMeaning(reason as DropReason)}`);
+  for (const d of r.dropped.slice(0, 20)) lines.push(`    area ${d.area} entry ${d.index}: ${d.oldChunk} -> ${d.newChunk} (${d.reason})`);
+  if (r.dropped.length > 20) lines.push(`    ... ${r.droppedCount - 20} more (--json lists up to 1000)`);
+  lines.push(`output       ${r.output}: fresh header (valid ${r.valid}), ${r.kept} exceptions re-laid, data chunks copied unchanged; ${r.verified ? "activates as the kernel would read it" : "VERIFY FAILED: run 'dmsnap check' on it"}`);
+  return `${lines.join("\n")}\n`;
+}
+
+/** Refuses to write over the input or an existing file (without --force). */
+function prepareOutput(input: string, output: string, force: boolean): void {
+  let exists = true;
+  try {
+    statSync(output);
+  } catch (e) {
+    if ((e as { code?: string }).code !== "ENOENT") throw fileError(e, output, "stat");
+    exists = false;
+  }
+  if (!exists) return;
+  if (realpathSync(output) === realpathSync(input)) {
+    throw new CliError("SAME_FILE", `--output ${output} is the input itself; repair never modifies its input: give a new file`, Exit.Usage);
+  }
+  const a = statSync(output);
+  const b = statSync(input);
+  if (a.ino === b.ino && a.dev === b.dev) throw new CliError("SAME_FILE", `--output ${output} is the input itself (a link to it); give a new file`, Exit.Usage);
+  if (!force) throw new CliError("OUTPUT_EXISTS", `--output ${output} already exists; choose a new file, or rerun with --force to overwrite it`, Exit.Usage);
+}
+
+/** Copies the input into `output` a MiB at a time, leaving zero blocks as holes in a regular file. */
+function copySparse(input: ImageFile, output: string, progress: Progress): void {
+  let fd: number;
+  try {
+    fd = openSync(output, "w");
+  } catch (e) {
+    throw fileError(e, output, "create");
+  }
+  try {
+    const regular = fstatSync(fd).isFile();
+    const BLOCK = 1 << 20;
+    progress.start("copy", input.size, "bytes");
+    for (let at = 0; at < input.size; at += BLOCK) {
+      const block = input.read(at, Math.min(BLOCK, input.size - at));
+      if (!regular || !allZero(block)) {
+        try {
+          let done = 0;
+          while (done < block.length) done += writeSync(fd, block, done, block.length - done, at + done);
+        } catch (e) {
+          throw fileError(e, output, `write ${block.length} bytes at offset ${at} of`);
+        }
+      }
+      progress.update(at + block.length);
+    }
+    if (regular) ftruncateSync(fd, input.size);
+    progress.stop();
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function allZero(b: Uint8Array): boolean {
+  const words = b.byteOffset % 4 === 0 && b.length % 4 === 0 ? new Uint32Array(b.buffer, b.byteOffset, b.length / 4) : null;
+  if (words) {
+    for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
+    return true;
+  }
+  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
+  return true;
+}

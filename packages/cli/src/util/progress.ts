@@ -1,0 +1,121 @@
+/**
+ * Progress reporting for long operations (check of a large device, restore,
+ * repair's copy; offered to export and merge).
+ *
+ * Modes (`--progress <mode>`):
+ * - `auto` (default): a cli-progress bar on stderr when stderr is a terminal,
+ *   shown only once the operation has run for a second; nothing otherwise;
+ * - `json`: JSON lines on stderr for scripts, `{"progress":{"op","done","total","unit"}}`,
+ *   one at the start, at most ten a second while running, and one at the end;
+ * - `none`: nothing.
+ */
+import { Option } from "commander";
+import cliProgress from "cli-progress";
+
+export type ProgressMode = "auto" | "json" | "none";
+export const PROGRESS_MODES: readonly ProgressMode[] = ["auto", "json", "none"];
+
+/** The `--progress` option, for any command that reports progress. */
+export function progressOption(): Option {
+  return new Option("--progress <mode>", "progress on stderr: auto (a bar when stderr is a terminal), json (JSON lines for scripts), none").choices(PROGRESS_MODES).default("auto");
+}
+
+export interface Progress {
+  /** Begins an operation of `total` units (e.g. "areas", "bytes"). */
+  start(op: string, total: number, unit: string): void;
+  /** Sets how many units are done. */
+  update(done: number): void;
+  /** Grows the total when it was only an estimate. */
+  setTotal(total: number): void;
+  /** Ends the operation (reports it complete when `done` reached total). */
+  stop(): void;
+}
+
+const SILENT: Progress = { start() {}, update() {}, setTotal() {}, stop() {} };
+
+export interface ProgressStreams {
+  stream?: NodeJS.WriteStream;
+  now?: () => number;
+}
+
+export function makeProgress(mode: ProgressMode | undefined, io: ProgressStreams = {}): Progress {
+  const stream = io.stream ?? process.stderr;
+  const now = io.now ?? Date.now;
+  if (mode === "none") return SILENT;
+  if (mode === "json") return jsonProgress(stream, now);
+  return stream.isTTY ? barProgress(stream, now) : SILENT;
+}
+
+function jsonProgress(stream: NodeJS.WritableStream, now: () => number): Progress {
+  let op = "";
+  let unit = "";
+  let total = 0;
+  let done = 0;
+  let last = 0;
+  let active = false;
+  const emit = (): void => {
+    last = now();
+    stream.write(`${JSON.stringify({ progress: { op, done, total, unit } })}\n`);
+  };
+  return {
+    start(o, t, u) {
+      op = o;
+      total = t;
+      unit = u;
+      done = 0;
+      active = true;
+      emit();
+    },
+    update(d) {
+      done = d;
+      if (active && now() - last >= 100) emit();
+    },
+    setTotal(t) {
+      total = t;
+    },
+    stop() {
+      if (!active) return;
+      active = false;
+      emit();
+    },
+  };
+}
+
+function barProgress(stream: NodeJS.WriteStream, now: () => number): Progress {
+  let bar: cliProgress.SingleBar | null = null;
+  let started = 0;
+  let op = "";
+  let unit = "";
+  let total = 0;
+  let done = 0;
+  const ensure = (): void => {
+    if (bar || now() - started < 1000) return;
+    bar = new cliProgress.SingleBar(
+      { stream, format: `${op} [{bar}] {percentage}% | {value}/{total} ${unit} | ETA {eta_formatted}`, hideCursor: true, clearOnComplete: false },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(total, done);
+  };
+  return {
+    start(o, t, u) {
+      op = o;
+      unit = u;
+      total = t;
+      done = 0;
+      started = now();
+    },
+    update(d) {
+      done = d;
+      ensure();
+      bar?.update(d);
+    },
+    setTotal(t) {
+      total = t;
+      bar?.setTotal(t);
+    },
+    stop() {
+      bar?.stop();
+      bar = null;
+    },
+  };
+}

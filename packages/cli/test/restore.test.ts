@@ -1,0 +1,135 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { buildCow, bytesReader, decodeCow, FormatError } from "@dmsnap/format";
+import { AutoScheduler, FaultDevice, MemoryDevice, Rng, SimDevice } from "@dmsnap/store";
+import { losslessDumpOf, parseLosslessDump, restoreToDevice, writeLosslessDump, type LosslessDump } from "../src/util/metadataImage.js";
+
+function dumpText(bytes: Uint8Array): string {
+  let s = "";
+  writeLosslessDump(losslessDumpOf(decodeCow(bytesReader(bytes), { readInvalid: true })), (t) => (s += t));
+  return s;
+}
+
+/** What activation makes of an image: "new", or the exception pairs with the valid word. */
+function view(bytes: Uint8Array, tableChunkSize = 1): string {
+  try {
+    const img = decodeCow(bytesReader(bytes), { readInvalid: true, tableChunkSize });
+    if (img.state === "new") return "new";
+    return JSON.stringify({ valid: img.header.valid, cs: img.chunkSize, pairs: img.exceptions.toPairs() });
+  } catch (e) {
+    if (e instanceof FormatError) return `refused ${e.code}`;
+    throw e;
+  }
+}
+
+const specArb = fc.record({
+  chunkSize: fc.constantFrom(1, 2, 8),
+  count: fc.integer({ min: 0, max: 600 }),
+  valid: fc.constantFrom(0, 1),
+  free: fc.integer({ min: 0, max: 20 }),
+  stride: fc.integer({ min: 1, max: 5 }),
+});
+
+describe("dump --lossless -> restore", () => {
+  it("rebuilds byte-identical metadata (property over chunk sizes, counts, valid words)", async () => {
+    await fc.assert(
+      fc.asyncProperty(specArb, async ({ chunkSize, count, valid, free, stride }) => {
+        const built = buildCow({ chunkSize, valid, exceptions: Array.from({ length: count }, (_, i) => 3 + stride * i), freeChunks: free });
+        const dump = parseLosslessDump(dumpText(built.bytes));
+        expect(dump.exceptions.count).toBe(count);
+        const dev = new MemoryDevice(built.bytes.length);
+        await restoreToDevice(dev, dump);
+        expect(Buffer.from(dev.bytes).equals(Buffer.from(built.bytes))).toBe(true);
+      }),
+      { numRuns: 80 },
+    );
+  });
+
+  it("keeps an exactly full last area followed by its zeroed terminator area", async () => {
+    const built = buildCow({ chunkSize: 1, exceptions: Array.from({ length: 64 }, (_, i) => i), freeChunks: 2 });
+    const dev = new MemoryDevice(new Uint8Array(built.bytes.length).fill(0xee));
+    dev.bytes.fill(0, 0, 512); // blank header so no --force is needed
+    await restoreToDevice(dev, parseLosslessDump(dumpText(built.bytes)));
+    expect(view(dev.bytes)).toBe(view(built.bytes));
+    // Area 2 (chunk 67) is the terminator: zeroed even though the target held 0xee there.
+    expect(dev.bytes.subarray(67 * 512, 68 * 512).every((b) => b === 0)).toBe(true);
+  });
+
+  it("refuses a target with a SnAp header (COW_EXISTS) or other data (TARGET_NOT_BLANK) unless forced, and a small target", async () => {
+    const built = buildCow({ chunkSize: 1, exceptions: [5, 6] });
+    const dump = parseLosslessDump(dumpText(built.bytes));
+    await expect(restoreToDevice(new MemoryDevice(built.bytes.slice()), dump)).rejects.toMatchObject({ code: "COW_EXISTS" });
+    const other = new Uint8Array(built.bytes.length);
+    other[0] = 0x7f;
+    await expect(restoreToDevice(new MemoryDevice(other), dump)).rejects.toMatchObject({ code: "TARGET_NOT_BLANK" });
+    await expect(restoreToDevice(new MemoryDevice(512 * 2), dump)).rejects.toMatchObject({ code: "TARGET_TOO_SMALL" });
+    const forced = new MemoryDevice(other);
+    await restoreToDevice(forced, dump, { force: true });
+    expect(view(forced.bytes)).toBe(view(built.bytes));
+  });
+
+  it.each([
+    ["not JSON", "{", /not JSON/],
+    ["a dump --json view", JSON.stringify({ header: {}, exceptions: [] }), /format/],
+    ["new_chunk 0", JSON.stringify({ format: "dmsnap-dump", version: 1, deviceBytes: 8192, header: { magic: 0x70416e53, valid: 1, version: 1, chunkSize: 1 }, exceptions: [[1, 0]] }), /new_chunk 0/],
+    ["chunk size 3", JSON.stringify({ format: "dmsnap-dump", version: 1, deviceBytes: 8192, header: { magic: 0x70416e53, valid: 1, version: 1, chunkSize: 3 }, exceptions: [] }), /power of two/],
+    ["areas past the end", JSON.stringify({ format: "dmsnap-dump", version: 1, deviceBytes: 1024, header: { magic: 0x70416e53, valid: 1, version: 1, chunkSize: 1 }, exceptions: Array.from({ length: 32 }, (_, i) => [i, i + 2]) }), /areas up to chunk 34/],
+  ])("refuses a dump that is %s (DUMP_INVALID)", (_name, text, why) => {
+    expect(() => parseLosslessDump(text)).toThrow(why);
+    try {
+      parseLosslessDump(text);
+    } catch (e) {
+      expect((e as { code: string }).code).toBe("DUMP_INVALID");
+    }
+  });
+});
+
+describe("restore is crash-safe (crash-simulating device)", () => {
+  async function crashStates(initial: Uint8Array, dump: LosslessDump, seed: number, force: boolean): Promise<Set<string>> {
+    const dev = new SimDevice(initial, new AutoScheduler(new Rng(seed)));
+    await restoreToDevice(dev, dump, { force });
+    const rng = new Rng(seed + 1);
+    const seen = new Set<string>();
+    const cs = dump.header.chunkSize;
+    for (const t of dev.crashPoints()) for (let k = 0; k < 12; k++) seen.add(view(dev.randomCrashImage(t, rng), cs));
+    seen.add(view(dev.current, cs));
+    return seen;
+  }
+
+  it("every crash state of a restore onto a blank device is blank (new) or the complete image", async () => {
+    for (const [cs, count, seed] of [[1, 70, 1], [8, 300, 2], [2, 0, 3], [1, 64, 4]] as const) {
+      const built = buildCow({ chunkSize: cs, exceptions: Array.from({ length: count }, (_, i) => 9 + i), freeChunks: 3 });
+      const dump = parseLosslessDump(dumpText(built.bytes));
+      const states = await crashStates(new Uint8Array(built.bytes.length), dump, seed, false);
+      const full = view(built.bytes, cs);
+      for (const s of states) expect([full, "new"]).toContain(s);
+      expect(states.has(full)).toBe(true);
+    }
+  });
+
+  it("every crash state of a forced restore over another snapshot is the old image, blank, or the complete new image", async () => {
+    for (const seed of [11, 12, 13, 14, 15]) {
+      const old = buildCow({ chunkSize: 1, exceptions: Array.from({ length: 90 }, (_, i) => 500 + i), freeChunks: 10 });
+      const next = buildCow({ chunkSize: 1, valid: 0, exceptions: Array.from({ length: 40 }, (_, i) => 7 * i), deviceChunks: old.bytes.length / 512 });
+      const dump = parseLosslessDump(dumpText(next.bytes));
+      const states = await crashStates(old.bytes, dump, seed, true);
+      const allowed = [view(old.bytes), "new", view(next.bytes)];
+      for (const s of states) expect(allowed).toContain(s);
+      expect(states.size).toBeGreaterThan(1);
+    }
+  });
+
+  it("an I/O error part-way leaves a blank or old COW, never a mix (fault-injecting device)", async () => {
+    const old = buildCow({ chunkSize: 1, exceptions: Array.from({ length: 50 }, (_, i) => 100 + i), freeChunks: 30 });
+    const next = buildCow({ chunkSize: 1, exceptions: Array.from({ length: 70 }, (_, i) => i), deviceChunks: old.bytes.length / 512 });
+    const dump = parseLosslessDump(dumpText(next.bytes));
+    for (let failAt = 0; failAt < 12; failAt++) {
+      const mem = new MemoryDevice(old.bytes.slice());
+      const dev = new FaultDevice(mem, (op) => op.kind !== "read" && op.index === failAt);
+      const ok = await restoreToDevice(dev, dump, { force: true }).then(() => true, () => false);
+      // A failure after the header write (its final flush) may leave the complete image: also fine.
+      expect([view(old.bytes), "new", view(next.bytes)]).toContain(view(mem.bytes));
+      if (ok) expect(view(mem.bytes)).toBe(view(next.bytes));
+    }
+  });
+});

@@ -1,0 +1,312 @@
+/**
+ * The logic behind `dmsnap create`, `dmsnap write` and `dmsnap export`, as
+ * plain functions over file paths (the CLI wraps them; tests call them).
+ * Refusals keep the format's codes (the same as `dmsnap dump`) or use the
+ * store's; nothing here writes to a file it was not asked to write.
+ */
+import { constants as fsConstants, promises as fs } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { capacity, chunkBytes, chunkOffset, decodeCowAsync, deviceSectors, SECTOR_SIZE, validateChunkSize, type CowImage } from "@dmsnap/format";
+import { deviceReader, FileDevice } from "./device.js";
+import { StoreError, StoreErrorCode } from "./errors.js";
+import { ExceptionIndex } from "./exceptionIndex.js";
+import { Snapshot } from "./snapshot.js";
+import { PersistentStore } from "./store.js";
+
+export interface CreateOptions {
+  cow: string;
+  /** Chunk size in sectors. */
+  chunkSize: number;
+  /** Size in bytes of a COW file to create; omit to initialise an existing (zeroed) file or device. */
+  size?: number;
+}
+
+export interface CreateResult {
+  cow: string;
+  created: boolean;
+  chunkSize: number;
+  deviceBytes: number;
+  /** The most exceptions this COW can hold. */
+  capacity: number;
+  status: string;
+}
+
+/**
+ * Initialises a COW exactly as the kernel's first activation does: area 0
+ * zeroed, header written (valid, version 1, the chunk size). A new file is
+ * built under a temporary name and renamed into place once durable.
+ */
+export async function createCow(options: CreateOptions): Promise<CreateResult> {
+  validateChunkSize(options.chunkSize);
+  const exists = await fs.stat(options.cow).then(
+    (st) => st,
+    (e: NodeJS.ErrnoException) => (e.code === "ENOENT" ? null : Promise.reject(e)),
+  );
+  if (exists && options.size !== undefined && exists.isFile() && exists.size !== options.size) {
+    throw new StoreError(StoreErrorCode.InvalidArgument, `${options.cow} already exists with ${exists.size} bytes, not ${options.size}; omit --size to initialise it as it is, or pick a new path`);
+  }
+  if (!exists) {
+    if (options.size === undefined) {
+      throw new StoreError(StoreErrorCode.InvalidArgument, `${options.cow} does not exist; give --size <bytes> to create it, or point --cow at an existing zeroed file or device`);
+    }
+    if (!Number.isSafeInteger(options.size) || options.size <= 0 || options.size % SECTOR_SIZE !== 0) {
+      throw new StoreError(StoreErrorCode.InvalidArgument, `--size must be a positive multiple of 512 bytes, got ${options.size}`);
+    }
+    const tmp = join(dirname(options.cow), `.${basename(options.cow)}.dmsnap-tmp-${process.pid}`);
+    const handle = await fs.open(tmp, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o644);
+    try {
+      await handle.truncate(options.size);
+    } finally {
+      await handle.close();
+    }
+    try {
+      const result = await initialise(tmp, options.chunkSize);
+      await fs.rename(tmp, options.cow);
+      await syncDir(dirname(options.cow));
+      return { ...result, cow: options.cow, created: true };
+    } catch (e) {
+      await fs.rm(tmp, { force: true });
+      throw e;
+    }
+  }
+  return { ...(await initialise(options.cow, options.chunkSize)), created: false };
+}
+
+async function initialise(path: string, chunkSize: number): Promise<CreateResult> {
+  const dev = await FileDevice.open(path);
+  try {
+    const image = await decodeCowAsync(deviceReader(dev), { tableChunkSize: chunkSize, logicalBlockSize: dev.logicalBlockSize });
+    if (image.state !== "new") {
+      throw new StoreError(
+        StoreErrorCode.AlreadyInitialised,
+        `${path} already holds a ${image.state} snapshot (chunk size ${image.chunkSize}); create only initialises a blank (zeroed) COW; use 'dmsnap dump' to inspect it, or zero its first chunks to start over`,
+      );
+    }
+    const store = await PersistentStore.open(dev, { chunkSize });
+    await dev.flush();
+    return {
+      cow: path,
+      created: false,
+      chunkSize: store.chunkSize,
+      deviceBytes: dev.size,
+      capacity: capacity(store.chunkSize, deviceSectors(dev.size)).dataChunks,
+      status: store.status(),
+    };
+  } finally {
+    await dev.close();
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const h = await fs.open(dir, "r");
+    try {
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+  } catch {
+    // Some file systems cannot fsync a directory; the rename is still atomic.
+  }
+}
+
+export interface WriteOptions {
+  origin: string;
+  cow: string;
+  /** Byte offset in the origin / snapshot. */
+  offset: number;
+  /** File whose bytes are written. */
+  input: string;
+  target?: "origin" | "snapshot";
+  /** Table chunk size (sectors), used only if the COW is blank. */
+  chunkSize?: number;
+  /** The PO option: a full COW makes snapshot writes fail with OVERFLOW instead of invalidating. */
+  overflow?: boolean;
+}
+
+export interface WriteResult {
+  target: "origin" | "snapshot";
+  offset: number;
+  bytes: number;
+  /** Exceptions committed by this write. */
+  exceptionsAdded: number;
+  /** `dmsetup status` of the snapshot afterwards. */
+  status: string;
+}
+
+const PIECE = 4 * 1024 * 1024;
+
+/**
+ * Applies one write through the snapshot semantics and makes it durable
+ * (both devices flushed) before returning. An origin write on a full COW
+ * still happens, but invalidates the snapshot: that is reported as NO_SPACE.
+ */
+export async function applyWrite(options: WriteOptions): Promise<WriteResult> {
+  const target = options.target ?? "origin";
+  if (target !== "origin" && target !== "snapshot") throw new StoreError(StoreErrorCode.InvalidArgument, `--target is origin or snapshot, not '${String(target)}'`);
+  if (!Number.isSafeInteger(options.offset) || options.offset < 0) throw new StoreError(StoreErrorCode.InvalidArgument, `--offset must be a whole number of bytes, got ${options.offset}`);
+  await refuseSame(options.input, [options.origin, options.cow], "--input");
+  if (resolve(options.origin) === resolve(options.cow)) throw new StoreError(StoreErrorCode.SameFile, "--origin and --cow are the same file; a snapshot needs a separate COW device");
+  const input = await fs.open(options.input, "r");
+  const originDev = await FileDevice.open(options.origin);
+  let cowDev: FileDevice | undefined;
+  try {
+    const length = (await input.stat()).size;
+    if (options.offset + length > originDev.size) {
+      throw new StoreError(StoreErrorCode.OriginSize, `the write of ${length} bytes at offset ${options.offset} ends at ${options.offset + length}, past the end of the ${originDev.size}-byte origin; the snapshot has the origin's size`);
+    }
+    cowDev = await FileDevice.open(options.cow);
+    const snap = await Snapshot.open(originDev, cowDev, { ...(options.chunkSize ? { chunkSize: options.chunkSize } : {}), overflow: options.overflow ?? false });
+    const before = snap.index.size;
+    if (target === "snapshot" && !snap.valid) {
+      throw new StoreError(StoreErrorCode.SnapshotInvalid, `the snapshot in ${options.cow} is invalid (its header says valid = 0), so its view cannot be written; the origin is intact; remove the snapshot and create a new one`);
+    }
+    const wasValid = snap.valid;
+    const buf = new Uint8Array(Math.min(PIECE, Math.max(1, length)));
+    for (let done = 0; done < length; ) {
+      const n = Math.min(buf.length, length - done);
+      const piece = buf.subarray(0, n);
+      let got = 0;
+      while (got < n) {
+        const { bytesRead } = await input.read(piece, got, n - got, done + got);
+        if (bytesRead === 0) throw new StoreError(StoreErrorCode.IoError, `${options.input} ended early at byte ${done + got}`);
+        got += bytesRead;
+      }
+      if (target === "origin") await snap.writeOrigin(options.offset + done, piece);
+      else await snap.writeSnapshot(options.offset + done, piece);
+      done += n;
+    }
+    await snap.idle();
+    await snap.flush();
+    if (wasValid && !snap.valid) {
+      const cause = snap.errors[snap.errors.length - 1] ?? snap.store.errors[snap.store.errors.length - 1];
+      throw new StoreError(
+        cause?.code === StoreErrorCode.IoError ? StoreErrorCode.IoError : StoreErrorCode.NoSpace,
+        `the origin was written, but the snapshot was invalidated: ${cause?.message ?? "the COW is full"}; create a larger snapshot`,
+      );
+    }
+    return { target, offset: options.offset, bytes: length, exceptionsAdded: snap.index.size - before, status: snap.status() };
+  } finally {
+    await input.close();
+    await originDev.close();
+    await cowDev?.close();
+  }
+}
+
+export interface ExportOptions {
+  origin: string;
+  cow: string;
+  output: string;
+  /** Table chunk size for a blank COW (affects nothing but validation). */
+  chunkSize?: number;
+  /** Bytes per read from the origin (default 1 MiB, rounded to whole chunks). */
+  blockBytes?: number;
+}
+
+export interface ExportResult {
+  output: string;
+  bytes: number;
+  /** Chunks taken from the COW. */
+  cowChunks: number;
+  state: CowImage["state"];
+}
+
+/**
+ * Writes the snapshot view as a raw image, streamed in blocks with bounded
+ * memory (two blocks in flight plus the exception index). Reads the origin
+ * and COW read-only; writes `output` under a temporary name and renames it
+ * into place once durable.
+ */
+export async function exportSnapshot(options: ExportOptions, onProgress?: (done: number, total: number) => void): Promise<ExportResult> {
+  await refuseSame(options.output, [options.origin, options.cow], "--output");
+  const originDev = await FileDevice.open(options.origin, { readOnly: true });
+  const cowDev = await FileDevice.open(options.cow, { readOnly: true });
+  let tmp: string | undefined;
+  try {
+    const image = await decodeCowAsync(deviceReader(cowDev), { ...(options.chunkSize ? { tableChunkSize: options.chunkSize } : {}), logicalBlockSize: cowDev.logicalBlockSize });
+    if (image.state === "invalid") {
+      throw new StoreError(StoreErrorCode.SnapshotInvalid, `the snapshot in ${options.cow} is invalid (its header says valid = 0), so it has no view to export; the origin is intact`);
+    }
+    const index = ExceptionIndex.fromTable(image.exceptions);
+    const cs = image.chunkSize;
+    const cb = chunkBytes(cs);
+    const block = Math.max(cb, Math.floor((options.blockBytes ?? 1024 * 1024) / cb) * cb);
+    const total = originDev.size;
+    tmp = join(dirname(options.output), `.${basename(options.output)}.dmsnap-tmp-${process.pid}`);
+    const out = await fs.open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC, 0o644);
+    let cowChunks = 0;
+    try {
+      // Fill up to DEPTH blocks ahead while the oldest is written: reads of the
+      // origin (runs of chunks without exceptions only) and of the COW (runs of
+      // consecutive COW chunks) overlap with the output writes.
+      const DEPTH = 3;
+      const free: Uint8Array[] = Array.from({ length: DEPTH }, () => new Uint8Array(block));
+      const filling: Array<Promise<Uint8Array>> = [];
+      let nextPos = 0;
+      const fill = async (pos: number, whole: Uint8Array): Promise<Uint8Array> => {
+        const n = Math.min(block, total - pos);
+        const buf = whole.subarray(0, n);
+        const reads: Promise<void>[] = [];
+        const first = pos / cb;
+        const last = Math.ceil((pos + n) / cb) - 1;
+        for (let c = first; c <= last; ) {
+          const at = (c - first) * cb;
+          const nw = index.get(c);
+          let end = c + 1;
+          if (nw < 0) {
+            while (end <= last && index.get(end) < 0) end++;
+            reads.push(originDev.readInto(buf.subarray(at, Math.min(n, (end - first) * cb)), pos + at));
+          } else {
+            while (end <= last && index.get(end) === nw + (end - c)) end++;
+            cowChunks += end - c;
+            reads.push(cowDev.readInto(buf.subarray(at, Math.min(n, (end - first) * cb)), chunkOffset(cs, nw)));
+          }
+          c = end;
+        }
+        await Promise.all(reads);
+        return buf;
+      };
+      const schedule = () => {
+        while (free.length > 0 && nextPos < total) {
+          filling.push(fill(nextPos, free.pop()!));
+          nextPos += block;
+        }
+      };
+      schedule();
+      for (let pos = 0; pos < total; pos += block) {
+        const buf = await filling.shift()!;
+        await writeAll(out, buf, pos);
+        free.push(new Uint8Array(buf.buffer, 0, block));
+        schedule();
+        onProgress?.(pos + buf.length, total);
+      }
+      await out.sync();
+    } finally {
+      await out.close();
+    }
+    await fs.rename(tmp, options.output);
+    tmp = undefined;
+    await syncDir(dirname(options.output));
+    return { output: options.output, bytes: total, cowChunks, state: image.state };
+  } finally {
+    if (tmp) await fs.rm(tmp, { force: true });
+    await originDev.close();
+    await cowDev.close();
+  }
+}
+
+async function writeAll(out: fs.FileHandle, buf: Uint8Array, position: number): Promise<void> {
+  for (let done = 0; done < buf.length; ) {
+    const { bytesWritten } = await out.write(buf, done, buf.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+async function refuseSame(path: string, inputs: string[], option: string): Promise<void> {
+  const real = async (p: string) => fs.realpath(p).catch(() => resolve(p));
+  const mine = await real(path);
+  for (const other of inputs) {
+    if (mine === (await real(other))) throw new StoreError(StoreErrorCode.SameFile, `${option} ${path} is the same file as ${other}; give a different path`);
+  }
+}
+

@@ -1,0 +1,64 @@
+/**
+ * Stable error codes of the store and the snapshot around it. Like the
+ * format's codes, a code never changes meaning once published; the CLI prints
+ * it and tools match on it. Format refusals keep their FormatError codes.
+ */
+export const StoreErrorCode = {
+  /** The COW device has no free chunk left for a new exception. */
+  NoSpace: "NO_SPACE",
+  /** A read, write or flush failed; the store was invalidated if it was a write. */
+  IoError: "IO_ERROR",
+  /** The snapshot is invalid (invalidated on disk or during this run): its view cannot be read or written. */
+  SnapshotInvalid: "SNAPSHOT_INVALID",
+  /** Overflow mode (PO): the COW is full, so writes to the snapshot fail; the snapshot stays readable. */
+  Overflow: "OVERFLOW",
+  /** A range lies outside the origin (or the origin is unusable). */
+  OriginSize: "ORIGIN_SIZE",
+  /** The COW already holds a snapshot, so `create` refuses to touch it. */
+  AlreadyInitialised: "ALREADY_INITIALISED",
+  /** A caller broke the store's protocol (commit without prepare, merge on an invalid store...). */
+  InvalidArgument: "INVALID_ARGUMENT",
+  /** The output file is one of the inputs. */
+  SameFile: "SAME_FILE",
+} as const;
+export type StoreErrorCode = (typeof StoreErrorCode)[keyof typeof StoreErrorCode];
+
+/** Exit status the CLI uses for each code (1: the image or operation was refused; 2: usage or I/O). */
+const EXIT: Record<StoreErrorCode, number> = {
+  NO_SPACE: 1,
+  IO_ERROR: 2,
+  SNAPSHOT_INVALID: 1,
+  OVERFLOW: 1,
+  ORIGIN_SIZE: 2,
+  ALREADY_INITIALISED: 1,
+  INVALID_ARGUMENT: 2,
+  SAME_FILE: 2,
+};
+
+export class StoreError extends Error {
+  override readonly name = "StoreError";
+  readonly exitCode: number;
+  constructor(
+    readonly code: StoreErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.exitCode = EXIT[code];
+  }
+
+  toJSON(): { code: StoreErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+export function isStoreError(e: unknown, code?: StoreErrorCode): e is StoreError {
+  return e instanceof StoreError && (code === undefined || e.code === code);
+}
+
+/** Wraps a failed device operation (a Node system error or an injected fault). */
+export function ioError(e: unknown, doing: string): StoreError {
+  if (e instanceof StoreError) return e;
+  const detail = e instanceof Error ? e.message : String(e);
+  return new StoreError(StoreErrorCode.IoError, `${doing} failed: ${detail}; check the device (dmesg, free space) and run 'dmsnap dump' on the COW to see what was written`, { cause: e });
+}

@@ -1,0 +1,399 @@
+/**
+ * The persistent exception store, step for step as the kernel runs it (and as
+ * the TLA+ model names the steps):
+ *
+ *   open       activation: blank -> header + zeroed area 0; refused, invalid or valid
+ *   prepare    hand out next_free, skip metadata chunks, one more in flight
+ *   commit     entry into the in-memory area; batch until nothing is in flight
+ *              or the area is full; full -> zero the next area first; write the
+ *              area with flush-before + FUA; any error invalidates; callbacks
+ *   drop       valid = 0, header written from its own buffer
+ *   merge      prepareMerge / commitMerge
+ *
+ * Commit steps (and merge commits) run one at a time, like the kernel's single
+ * callback thread; `drop` does not wait for them, as in the kernel. That is the
+ * race of 2009, harmless here because the header has its own buffer.
+ */
+import {
+  areaLocation,
+  advanceNextFree,
+  canAllocate,
+  chunkBytes,
+  chunkOffset,
+  clearEntry,
+  decodeCowAsync,
+  deviceSectors,
+  encodeHeaderInto,
+  ExceptionTable,
+  FIRST_DATA_CHUNK,
+  makeHeader,
+  readEntry,
+  usage as layoutUsage,
+  usageStatus,
+  writeEntry,
+  type CowImage,
+  type Usage,
+} from "@dmsnap/format";
+import type { BlockDevice } from "./device.js";
+import { deviceReader } from "./device.js";
+import { ioError, StoreError, StoreErrorCode } from "./errors.js";
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+export interface StoreOptions {
+  /** Chunk size from the table, in sectors (for a blank COW; an existing header overrides it). */
+  chunkSize?: number;
+  /** The `PO` table option: user space understands the Overflow state. */
+  overflow?: boolean;
+  /**
+   * TEST ONLY. Builds the header in the metadata area's buffer, as kernels
+   * before the 2009 fix did, so the race test can show it has teeth. Also
+   * switched on for a whole run by DMSNAP_UNSAFE_SHARED_HEADER=1 (mutation run).
+   */
+  unsafeSharedHeaderBuffer?: boolean;
+}
+
+export type StoreState = "valid" | "invalid";
+
+export class PersistentStore {
+  readonly chunkSize: number;
+  readonly exceptionsPerArea: number;
+  readonly overflowMode: boolean;
+  /** Exceptions loaded at activation, in on-disk order (empty unless valid). */
+  readonly loaded: ExceptionTable;
+  /** What activation found: a blank COW that was initialised, or an existing one. */
+  readonly activatedFrom: CowImage["state"];
+
+  valid: boolean;
+  /** Set by the snapshot when a write to it failed for lack of space in overflow mode. */
+  overflowed = false;
+  nextFree: number;
+  currentArea: number;
+  /** Entries in the in-memory area (the kernel's current_committed). */
+  currentIndex: number;
+  /** Prepared exceptions not yet committed. */
+  pendingCount = 0;
+  /** Errors met (a failed header write leaves no other trace). */
+  readonly errors: StoreError[] = [];
+
+  private readonly area: Uint8Array;
+  private readonly areaWords: Uint32Array | null;
+  private readonly headerBuffer: Uint8Array;
+  private readonly zeroChunk: Uint8Array;
+  private callbacks: Array<(ok: boolean) => void> = [];
+  /** A store step (area write, merge) is in progress; commits and merges queue behind it. */
+  private busy = false;
+  private queue: Array<(() => void) | undefined> = [];
+  private queueHead = 0;
+  private queuedCommits = 0;
+  private idleWaiters: Array<() => void> = [];
+  private readonly sharedHeader: boolean;
+  private readonly totalSectors: number;
+
+  private constructor(
+    readonly device: BlockDevice,
+    image: CowImage,
+    areaBytes: Uint8Array,
+    options: StoreOptions,
+  ) {
+    this.chunkSize = image.chunkSize;
+    this.exceptionsPerArea = image.exceptionsPerArea;
+    this.overflowMode = options.overflow ?? false;
+    this.loaded = image.exceptions;
+    this.activatedFrom = image.state;
+    this.valid = image.state !== "invalid";
+    this.nextFree = image.state === "new" ? FIRST_DATA_CHUNK : image.nextFree;
+    this.currentArea = image.state === "new" ? 0 : image.currentArea;
+    this.currentIndex = image.state === "new" ? 0 : image.currentIndex;
+    this.area = areaBytes;
+    this.areaWords = LITTLE_ENDIAN && areaBytes.byteOffset % 4 === 0 ? new Uint32Array(areaBytes.buffer, areaBytes.byteOffset, areaBytes.length >>> 2) : null;
+    this.headerBuffer = new Uint8Array(chunkBytes(this.chunkSize));
+    this.zeroChunk = new Uint8Array(chunkBytes(this.chunkSize));
+    this.sharedHeader = options.unsafeSharedHeaderBuffer ?? (typeof process !== "undefined" && process.env?.DMSNAP_UNSAFE_SHARED_HEADER === "1");
+    this.totalSectors = deviceSectors(device.size);
+  }
+
+  /**
+   * Activation. Throws FormatError (BAD_MAGIC, UNSUPPORTED_VERSION,
+   * INVALID_CHUNK_SIZE, TRUNCATED, ...) when the kernel would refuse the COW.
+   * A blank COW is initialised: area 0 zeroed, then the header written
+   * (flush-before + FUA), so a crash never leaves a valid header over a stale area 0.
+   */
+  static async open(device: BlockDevice, options: StoreOptions = {}): Promise<PersistentStore> {
+    const activationOptions: { tableChunkSize?: number; logicalBlockSize: number } = { logicalBlockSize: device.logicalBlockSize };
+    if (options.chunkSize !== undefined) activationOptions.tableChunkSize = options.chunkSize;
+    let image: CowImage;
+    try {
+      image = await decodeCowAsync(deviceReader(device), activationOptions);
+    } catch (e) {
+      if (e instanceof StoreError || (e as { name?: string }).name === "FormatError") throw e;
+      throw ioError(e, "reading the COW metadata");
+    }
+    const cb = chunkBytes(image.chunkSize);
+    let areaBytes: Uint8Array = new Uint8Array(cb);
+    if (image.state === "valid") {
+      // The kernel keeps the last area it read in memory; commits append to it.
+      try {
+        areaBytes = await device.read(chunkOffset(image.chunkSize, areaLocation(image.chunkSize, image.currentArea)), cb);
+      } catch (e) {
+        throw ioError(e, "reading the current metadata area");
+      }
+    }
+    const store = new PersistentStore(device, image, areaBytes, options);
+    if (image.state === "new") await store.initialise();
+    return store;
+  }
+
+  private async initialise(): Promise<void> {
+    try {
+      await this.device.write(chunkOffset(this.chunkSize, areaLocation(this.chunkSize, 0)), this.zeroChunk);
+      const header = this.headerBuffer;
+      header.fill(0);
+      encodeHeaderInto(makeHeader(this.chunkSize, true), header);
+      await this.device.write(0, header, { flushBefore: true, fua: true });
+    } catch (e) {
+      throw ioError(e, "initialising the blank COW (zeroing area 0 and writing the header)");
+    }
+  }
+
+  get state(): StoreState {
+    return this.valid ? "valid" : "invalid";
+  }
+
+  /** Bytes in a chunk. */
+  get chunkBytes(): number {
+    return chunkBytes(this.chunkSize);
+  }
+
+  /**
+   * Allocates the next free COW chunk for a new exception. Throws NO_SPACE when
+   * (next_free + 1) chunks would not fit in the device.
+   */
+  prepare(): number {
+    if (!canAllocate(this.chunkSize, this.nextFree, this.totalSectors)) {
+      throw new StoreError(
+        StoreErrorCode.NoSpace,
+        `the COW device is full: chunk ${this.nextFree} would end past its ${this.totalSectors} sectors; use a larger COW device for this snapshot`,
+      );
+    }
+    const chunk = this.nextFree;
+    this.nextFree = advanceNextFree(this.chunkSize, this.nextFree);
+    this.pendingCount++;
+    return chunk;
+  }
+
+  /**
+   * Records that origin chunk `oldChunk` now lives in COW chunk `newChunk`
+   * (allocated by prepare). Resolves with the store's validity once the entry
+   * is durable or the store has become invalid: true means durable.
+   */
+  commit(oldChunk: number, newChunk: number, copyOk = true): Promise<boolean> {
+    if (this.pendingCount - this.queuedCommits <= 0) {
+      return Promise.reject(new StoreError(StoreErrorCode.InvalidArgument, "commit without a prepared exception: every commit must follow a prepare"));
+    }
+    return new Promise<boolean>((resolve) => {
+      if (this.busy) {
+        // An area write is in flight: like the kernel's single callback thread, wait for it.
+        this.queuedCommits++;
+        this.queue.push(() => {
+          this.queuedCommits--;
+          this.commitStep(oldChunk, newChunk, copyOk, resolve);
+        });
+      } else this.commitStep(oldChunk, newChunk, copyOk, resolve);
+    });
+  }
+
+  /** One commit, run when no other store step is in progress (synchronous up to the area write). */
+  private commitStep(oldChunk: number, newChunk: number, copyOk: boolean, callback: (ok: boolean) => void): void {
+    if (!copyOk) this.valid = false;
+    this.putEntry(this.currentIndex++, oldChunk, newChunk);
+    this.callbacks.push(callback);
+    this.pendingCount--;
+    const full = this.currentIndex === this.exceptionsPerArea;
+    // Batching: others are still in flight and there is room, so their commit will write the area.
+    if (this.pendingCount > 0 && !full) return;
+    this.busy = true;
+    void this.writeArea(full);
+  }
+
+  private async writeArea(full: boolean): Promise<void> {
+    if (full) {
+      try {
+        await this.device.write(chunkOffset(this.chunkSize, areaLocation(this.chunkSize, this.currentArea + 1)), this.zeroChunk);
+      } catch (e) {
+        this.fail(e, `zeroing metadata area ${this.currentArea + 1}`);
+      }
+    }
+    if (this.valid) {
+      try {
+        await this.device.write(chunkOffset(this.chunkSize, areaLocation(this.chunkSize, this.currentArea)), this.area, { flushBefore: true, fua: true });
+      } catch (e) {
+        this.fail(e, `writing metadata area ${this.currentArea}`);
+      }
+    }
+    if (full) {
+      this.currentIndex = 0;
+      this.currentArea++;
+      this.area.fill(0);
+    }
+    const callbacks = this.callbacks;
+    this.callbacks = [];
+    const ok = this.valid;
+    for (const cb of callbacks) cb(ok);
+    this.release();
+  }
+
+  /** Ends a store step and runs the steps that queued behind it, in order. */
+  private release(): void {
+    this.busy = false;
+    while (!this.busy && this.queueHead < this.queue.length) {
+      const next = this.queue[this.queueHead]!;
+      this.queue[this.queueHead++] = undefined;
+      next!();
+    }
+    if (this.queueHead === this.queue.length) {
+      this.queue.length = 0;
+      this.queueHead = 0;
+    }
+    if (!this.busy && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  /**
+   * writeEntry without a DataView per call: the hot path of every commit. Same
+   * bytes as the format's writeEntry (store.test.ts checks), which it falls back
+   * to on a big-endian host or for chunk numbers it must refuse.
+   */
+  private putEntry(index: number, oldChunk: number, newChunk: number): void {
+    const w = this.areaWords;
+    if (w === null || !(oldChunk >= 0 && oldChunk <= Number.MAX_SAFE_INTEGER && newChunk >= 0 && newChunk <= Number.MAX_SAFE_INTEGER)) {
+      writeEntry(this.area, index, oldChunk, newChunk);
+      return;
+    }
+    const k = index * 4;
+    w[k] = oldChunk >>> 0;
+    w[k + 1] = (oldChunk / 4294967296) >>> 0;
+    w[k + 2] = newChunk >>> 0;
+    w[k + 3] = (newChunk / 4294967296) >>> 0;
+  }
+
+  private fail(e: unknown, doing: string): void {
+    this.valid = false;
+    this.errors.push(ioError(e, doing));
+  }
+
+  /**
+   * Invalidates the snapshot: valid = 0 in memory and in the header. Does not
+   * wait for commits in progress (neither does the kernel). Resolves when the
+   * header write settles; a failed header write is recorded in `errors`.
+   */
+  async drop(): Promise<void> {
+    this.valid = false;
+    const buffer = this.sharedHeader ? this.area : this.headerBuffer;
+    buffer.fill(0);
+    encodeHeaderInto(makeHeader(this.chunkSize, false), buffer);
+    try {
+      await this.device.write(0, buffer, { fua: true });
+    } catch (e) {
+      this.errors.push(ioError(e, "writing the invalidated header"));
+    }
+  }
+
+  /** Usage as `dmsetup status` reports it. */
+  usage(): Usage {
+    return layoutUsage(this.chunkSize, this.nextFree, this.currentArea, this.totalSectors);
+  }
+
+  /** The store's part of `dmsetup status`: `allocated/total metadata`, `Invalid` or `Overflow`. */
+  status(): string {
+    if (!this.valid) return "Invalid";
+    if (this.overflowed) return "Overflow";
+    return usageStatus(this.usage());
+  }
+
+  /** Resolves when no store step is running or queued. */
+  idle(): Promise<void> {
+    if (!this.busy && this.queueHead === this.queue.length) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * Merge, first half: how many entries at the end of the committed list are
+   * consecutive (old and new both step down by one, walking backwards), and the
+   * last entry's chunks. Steps back to the previous area when the current one is empty.
+   */
+  prepareMerge(): Promise<{ count: number; lastOld: number; lastNew: number }> {
+    return this.serialised(async () => {
+      if (!this.valid) throw new StoreError(StoreErrorCode.SnapshotInvalid, "cannot merge an invalid snapshot; its exceptions are not trustworthy");
+      if (this.currentIndex === 0) {
+        if (this.currentArea === 0) return { count: 0, lastOld: -1, lastNew: -1 };
+        this.currentArea--;
+        try {
+          const bytes = await this.device.read(chunkOffset(this.chunkSize, areaLocation(this.chunkSize, this.currentArea)), this.chunkBytes);
+          this.area.set(bytes);
+        } catch (e) {
+          this.currentArea++;
+          throw ioError(e, `reading metadata area ${this.currentArea - 1} for merge`);
+        }
+        this.currentIndex = this.exceptionsPerArea;
+      }
+      const last = this.entry(this.currentIndex - 1);
+      let count = 1;
+      while (count < this.currentIndex) {
+        const e = this.entry(this.currentIndex - 1 - count);
+        if (e.old !== last.old - count || e.new !== last.new - count) break;
+        count++;
+      }
+      return { count, lastOld: last.old, lastNew: last.new };
+    });
+  }
+
+  /** Merge, second half: clears the last `count` entries and writes the area (flush-before + FUA). */
+  commitMerge(count: number): Promise<void> {
+    return this.serialised(async () => {
+      if (!Number.isInteger(count) || count < 0 || count > this.currentIndex) {
+        throw new StoreError(StoreErrorCode.InvalidArgument, `commitMerge(${count}): only ${this.currentIndex} entries are in the current area; call prepareMerge first`);
+      }
+      for (let i = 0; i < count; i++) clearEntry(this.area, this.currentIndex - 1 - i);
+      try {
+        await this.device.write(chunkOffset(this.chunkSize, areaLocation(this.chunkSize, this.currentArea)), this.area, { flushBefore: true, fua: true });
+      } catch (e) {
+        this.fail(e, `writing metadata area ${this.currentArea} after a merge`);
+        throw this.errors[this.errors.length - 1]!;
+      }
+      this.currentIndex -= count;
+      this.nextFree = areaLocation(this.chunkSize, this.currentArea) + this.currentIndex + 1;
+    });
+  }
+
+  private entry(index: number): { old: number; new: number } {
+    const e = readEntry(this.area, index);
+    return { old: e.oldHigh * 4294967296 + e.oldLow, new: e.newHigh * 4294967296 + e.newLow };
+  }
+
+  /** Runs `fn` as a store step: after the steps before it, with later ones queued behind it. */
+  private serialised<T>(fn: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const run = () => {
+        this.busy = true;
+        fn().then(resolve, reject).finally(() => this.release());
+      };
+      if (this.busy) this.queue.push(run);
+      else run();
+    });
+  }
+
+  /** Entries currently in the in-memory area (tests and tools). */
+  areaEntries(): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    for (let i = 0; i < this.currentIndex; i++) {
+      const e = this.entry(i);
+      out.push([e.old, e.new]);
+    }
+    return out;
+  }
+}
+

@@ -190,7 +190,7 @@ def copy_range(fd, offset, length, out):
 
 def export_view(origin_path, cow_path, out, table_cs=0):
     """Write the snapshot view: origin size; chunk c from COW chunk new_chunk
-    when an exception maps c (the later entry wins on duplicates), else origin."""
+    when an exception maps c (the first entry wins on duplicates, per docs/format.md), else origin."""
     cfd, cow_size = open_sized(cow_path)
     try:
         try:
@@ -208,7 +208,7 @@ def export_view(origin_path, cow_path, out, table_cs=0):
             mapping = {}
             for old, new in d["exceptions"]:
                 if old < n_chunks:
-                    mapping[old] = new  # later entry overrides an earlier one
+                    mapping.setdefault(old, new)  # the first entry wins (docs/format.md)
             for old, new in mapping.items():  # check before writing anything
                 if new >= cow_chunks:
                     raise Refusal("IO_EIO", "origin chunk %d maps to COW chunk %d, "

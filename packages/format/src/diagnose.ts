@@ -118,7 +118,7 @@ async function inspect(img: CowImage, lastArea: Uint8Array | null, read: Read, o
     const loc: Location = { area: Math.floor(i / perArea), index: i % perArea, chunk: n };
     const seenOld = firstOld.get(o);
     if (seenOld === undefined) firstOld.set(o, i);
-    else out.add(FindingCode.DuplicateOldChunk, "warning", `origin chunk ${o} is mapped twice (entries ${seenOld} and ${i}); the kernel serves the later one`, loc);
+    else out.add(FindingCode.DuplicateOldChunk, "warning", `origin chunk ${o} is mapped twice (entries ${seenOld} and ${i}); the kernel serves the first one (entry ${seenOld}); the later one is garbage`, loc);
     const seenNew = firstNew.get(n);
     if (seenNew === undefined) firstNew.set(n, i);
     else out.add(FindingCode.DuplicateNewChunk, "warning", `COW chunk ${n} is used by two exceptions (entries ${seenNew} and ${i}); at most one of them holds the right data`, loc);

@@ -25,15 +25,15 @@ export class ExceptionIndex {
 
   /**
    * Loads exceptions in on-disk order. THE duplicate rule lives here: when an
-   * origin chunk appears more than once, the entry loaded last wins (the kernel
-   * inserts every entry it reads and a later insert replaces the earlier one in
-   * its lookup). The kernel conformance run is the authority on this rule.
+   * origin chunk appears more than once, the entry loaded FIRST wins. Linux 6.1
+   * keeps both entries and its lookup finds the earlier one (measured: the
+   * kernel-made conformance cases damaged-duplicate-old-chunk*).
    */
   static fromTable(table: ExceptionTable): ExceptionIndex {
     const index = new ExceptionIndex(table.count);
     const olds = table.oldChunk;
     const news = table.newChunk;
-    for (let i = 0; i < table.count; i++) index.set(olds[i]!, news[i]!);
+    for (let i = 0; i < table.count; i++) if (index.get(olds[i]!) === -1) index.set(olds[i]!, news[i]!);
     return index;
   }
 

@@ -99,6 +99,23 @@ describe("activation (as the kernel reads a COW)", () => {
     expect(() => decodeCow(bytesReader(handImage(34, full0)))).toThrowError(expect.objectContaining({ code: ErrorCode.Truncated, location: { area: 1, chunk: 34 } }));
   });
 
+  it("refuses an invalid table chunk size, and a device smaller than one table chunk", () => {
+    expect(() => decodeCow(bytesReader(handImage(8, [[0, 0, 3, 2]])), { tableChunkSize: 3 })).toThrowError(expect.objectContaining({ code: ErrorCode.InvalidChunkSize }));
+    // 8 sectors of device, table chunk size 16: the kernel's header read fails.
+    expect(() => decodeCow(bytesReader(handImage(8, [[0, 0, 3, 2]])), { tableChunkSize: 16 })).toThrowError(expect.objectContaining({ code: ErrorCode.Truncated }));
+  });
+
+  it("refuses a new_chunk that puts usage beyond 2^53 sectors", () => {
+    const img = handImage(8, []);
+    const v = new DataView(img.buffer);
+    // area 0 entry 0: old 3, new 2^52 (high word 0x100000) with 2-sector chunks would pass the entry check...
+    v.setUint32(12, 2, true); // chunk size 2
+    const at = 2 * 512; // area 0 is chunk 1 of 1024 bytes
+    v.setUint32(at, 3, true);
+    v.setUint32(at + 12, 0x100000, true); // new_chunk = 2^52
+    expect(() => decodeCow(bytesReader(img))).toThrowError(expect.objectContaining({ code: ErrorCode.ChunkNumberTooLarge }));
+  });
+
   it("ignores entries after the terminator", () => {
     const img = decodeCow(bytesReader(handImage(8, [[0, 0, 3, 2], [0, 2, 9, 4]])));
     expect(img.exceptions.toPairs()).toEqual([[3, 2]]);

@@ -4,7 +4,7 @@
  * (decodeCow / decodeCowAsync), so both read exactly the same way.
  */
 import { chunkSizeProblem, defaultChunkSize } from "./chunkSize.js";
-import { DISK_VERSION, HEADER_SIZE, SECTOR_SIZE, SNAP_MAGIC } from "./constants.js";
+import { DISK_VERSION, HEADER_SIZE, MAX_CHUNK_NUMBER, SECTOR_SIZE, SNAP_MAGIC } from "./constants.js";
 import { ErrorCode, FormatError } from "./errors.js";
 import { ExceptionTable } from "./exceptionTable.js";
 import { decodeAreaInto } from "./area.js";
@@ -85,6 +85,15 @@ export class Activation {
   headerRequest(): ReadRequest {
     if (this.deviceBytes < Math.max(HEADER_SIZE, SECTOR_SIZE)) {
       throw new FormatError(ErrorCode.Truncated, `the device is ${this.deviceBytes} bytes, too small to hold a header sector; is this the right file?`, { chunk: 0 });
+    }
+    const table = this.options.tableChunkSize;
+    if (table !== undefined && table !== 0) {
+      // The kernel checks the table's chunk size when it parses the table, and
+      // reads the header as a whole chunk of that size.
+      this.requireChunkSize(table, "table");
+      if (this.deviceBytes < chunkBytes(table)) {
+        throw new FormatError(ErrorCode.Truncated, `the kernel reads the header as one ${table}-sector chunk (the table's chunk size), but the device is only ${this.deviceBytes} bytes`, { chunk: 0 });
+      }
     }
     return { offset: 0, length: HEADER_SIZE, area: -1 };
   }
@@ -167,6 +176,14 @@ export class Activation {
   result(): CowImage {
     if (!this.header || !this.done) throw new Error("activation is not complete");
     const nextFree = nextFreeAfterLoad(this.chunkSize, this.maxNew);
+    if (nextFree * this.chunkSize > MAX_CHUNK_NUMBER) {
+      // The kernel would carry on with a 64-bit counter; we cannot count it exactly.
+      throw new FormatError(
+        ErrorCode.ChunkNumberTooLarge,
+        `the highest new_chunk (${this.maxNew}) puts the free cursor at sector ${nextFree} * ${this.chunkSize}, beyond 2^53; dmsnap counts sectors below 2^53, and no real device is that large, so the entry is corrupt — run 'dmsnap check' to find it`,
+        {},
+      );
+    }
     return {
       deviceBytes: this.deviceBytes,
       header: this.header,

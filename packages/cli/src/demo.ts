@@ -1,36 +1,66 @@
 /**
- * `pnpm demo`: lays out a small COW image in a temporary folder the way the
- * kernel would after 40 origin writes with 1-sector chunks (so two areas are
- * in use), then decodes it with `dmsnap dump` and shows what a person sees.
+ * `pnpm demo`: a small snapshot lived through on real files in a temporary
+ * folder, with the same commands a person would type: create a COW with
+ * 1-sector chunks (32 exceptions per area), overwrite 40 origin chunks (so the
+ * kernel-style store fills area 0 and starts area 1), write to the snapshot
+ * itself, then dump the COW and export the snapshot view.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildCow } from "@dmsnap/format";
 import { main } from "./main.js";
 
 const dir = mkdtempSync(join(tmpdir(), "dmsnap-demo-"));
-const cowPath = join(dir, "cow.img");
-// Origin chunks 0, 3, 6, ... were overwritten after the snapshot was taken;
-// each was first copied into the next free COW chunk.
-const origins = Array.from({ length: 40 }, (_, i) => i * 3);
-const { bytes } = buildCow({
-  chunkSize: 1,
-  exceptions: origins,
-  freeChunks: 20,
-  chunkData: (old) => new TextEncoder().encode(`origin chunk ${old} before the write`.padEnd(512, ".")),
-});
-writeFileSync(cowPath, bytes);
+const origin = join(dir, "origin.img");
+const cow = join(dir, "cow.img");
+const sector = (text: string) => new TextEncoder().encode(text.padEnd(512, "."));
 
-process.stdout.write(`Built ${cowPath} (${bytes.length} bytes): 1-sector chunks, 40 exceptions.\n\n$ dmsnap dump ${cowPath}\n`);
-await main(["node", "dmsnap", "dump", cowPath]);
-process.stdout.write(`\n$ dmsnap dump ${cowPath} --json   (first 300 characters)\n`);
-const write = process.stdout.write.bind(process.stdout);
-let captured = "";
-process.stdout.write = ((chunk: string) => {
-  captured += chunk;
-  return true;
-}) as typeof process.stdout.write;
-await main(["node", "dmsnap", "dump", cowPath, "--json"]);
-process.stdout.write = write;
-process.stdout.write(`${captured.slice(0, 300)}...\n`);
+// A 64 KiB origin whose every sector says what it is.
+const originBytes = new Uint8Array(128 * 512);
+for (let s = 0; s < 128; s++) originBytes.set(sector(`origin sector ${s}, as it was when the snapshot was taken`), s * 512);
+writeFileSync(origin, originBytes);
+const before = sha(originBytes);
+
+async function run(title: string, ...args: string[]): Promise<void> {
+  process.stdout.write(`\n$ dmsnap ${args.join(" ")}${title ? `    # ${title}` : ""}\n`);
+  await main(["node", "dmsnap", ...args]);
+  if (process.exitCode) throw new Error(`dmsnap ${args[0]} failed with exit ${process.exitCode}`);
+}
+
+process.stdout.write(`Working in ${dir}\n`);
+await run("a blank COW, initialised as the kernel does on first activation", "create", "--cow", cow, "--chunk-size", "1", "--size", "48KiB");
+
+// 40 origin writes, to sectors 0, 3, 6, ...: each copies the old sector into the COW first.
+const patch = join(dir, "patch.bin");
+writeFileSync(patch, sector("NEW DATA written to the origin after the snapshot"));
+process.stdout.write(`\n$ for i in 0..39: dmsnap write --origin origin.img --cow cow.img --offset $((i*3*512)) --input patch.bin\n`);
+for (let i = 0; i < 40; i++) {
+  const write = ["node", "dmsnap", "write", "--origin", origin, "--cow", cow, "--offset", String(i * 3 * 512), "--input", patch];
+  // Quiet: the JSON result of each write is not shown.
+  const out = process.stdout.write;
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+  await main([...write, "--json"]);
+  process.stdout.write = out;
+  if (process.exitCode) throw new Error(`write ${i} failed`);
+}
+const snapPatch = join(dir, "snap.bin");
+writeFileSync(snapPatch, sector("written to the SNAPSHOT itself"));
+await run("a write to the snapshot changes only the view", "write", "--origin", origin, "--cow", cow, "--offset", String(100 * 512), "--input", snapPatch, "--target", "snapshot");
+
+await run("what the kernel would load", "dump", cow);
+
+const view = join(dir, "view.img");
+await run("the snapshot view as a raw image", "export", "--origin", origin, "--cow", cow, "--output", view);
+const viewBytes = new Uint8Array(readFileSync(view));
+const expected = originBytes.slice();
+expected.set(sector("written to the SNAPSHOT itself"), 100 * 512);
+process.stdout.write(
+  `\nThe snapshot view equals the origin as it was, except sector 100 written to the snapshot: ${sha(viewBytes) === sha(expected) ? "yes" : "NO"}\n` +
+    `(origin before: sha256 ${before.slice(0, 16)}…, origin now: ${sha(new Uint8Array(readFileSync(origin))).slice(0, 16)}…, view: ${sha(viewBytes).slice(0, 16)}…)\n`,
+);
+if (sha(viewBytes) !== sha(expected)) process.exitCode = 1;
+
+function sha(b: Uint8Array): string {
+  return createHash("sha256").update(b).digest("hex");
+}

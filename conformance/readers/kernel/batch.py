@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Kernel reader for the conformance runner's batch protocol (docs/conformance.md).
+
+  python3 conformance/readers/kernel/batch.py batch <requests.json> <answers.json>
+
+Shows every requested COW to the real Linux kernel in ONE QEMU boot, through
+the kernel recipe's reader (conformance/kernel/reader.py), and translates what
+the kernel said into the answers a dump/export reader gives:
+
+- refused activation -> exit 1, {"error": {"code", "message"}}: the code is
+  mapped from the kernel's log line (same table as conformance/tools/assemble.mjs);
+- accepted -> exit 0 with state, chunkSize (from the live table), status, and,
+  when the status line is `allocated/total metadata`, usage, nextFree
+  (allocated / chunk size) and currentArea (metadata / chunk size - 2);
+  state is "new" when the COW given had magic 0 (the kernel wrote a header),
+  "invalid" when the status is Invalid, else "valid";
+- export -> the sha256 of the snapshot device read in the guest (exit 1 when
+  the read failed).
+The kernel cannot report the header words or the exception list.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+READER = os.path.join(HERE, "..", "..", "kernel", "reader.py")
+REFUSALS = [
+    (re.compile(r"Invalid or corrupt snapshot"), "BAD_MAGIC"),
+    (re.compile(r"unable to handle snapshot disk version"), "UNSUPPORTED_VERSION"),
+    (re.compile(r"invalid on-disk chunk size"), "INVALID_CHUNK_SIZE"),
+    (re.compile(r"Failed to read snapshot metadata \(-EIO\)|I/O error"), "TRUNCATED"),
+]
+
+
+def translate(req, res, cow_head):
+    if res["activation"] == "refused":
+        for line in res.get("dmesg") or []:
+            for rx, code in REFUSALS:
+                if rx.search(line):
+                    return 1, {"error": {"code": code, "message": line}}
+        return 1, {"error": {"code": "UNKNOWN", "message": " | ".join(res.get("dmesg") or [])[-400:]}}
+    out = {}
+    table = (res.get("kernelTable") or "").split()
+    if table and table[-1].isdigit():
+        cs = int(table[-1])
+        out["chunkSize"] = cs
+        out["exceptionsPerArea"] = cs * 512 // 16
+    status = res.get("status") or ""
+    out["status"] = status
+    if res["activation"] == "invalid" or status == "Invalid":
+        out["state"] = "invalid"
+        return 0, out
+    out["state"] = "new" if cow_head[:4] == b"\0\0\0\0" and res.get("cowChanged") else "valid"
+    m = re.match(r"^(\d+)/(\d+) (\d+)$", status)
+    if m and "chunkSize" in out:
+        a, t, md = (int(x) for x in m.groups())
+        out["usage"] = {"totalSectors": t, "allocatedSectors": a, "metadataSectors": md}
+        out["nextFree"] = a // out["chunkSize"]
+        out["currentArea"] = md // out["chunkSize"] - 2
+    return 0, out
+
+
+def main():
+    if len(sys.argv) != 4 or sys.argv[1] != "batch":
+        sys.exit("usage: batch.py batch <requests.json> <answers.json>")
+    data = json.load(open(sys.argv[2]))
+    if data.get("protocol") != "dmsnap-conformance-batch/1":
+        sys.exit("unknown batch protocol %r" % data.get("protocol"))
+    reqs = data["requests"]
+    dumps = [q for q in reqs if q["op"] == "dump"]
+    exports = {q["id"]: q for q in reqs if q["op"] == "export"}
+    answers, items, heads = [], [], {}
+    for q in dumps:
+        size = os.path.getsize(q["cow"])
+        with open(q["cow"], "rb") as f:
+            heads[q["id"]] = f.read(16)
+        if size < 512 or size % 512:
+            # A loop device is a whole number of sectors; the recipe only takes such images.
+            why = "a COW of %d bytes is not a whole number of 512-byte sectors; the kernel recipe cannot attach it" % size
+            answers.append({"id": q["id"], "op": "dump", "exitCode": None, "skip": why})
+            continue
+        item = {"id": q["id"], "cow": q["cow"], "chunkSize": q["table"]["chunkSize"], "mode": q["table"]["mode"]}
+        origin = (exports.get(q["id"]) or {}).get("origin")
+        if origin:
+            item["origin"] = origin
+        items.append(item)
+    if items:
+        with tempfile.TemporaryDirectory(prefix="dmsnap-kernel-batch-") as tmp:
+            inp, out = os.path.join(tmp, "in.json"), os.path.join(tmp, "out.json")
+            json.dump(items, open(inp, "w"))
+            subprocess.run([sys.executable, READER, inp, "-o", out], check=True, stdout=sys.stderr)
+            results = {r["id"]: r for r in json.load(open(out))}
+        for it in items:
+            r = results.get(it["id"])
+            if r is None or not r.get("complete", True):
+                answers.append({"id": it["id"], "op": "dump", "exitCode": None, "problem": "the guest did not finish this image"})
+                continue
+            code, output = translate(it, r, heads[it["id"]])
+            answers.append({"id": it["id"], "op": "dump", "exitCode": code, "output": output})
+            if it["id"] in exports:
+                ok = code == 0 and r.get("snapshotSha256") and not r.get("readError")
+                a = {"id": it["id"], "op": "export", "exitCode": 0 if ok else 1}
+                if ok:
+                    a["sha256"] = r["snapshotSha256"]
+                answers.append(a)
+    json.dump({"answers": answers}, open(sys.argv[3], "w"), indent=1)
+
+
+if __name__ == "__main__":
+    main()

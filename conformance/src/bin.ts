@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+/**
+ * dmsnap-conformance: run the conformance cases against readers.
+ *
+ *   dmsnap-conformance [--reader NAME]... [--reader-command "CMD"] [--case GLOB]...
+ *                      [--tag TAG]... [--json] [--jobs N] [--timeout SECONDS] [--no-write]
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { progressLine, renderJson, renderMarkdown } from "./matrix.js";
+import { adHocReader } from "./readers.js";
+import { runConformance } from "./runner.js";
+import type { Capability } from "./types.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const suite = resolve(here, "..");
+const root = resolve(suite, "..");
+
+const USAGE = `usage: dmsnap-conformance [options]
+  --reader NAME             run this registered reader (repeatable; default: every reader
+                            in conformance/readers.json with runByDefault != false)
+  --reader-command "CMD"    also run CMD as a reader (protocol: docs/conformance.md)
+  --reader-capabilities L   what --reader-command implements: dump or dump,export (default dump,export)
+  --case GLOB               only cases whose id matches (repeatable; * and ?)
+  --tag TAG                 only cases with this tag (repeatable: all must match)
+  --json                    print the result matrix as JSON on stdout
+  --jobs N                  commands run at once (default: number of CPUs)
+  --timeout SECONDS         per-command timeout for process readers (default 30)
+  --no-write                do not write conformance/results/ or .cache/conformance.json
+Exit: 0 all required readers passed every case they support, 1 a failure, 2 usage error.`;
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      options: {
+        reader: { type: "string", multiple: true },
+        "reader-command": { type: "string", multiple: true },
+        "reader-capabilities": { type: "string" },
+        case: { type: "string", multiple: true },
+        tag: { type: "string", multiple: true },
+        json: { type: "boolean" },
+        jobs: { type: "string" },
+        timeout: { type: "string" },
+        "no-write": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+      allowPositionals: false,
+    }).values;
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const caps = (args["reader-capabilities"] ?? "dump,export").split(",").map((s) => s.trim()) as Capability[];
+  if (!caps.every((c) => c === "dump" || c === "export") || !caps.includes("dump")) {
+    process.stderr.write(`--reader-capabilities must be dump or dump,export\n`);
+    return 2;
+  }
+  const extra = (args["reader-command"] ?? []).map((cmd, i) => adHocReader(cmd, caps, i === 0 ? "custom" : `custom${i + 1}`));
+  const jobs = args.jobs ? Number(args.jobs) : undefined;
+  const timeout = args.timeout ? Number(args.timeout) : undefined;
+  if ((jobs !== undefined && !(jobs >= 1)) || (timeout !== undefined && !(timeout > 0))) {
+    process.stderr.write(`--jobs and --timeout take positive numbers\n`);
+    return 2;
+  }
+  // With --reader-command alone, run only that reader.
+  const readerNames = args.reader ?? [];
+  const onlyCustom = extra.length > 0 && readerNames.length === 0;
+  const tty = process.stderr.isTTY && !args.json;
+  let report;
+  try {
+    report = await runConformance({
+      root,
+      casesDir: join(suite, "cases"),
+      schemaPath: join(suite, "schema", "case.schema.json"),
+      readersFile: onlyCustom ? undefined : join(suite, "readers.json"),
+      extraReaders: extra,
+      readerNames,
+      caseGlobs: args.case ?? [],
+      tags: args.tag ?? [],
+      ...(jobs ? { jobs } : {}),
+      ...(timeout ? { timeoutMs: timeout * 1000 } : {}),
+      onCase: tty ? (d, t, id, cells) => process.stderr.write(`${progressLine(d, t, id, cells)}\n`) : undefined,
+    });
+  } catch (e) {
+    process.stderr.write(`dmsnap-conformance: ${(e as Error).message}\n`);
+    return 2;
+  }
+  if (!args["no-write"]) {
+    const results = join(suite, "results");
+    mkdirSync(results, { recursive: true });
+    writeFileSync(join(results, "matrix.json"), renderJson(report));
+    writeFileSync(join(results, "matrix.md"), renderMarkdown(report));
+    mkdirSync(join(root, ".cache"), { recursive: true });
+    const { passed, failed, skipped, advisoryFailed } = report.counts;
+    writeFileSync(
+      join(root, ".cache", "conformance.json"),
+      `${JSON.stringify({ passed, failed, skipped, advisoryFailed, cases: report.cases.length, readers: report.readers, ms: report.ms }, null, 2)}\n`,
+    );
+  }
+  if (args.json) {
+    process.stdout.write(renderJson(report));
+  } else {
+    for (const p of report.caseProblems) process.stderr.write(`BROKEN CASE ${p.caseId}: ${p.message}\n`);
+    for (const r of report.readers) {
+      process.stdout.write(
+        `${r.name.padEnd(10)} ${r.required ? "required" : "optional"}  ${String(r.passed).padStart(4)} passed ${String(r.failed).padStart(4)} failed ${String(r.skipped).padStart(4)} skipped${r.installed ? "" : "  (not installed)"}\n`,
+      );
+    }
+    for (const c of report.cells.filter((x) => x.status === "fail")) {
+      const what = [...c.problems, ...c.diffs.map((d) => `${d.field}: expected ${JSON.stringify(d.expected)}, got ${JSON.stringify(d.actual)}`)];
+      process.stdout.write(`FAIL ${c.caseId} × ${c.reader}${report.readers.find((r) => r.name === c.reader)?.required ? "" : " (optional)"}: ${what.join("; ").slice(0, 400)}\n`);
+    }
+    const { passed, failed, skipped, advisoryFailed } = report.counts;
+    process.stdout.write(
+      `conformance: ${report.cases.length} cases × ${report.readers.length} readers: ${passed} passed, ${failed} failed, ${skipped} skipped${advisoryFailed ? `, ${advisoryFailed} failed in optional readers` : ""} (${(report.ms / 1000).toFixed(1)}s)${args["no-write"] ? "" : "; matrix in conformance/results/matrix.md"}\n`,
+    );
+  }
+  return report.failed ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    process.stderr.write(`dmsnap-conformance: ${(e as Error).stack ?? e}\n`);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,114 @@
+/** Shapes shared by the runner, the case files and the reader protocol (docs/conformance.md). */
+
+export type Outcome = "accepted" | "refused";
+export type CowState = "new" | "valid" | "invalid";
+
+export interface Usage {
+  totalSectors: number;
+  allocatedSectors: number;
+  metadataSectors: number;
+}
+
+export interface HeaderWords {
+  magic: number;
+  valid: number;
+  version: number;
+  chunkSize: number;
+}
+
+export type Pair = [number, number];
+
+/** `expected` in case.json. */
+export interface Expected {
+  outcome: Outcome;
+  error?: { code: string; kernelMessage?: string };
+  state?: CowState;
+  header?: HeaderWords;
+  chunkSize?: number;
+  exceptionsPerArea?: number;
+  exceptions?: Pair[];
+  exceptionsFile?: string;
+  nextFree?: number;
+  usage?: Usage;
+  currentArea?: number;
+  status?: string;
+  snapshotSha256?: string;
+}
+
+export interface CaseFile {
+  id: string;
+  description: string;
+  tags: string[];
+  provenance: { kind: "kernel" | "derived" | "engine"; kernel?: string; job?: string; from?: string; mutation?: string; note?: string; exceptionsSource?: string; generator?: string };
+  files: { cow: string; origin?: string };
+  table: { mode: "P" | "PO"; chunkSize: number };
+  expected: Expected;
+  kernelObserved?: Record<string, unknown>;
+  stricterThanKernel?: string;
+}
+
+/** A case as loaded: the file plus where it lives, with exceptionsFile resolved. */
+export interface LoadedCase extends CaseFile {
+  dir: string;
+  /** expected.exceptions, read from exceptionsFile when the case uses one. */
+  exceptions?: Pair[];
+}
+
+export type Capability = "dump" | "export";
+
+/** One entry of conformance/readers.json. */
+export interface ReaderSpec {
+  name: string;
+  description?: string;
+  /** argv prefix; relative paths are relative to the repository root (the working directory). */
+  command: string[];
+  capabilities: Capability[];
+  /** A required reader's failures fail the run; an optional reader's failures are reported only. */
+  required: boolean;
+  kind: "process" | "batch";
+  /** Run when no --reader is given (default true). */
+  runByDefault?: boolean;
+  /** Files (relative to the repository root) that must exist, else the reader is "not installed". */
+  requires?: string[];
+  /** Fields of the dump object this reader can report (default: all). Others are not compared. */
+  fields?: string[];
+  timeoutSeconds?: number;
+  /** Skip cases marked stricterThanKernel (for the kernel itself: there it differs by design). */
+  skipStricterThanKernel?: boolean;
+  note?: string;
+}
+
+/** What a reader answered for one case, whichever the protocol (process or batch). */
+export interface ReaderAnswer {
+  exitCode: number | null;
+  /** Parsed stdout of `dump` (or the batch answer's output). */
+  output?: unknown;
+  /** sha256 of `export` stdout. */
+  exportSha256?: string;
+  exportExitCode?: number | null;
+  /** Protocol failures: crash, timeout, non-JSON, wrote to its input, ... */
+  problems: string[];
+  /** A batch reader declined the case (e.g. an image it cannot attach): not run. */
+  skip?: string;
+}
+
+export interface Diff {
+  field: string;
+  expected: unknown;
+  actual: unknown;
+}
+
+export type CellStatus = "pass" | "fail" | "skip";
+
+export interface Cell {
+  caseId: string;
+  reader: string;
+  status: CellStatus;
+  /** Fields that differ from expected. */
+  diffs: Diff[];
+  /** Protocol failures or the reason for a skip. */
+  problems: string[];
+  /** Fields compared (for the record). */
+  compared: string[];
+  ms: number;
+}

@@ -1,0 +1,10 @@
+import { defineConfig } from "tsup";
+
+export default defineConfig({
+  entry: { bin: "src/bin.ts", index: "src/index.ts" },
+  format: ["esm"],
+  clean: true,
+  sourcemap: true,
+  target: "node20",
+  banner: { js: "" },
+});

@@ -34,7 +34,9 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, "..", "..");
 const CLI = join(REPO, "packages/cli/dist/bin.js");
 const STORE = join(REPO, "packages/store/dist/index.js");
+const FORMAT = join(REPO, "packages/format/dist/index.js");
 const { applyWrite, createCow, StoreError } = await import(STORE);
+const { bytesReader, decodeCow } = await import(FORMAT);
 
 const SECTOR = 512;
 
@@ -245,8 +247,22 @@ function randomOps({ seed, count, maxLength }, originBytes) {
 }
 
 // ---------------------------------------------------------------- CLI helpers
+function sleep(ms) {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
 function cli(args) {
-  return execFileSync(process.execPath, [CLI, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  // Retry while packages/cli/dist is missing: a concurrent `pnpm build` cleans it for a few seconds.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return execFileSync(process.execPath, [CLI, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    } catch (e) {
+      if (attempt < 60 && /MODULE_NOT_FOUND|Cannot find module/.test(String(e.stderr ?? ""))) {
+        sleep(1000);
+        continue;
+      }
+      throw e;
+    }
+  }
 }
 function cliJson(args) {
   try {
@@ -255,6 +271,12 @@ function cliJson(args) {
     const out = e.stdout ? JSON.parse(e.stdout) : { error: { code: "EXEC", message: String(e) } };
     return { ok: false, value: out };
   }
+}
+/** In-process decode (the same @dmsnap/format code as `dmsnap dump`), for the fill checks while writing. */
+function peek(cow) {
+  const buf = readFileSync(cow);
+  const img = decodeCow(bytesReader(new Uint8Array(buf.buffer, buf.byteOffset, buf.length)));
+  return { nextFree: img.nextFree, exceptions: img.exceptions.toPairs().length, totalSectors: img.usage.totalSectors };
 }
 function dump(cow) {
   const r = cliJson(["dump", cow]);
@@ -299,9 +321,9 @@ async function make(img, outDir) {
     n++;
     if (img.random) {
       // stop before a write could fill the COW: keep room for every chunk it touches
-      const d = dump(cow);
+      const d = peek(cow);
       const touched = Math.floor((op.offset + op.length - 1) / cs) - Math.floor(op.offset / cs) + 1;
-      const roomChunks = d.usage.totalSectors / img.chunkSize - d.nextFree - 2; // -1 next-area terminator margin, -1 for the (next_free+1) rule
+      const roomChunks = d.totalSectors / img.chunkSize - d.nextFree - 2; // -1 next-area terminator margin, -1 for the (next_free+1) rule
       if (touched > roomChunks) { stoppedBy = "room"; break; }
     }
     const rec = await apply(op, n);
@@ -309,7 +331,7 @@ async function make(img, outDir) {
       if (img.untilError === rec.error) { stoppedBy = rec.error; break; }
       throw new Error(`${img.name}: write ${n} (${op.to} @${op.offset}+${op.length}) failed: ${rec.error}`);
     }
-    if (img.until && dump(cow).exceptions.length >= img.until.exceptions) { stoppedBy = "enough"; break; }
+    if (img.until && peek(cow).exceptions >= img.until.exceptions) { stoppedBy = "enough"; break; }
   }
   if (img.untilError && stoppedBy !== img.untilError) throw new Error(`${img.name}: never got ${img.untilError}`);
   for (const op of img.after ?? []) {

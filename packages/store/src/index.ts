@@ -7,3 +7,4 @@ export * from "./exceptionIndex.js";
 export * from "./store.js";
 export * from "./snapshot.js";
 export * from "./commands.js";
+export * from "./merge.js";

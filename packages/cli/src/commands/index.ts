@@ -12,5 +12,6 @@ import { register as map } from "./map.js";
 import { register as create } from "./create.js";
 import { register as write } from "./write.js";
 import { register as exportCmd } from "./export.js";
+import { register as merge } from "./merge.js";
 
-export const commands: Array<(program: Command) => void> = [dump, check, usage, restore, repair, map, create, write, exportCmd];
+export const commands: Array<(program: Command) => void> = [dump, check, usage, restore, repair, map, create, write, exportCmd, merge];

@@ -33,6 +33,7 @@ describe("kernel-made and damaged conformance images", () => {
       writeFileSync(cow, gunzipSync(readFileSync(join(casesDir, c, "cow.img.gz"))));
       const table = meta.table?.chunkSize ? ["--chunk-size", String(meta.table.chunkSize)] : [];
       const r = untouched([cow], "check", cow, "--json", ...table);
+      expect(r.stdout, `${c}: exit ${r.status}, stderr ${r.stderr}`).not.toBe("");
       const j = json(r.stdout);
       if (meta.expected.outcome === "refused") {
         expect(r.status, c).toBe(1);

@@ -174,6 +174,17 @@ export function renderMap(m: MapInput): MapResult {
     if (paths[i]!.length) out.push(`<path fill="${COLOUR[k]}" d="${paths[i]!.join("")}"/>`);
   });
   out.push(`</g>`);
+  // Small cells: ring each problem cell (at most 2000) so one bad chunk in a million still shows.
+  if (px < 12) {
+    const rings: string[] = [];
+    for (let c = 0; c < cells && rings.length < 2000; c++) {
+      if (cls[c] !== PROBLEM) continue;
+      const x = margin + (c % cols) * px + px / 2;
+      const y = top + Math.floor(c / cols) * px + px / 2;
+      rings.push(`M${x - 7} ${y - 7}h14v14h-14z`);
+    }
+    if (rings.length) out.push(`<path fill="none" stroke="${COLOUR.problem}" stroke-width="2" d="${rings.join("")}"/>`);
+  }
   out.push(`<rect x="${margin - 0.5}" y="${top - 0.5}" width="${gridW + 1}" height="${gridH + 1}" fill="none" stroke="#999"/>`);
   [...CLASSES].reverse().forEach((k, j) => {
     const y = legendTop + j * 20;
@@ -216,7 +227,10 @@ Exit: 0 written, 1 the image cannot be laid out (CHUNK_SIZE_UNKNOWN), 2 usage or
         try {
           const d = await diagnose(file, { maxPerCode: 100_000, readInvalid: true, ...(tableChunkSize === undefined ? {} : { tableChunkSize }) });
           const name = basename(cow);
-          if (d.image) {
+          // Magic 0 over live metadata (the 2009 race with first entry {0, 2}) is drawn from salvage too.
+          const salvaged = d.image?.state === "new" ? salvage(file) : null;
+          const refusal = d.image === null ? d.findings[0]!.code : salvaged && salvaged.exceptions.count > 0 ? "magic 0 over live metadata" : null;
+          if (d.image && refusal === null) {
             const img = d.image;
             const { chunks, undrawable } = problemChunks(d.findings, chunksInDevice(img.chunkSize, img.deviceBytes), img.chunkSize);
             input = {
@@ -232,17 +246,16 @@ Exit: 0 written, 1 the image cannot be laid out (CHUNK_SIZE_UNKNOWN), 2 usage or
               headerIsProblem: false,
             };
           } else {
-            const refusal = d.findings[0]!;
-            const s = salvage(file, tableChunkSize === undefined ? {} : { chunkSize: tableChunkSize });
+            const s = salvaged ?? salvage(file, tableChunkSize === undefined ? {} : { chunkSize: tableChunkSize });
             if (s.chunkSize === 0) {
-              throw new CliError("CHUNK_SIZE_UNKNOWN", `${cow} is refused (${refusal.code}) and no chunk size makes its metadata parse; rerun with --chunk-size <sectors>`, Exit.Image);
+              throw new CliError("CHUNK_SIZE_UNKNOWN", `${cow} is refused (${refusal}) and no chunk size makes its metadata parse; rerun with --chunk-size <sectors>`, Exit.Image);
             }
             let max = -1;
             for (let i = 0; i < s.exceptions.count; i++) max = Math.max(max, s.exceptions.newChunk[i]!);
             const dropped = s.dropped.map((e) => e.newChunk);
             const chunks = chunksInDevice(s.chunkSize, file.size);
             input = {
-              title: `${name}: refused (${refusal.code}), drawn from salvage at chunk size ${s.chunkSize} sectors (${s.chunkSizeSource})`,
+              title: `${name}: refused (${refusal}), drawn from salvage at chunk size ${s.chunkSize} sectors (${s.chunkSizeSource})`,
               subtitle: `${formatBytes(file.size)}, ${s.exceptions.count} salvageable exceptions, ${s.droppedCount} unsound`,
               chunkSize: s.chunkSize,
               deviceBytes: file.size,

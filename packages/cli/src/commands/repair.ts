@@ -180,7 +180,7 @@ function prepareOutput(input: string, output: string, force: boolean): void {
   if (!force) throw new CliError("OUTPUT_EXISTS", `--output ${output} already exists; choose a new file, or rerun with --force to overwrite it`, Exit.Usage);
 }
 
-/** Copies the input into `output` a MiB at a time, leaving zero blocks as holes in a regular file. */
+/** Copies the input into `output` a MiB at a time, leaving zero 64 KiB pieces as holes in a regular file. */
 function copySparse(input: ImageFile, output: string, progress: Progress): void {
   let fd: number;
   try {
@@ -191,15 +191,24 @@ function copySparse(input: ImageFile, output: string, progress: Progress): void 
   try {
     const regular = fstatSync(fd).isFile();
     const BLOCK = 1 << 20;
+    const PIECE = 1 << 16;
     progress.start("copy", input.size, "bytes");
     for (let at = 0; at < input.size; at += BLOCK) {
       const block = input.read(at, Math.min(BLOCK, input.size - at));
-      if (!regular || !allZero(block)) {
-        try {
-          let done = 0;
-          while (done < block.length) done += writeSync(fd, block, done, block.length - done, at + done);
-        } catch (e) {
-          throw fileError(e, output, `write ${block.length} bytes at offset ${at} of`);
+      // Write the non-zero 64 KiB pieces (runs of them merged); a block device gets every byte.
+      for (let p = 0; p < block.length; ) {
+        let q = p;
+        while (q < block.length && (!regular || !allZero(block.subarray(q, Math.min(block.length, q + PIECE))))) q = Math.min(block.length, q + PIECE);
+        if (q > p) {
+          try {
+            let done = p;
+            while (done < q) done += writeSync(fd, block, done, q - done, at + done);
+          } catch (e) {
+            throw fileError(e, output, `write ${q - p} bytes at offset ${at + p} of`);
+          }
+          p = q;
+        } else {
+          p += PIECE;
         }
       }
       progress.update(at + block.length);

@@ -11,6 +11,7 @@
  */
 import { Option } from "commander";
 import cliProgress from "cli-progress";
+import { formatBytes } from "./units.js";
 
 export type ProgressMode = "auto" | "json" | "none";
 export const PROGRESS_MODES: readonly ProgressMode[] = ["auto", "json", "none"];
@@ -91,7 +92,14 @@ function barProgress(stream: NodeJS.WriteStream, now: () => number): Progress {
   const ensure = (): void => {
     if (bar || now() - started < 1000) return;
     bar = new cliProgress.SingleBar(
-      { stream, format: `${op} [{bar}] {percentage}% | {value}/{total} ${unit} | ETA {eta_formatted}`, hideCursor: true, clearOnComplete: false },
+      {
+        stream,
+        format: `${op} [{bar}] {percentage}% | {value}/{total}${unit === "bytes" ? "" : ` ${unit}`} | ETA {eta_formatted}`,
+        hideCursor: true,
+        clearOnComplete: false,
+        // Byte counts print with units (1.20 GiB), other counts as they are.
+        formatValue: (v, options, type) => (unit === "bytes" && (type === "value" || type === "total") ? formatBytes(v) : cliProgress.Format.ValueFormat(v, options, type)),
+      },
       cliProgress.Presets.shades_classic,
     );
     bar.start(total, done);

@@ -37,6 +37,13 @@ describe("dmsnap create / write / export", () => {
     view.set(random(3 * CB, 2), 100);
     expect(dmsnap("export", "--origin", origin, "--cow", cow, "--output", out, "--json").status).toBe(0);
     expect(new Uint8Array(readFileSync(out))).toEqual(view);
+
+    // Scripts ask for progress as JSON lines on stderr; the last one says it is done.
+    const p = dmsnap("export", "--origin", origin, "--cow", cow, "--output", out, "--progress", "json");
+    expect(p.status).toBe(0);
+    const lines = p.stderr.trim().split("\n").map((l) => JSON.parse(l).progress);
+    expect(lines[0]).toMatchObject({ op: "export", unit: "bytes", total: 20 * CB });
+    expect(lines.at(-1)).toMatchObject({ done: 20 * CB, total: 20 * CB });
   });
 
   it("refuses with the same codes as dump", () => {

@@ -1,9 +1,8 @@
 import type { Command } from "commander";
 import { createCow } from "@dmsnap/store";
 import { runCommand } from "../util/output.js";
-import { parseSectors } from "../util/options.js";
+import { parseSectors, parseSize } from "../util/options.js";
 import { formatBytes } from "../util/units.js";
-import { parseBytes } from "./_bytes.js";
 
 interface CreateOpts {
   cow: string;
@@ -24,7 +23,7 @@ export function register(program: Command): void {
     .action((opts: CreateOpts) =>
       runCommand(!!opts.json, async () => {
         const chunkSize = parseSectors(opts.chunkSize, "--chunk-size");
-        const size = opts.size === undefined ? undefined : parseBytes(opts.size, "--size");
+        const size = opts.size === undefined ? undefined : parseSize(opts.size, "--size");
         const r = await createCow({ cow: opts.cow, chunkSize, ...(size === undefined ? {} : { size }) });
         process.stdout.write(
           opts.json

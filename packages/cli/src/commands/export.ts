@@ -3,6 +3,7 @@ import { exportSnapshot } from "@dmsnap/store";
 import { runCommand } from "../util/output.js";
 import { parseSectors } from "../util/options.js";
 import { formatBytes } from "../util/units.js";
+import { makeProgress, progressOption, type ProgressMode } from "../util/progress.js";
 
 interface ExportOpts {
   origin: string;
@@ -10,6 +11,7 @@ interface ExportOpts {
   output: string;
   chunkSize?: string;
   json?: boolean;
+  progress?: ProgressMode;
 }
 
 export function register(program: Command): void {
@@ -21,22 +23,21 @@ export function register(program: Command): void {
     .requiredOption("--output <file>", "raw image to write (replaced atomically when complete)")
     .option("--chunk-size <sectors>", "table chunk size, used only if the COW is blank")
     .option("--json", "print the result as one JSON object; errors as {\"error\": {code, message}}")
+    .addOption(progressOption())
     .addHelpText("after", "\nExamples:\n  $ dmsnap export --origin /dev/vg/root --cow /dev/vg/snap-cow --output root-at-snapshot.img\n\nExit: 0 exported, 1 refused (invalid snapshot, corrupt COW), 2 usage or I/O error.")
     .action((opts: ExportOpts) =>
       runCommand(!!opts.json, async () => {
         const chunkSize = opts.chunkSize === undefined ? undefined : parseSectors(opts.chunkSize, "--chunk-size");
-        const tty = process.stderr.isTTY === true;
-        let last = 0;
-        const progress = tty
-          ? (done: number, total: number) => {
-              const now = Date.now();
-              if (now - last < 200 && done < total) return;
-              last = now;
-              process.stderr.write(`\rexporting ${formatBytes(done)} / ${formatBytes(total)} (${total ? Math.floor((100 * done) / total) : 100}%)`);
-            }
-          : undefined;
-        const r = await exportSnapshot({ origin: opts.origin, cow: opts.cow, output: opts.output, ...(chunkSize === undefined ? {} : { chunkSize }) }, progress);
-        if (tty) process.stderr.write("\n");
+        const progress = makeProgress(opts.progress);
+        let started = false;
+        const r = await exportSnapshot({ origin: opts.origin, cow: opts.cow, output: opts.output, ...(chunkSize === undefined ? {} : { chunkSize }) }, (done, total) => {
+          if (!started) {
+            progress.start("export", total, "bytes");
+            started = true;
+          }
+          progress.update(done);
+        });
+        progress.stop();
         process.stdout.write(opts.json ? `${JSON.stringify(r)}\n` : `exported ${formatBytes(r.bytes)} to ${r.output} (${r.cowChunks} chunks from the COW)\n`);
       }),
     );

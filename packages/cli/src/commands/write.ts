@@ -2,8 +2,8 @@ import type { Command } from "commander";
 import { applyWrite } from "@dmsnap/store";
 import { CliError, Exit } from "../util/errors.js";
 import { runCommand } from "../util/output.js";
-import { parseSectors } from "../util/options.js";
-import { parseBytes } from "./_bytes.js";
+import { parseSectors, parseSize } from "../util/options.js";
+import { plural } from "../util/units.js";
 
 interface WriteOpts {
   origin: string;
@@ -36,13 +36,13 @@ export function register(program: Command): void {
         const r = await applyWrite({
           origin: opts.origin,
           cow: opts.cow,
-          offset: parseBytes(opts.offset, "--offset"),
+          offset: parseSize(opts.offset, "--offset"),
           input: opts.input,
           target: opts.target,
           overflow: !!opts.overflow,
           ...(chunkSize === undefined ? {} : { chunkSize }),
         });
-        process.stdout.write(opts.json ? `${JSON.stringify(r)}\n` : `wrote ${r.bytes} bytes to the ${r.target} at offset ${r.offset}; ${r.exceptionsAdded} new exceptions; status ${r.status}\n`);
+        process.stdout.write(opts.json ? `${JSON.stringify(r)}\n` : `wrote ${r.bytes} bytes to the ${r.target} at offset ${r.offset}; ${plural(r.exceptionsAdded, "new exception")}; status ${r.status}\n`);
       }),
     );
 }

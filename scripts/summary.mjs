@@ -1,13 +1,17 @@
 // Prints one plain closing line per test runner that ran ("vitest: N passed,
 // N failed"), so CI logs end with a count any reader understands.
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 
 const root = new URL("..", import.meta.url).pathname;
 const sources = [
   ["vitest", ".cache/vitest.json", (j) => [j.numPassedTests, j.numFailedTests, j.numPendingTests + (j.numTodoTests ?? 0)]],
   ["spec", ".cache/spec.json", (j) => [j.passed, j.failed, 0]],
-  ["conformance", ".cache/conformance.json", (j) => [j.passed, j.failed, j.skipped ?? 0]],
 ];
+// Every conformance run: conformance.json (default readers), conformance-kernel.json, ...
+for (const f of existsSync(`${root}.cache`) ? readdirSync(`${root}.cache`).sort() : []) {
+  const m = /^conformance(-[\w-]+)?\.json$/.exec(f);
+  if (m) sources.push([`conformance${m[1] ?? ""}`, `.cache/${f}`, (j) => [j.passed, j.failed, j.skipped ?? 0]]);
+}
 if (process.argv[2] === "--reset") {
   // Start of a verify run: forget results of earlier runs.
   for (const [, file] of sources) rmSync(root + file, { force: true });

@@ -93,14 +93,18 @@ async function main(): Promise<number> {
     return 2;
   }
   if (!args["no-write"]) {
+    // A run of chosen readers (e.g. --reader kernel) keeps its own files, so it
+    // does not overwrite the default run's matrix and counts.
+    const chosen = (args.reader as string[] | undefined) ?? [];
+    const suffix = chosen.length > 0 ? `-${chosen.join("-")}` : "";
     const results = join(suite, "results");
     mkdirSync(results, { recursive: true });
-    writeFileSync(join(results, "matrix.json"), renderJson(report));
-    writeFileSync(join(results, "matrix.md"), renderMarkdown(report));
+    writeFileSync(join(results, `matrix${suffix}.json`), renderJson(report));
+    writeFileSync(join(results, `matrix${suffix}.md`), renderMarkdown(report));
     mkdirSync(join(root, ".cache"), { recursive: true });
     const { passed, failed, skipped, advisoryFailed } = report.counts;
     writeFileSync(
-      join(root, ".cache", "conformance.json"),
+      join(root, ".cache", `conformance${suffix}.json`),
       `${JSON.stringify({ passed, failed, skipped, advisoryFailed, cases: report.cases.length, readers: report.readers, ms: report.ms }, null, 2)}\n`,
     );
   }

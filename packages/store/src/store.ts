@@ -83,7 +83,12 @@ export class PersistentStore {
   private callbacks: Array<(ok: boolean) => void> = [];
   /** A store step (area write, merge) is in progress; commits and merges queue behind it. */
   private busy = false;
-  private queue: Array<(() => void) | undefined> = [];
+  private queue: Array<(() => void) | null | undefined> = [];
+  private commitOld: number[] = [];
+  private commitNew: number[] = [];
+  private commitOk: boolean[] = [];
+  private commitCallbacks: Array<(ok: boolean) => void> = [];
+  private commitHead = 0;
   private queueHead = 0;
   private queuedCommits = 0;
   private idleWaiters: Array<() => void> = [];
@@ -194,11 +199,14 @@ export class PersistentStore {
     return new Promise<boolean>((resolve) => {
       if (this.busy) {
         // An area write is in flight: like the kernel's single callback thread, wait for it.
+        // Queued commits live in plain columns (no closure per commit); a null in
+        // the step queue means "the next queued commit".
         this.queuedCommits++;
-        this.queue.push(() => {
-          this.queuedCommits--;
-          this.commitStep(oldChunk, newChunk, copyOk, resolve);
-        });
+        this.commitOld.push(oldChunk);
+        this.commitNew.push(newChunk);
+        this.commitOk.push(copyOk);
+        this.commitCallbacks.push(resolve);
+        this.queue.push(null);
       } else this.commitStep(oldChunk, newChunk, copyOk, resolve);
     });
   }
@@ -247,13 +255,24 @@ export class PersistentStore {
   private release(): void {
     this.busy = false;
     while (!this.busy && this.queueHead < this.queue.length) {
-      const next = this.queue[this.queueHead]!;
+      const next = this.queue[this.queueHead];
       this.queue[this.queueHead++] = undefined;
-      next!();
+      if (next === null) {
+        const i = this.commitHead++;
+        const cb = this.commitCallbacks[i]!;
+        this.commitCallbacks[i] = undefined as never;
+        this.queuedCommits--;
+        this.commitStep(this.commitOld[i]!, this.commitNew[i]!, this.commitOk[i]!, cb);
+      } else next!();
     }
     if (this.queueHead === this.queue.length) {
       this.queue.length = 0;
       this.queueHead = 0;
+      this.commitOld.length = 0;
+      this.commitNew.length = 0;
+      this.commitOk.length = 0;
+      this.commitCallbacks.length = 0;
+      this.commitHead = 0;
     }
     if (!this.busy && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;

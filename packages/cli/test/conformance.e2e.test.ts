@@ -3,23 +3,15 @@
  * from kernel-made ones): check agrees with each case, no reading command
  * changes its input, and repair recovers every 2009-race image.
  */
-import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { bytesReader, decodeCow } from "@dmsnap/format";
-import { dmsnap, tempDir } from "./helpers.js";
+import { dmsnap, sha, tempDir, untouched } from "./helpers.js";
 
-const sha = (p: string): string => createHash("sha256").update(readFileSync(p)).digest("hex");
 const json = (text: string): any => JSON.parse(text);
 
-function untouched(files: string[], ...args: string[]) {
-  const before = files.map(sha);
-  const r = dmsnap(...args);
-  expect(files.map(sha)).toEqual(before);
-  return r;
-}
 
 describe("kernel-made and damaged conformance images", () => {
   const casesDir = new URL("../../../conformance/cases/", import.meta.url).pathname;

@@ -1,5 +1,7 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { expect } from "vitest";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,4 +29,23 @@ export function writeTemp(dir: string, name: string, bytes: Uint8Array): string 
   const p = join(dir, name);
   writeFileSync(p, bytes);
   return p;
+}
+
+/** sha256 of a file's bytes. */
+export const sha = (p: string): string => createHash("sha256").update(readFileSync(p)).digest("hex");
+
+/** Runs a command and checks that it left every listed file byte-for-byte as it was. */
+export function untouched(files: string[], ...args: string[]): Run {
+  const before = files.map(sha);
+  const r = dmsnap(...args);
+  expect(files.map(sha)).toEqual(before);
+  return r;
+}
+
+/** Deterministic pseudo-random bytes (a 32-bit LCG), for test data. */
+export function random(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let s = seed;
+  for (let i = 0; i < n; i++) out[i] = (s = (s * 1103515245 + 12345) >>> 0) >>> 24;
+  return out;
 }

@@ -9,16 +9,10 @@ import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bytesReader, decodeCow } from "@dmsnap/format";
 import { FaultDevice, FileDevice, isStoreError, mergeSnapshot, StoreErrorCode } from "@dmsnap/store";
-import { dmsnap, tempDir, writeTemp } from "./helpers.js";
+import { dmsnap, random, tempDir, writeTemp } from "./helpers.js";
 
 const CB = 4096;
 
-function random(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) out[i] = (s = (s * 1103515245 + 12345) >>> 0) >>> 24;
-  return out;
-}
 
 interface Image {
   origin: string;

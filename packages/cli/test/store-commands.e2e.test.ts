@@ -2,16 +2,10 @@
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { dmsnap, tempDir, writeTemp } from "./helpers.js";
+import { dmsnap, random, tempDir, writeTemp } from "./helpers.js";
 
 const CB = 4096;
 
-function random(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) out[i] = (s = (s * 1103515245 + 12345) >>> 0) >>> 24;
-  return out;
-}
 
 describe("dmsnap create / write / export", () => {
   it("keeps the snapshot view through origin writes and changes it through snapshot writes", () => {

@@ -4,23 +4,14 @@
  * damage.* and the kernel-made conformance images, and that no reading
  * command ever changes its input.
  */
-import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { buildCow, bytesReader, damage, decodeCow } from "@dmsnap/format";
-import { dmsnap, tempDir, writeTemp } from "./helpers.js";
+import { dmsnap, sha, tempDir, untouched, writeTemp } from "./helpers.js";
 
-const sha = (p: string): string => createHash("sha256").update(readFileSync(p)).digest("hex");
 const json = (text: string): any => JSON.parse(text);
 
-/** Runs a command and checks that it left every listed file byte-for-byte as it was. */
-function untouched(files: string[], ...args: string[]) {
-  const before = files.map(sha);
-  const r = dmsnap(...args);
-  expect(files.map(sha)).toEqual(before);
-  return r;
-}
 
 /** Data chunk contents that name their origin chunk, so a copy can be checked. */
 const pattern = (old: number): Uint8Array => new Uint8Array(4096).fill((old * 7 + 1) & 0xff);

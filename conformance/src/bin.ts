@@ -92,11 +92,11 @@ async function main(): Promise<number> {
     process.stderr.write(`dmsnap-conformance: ${(e as Error).message}\n`);
     return 2;
   }
+  // A run of chosen readers (e.g. --reader kernel) keeps its own files, so it
+  // does not overwrite the default run's matrix and counts.
+  const chosen = (args.reader as string[] | undefined) ?? [];
+  const suffix = chosen.length > 0 ? `-${chosen.join("-")}` : "";
   if (!args["no-write"]) {
-    // A run of chosen readers (e.g. --reader kernel) keeps its own files, so it
-    // does not overwrite the default run's matrix and counts.
-    const chosen = (args.reader as string[] | undefined) ?? [];
-    const suffix = chosen.length > 0 ? `-${chosen.join("-")}` : "";
     const results = join(suite, "results");
     mkdirSync(results, { recursive: true });
     writeFileSync(join(results, `matrix${suffix}.json`), renderJson(report));
@@ -123,7 +123,7 @@ async function main(): Promise<number> {
     }
     const { passed, failed, skipped, advisoryFailed } = report.counts;
     process.stdout.write(
-      `conformance: ${report.cases.length} cases × ${report.readers.length} readers: ${passed} passed, ${failed} failed, ${skipped} skipped${advisoryFailed ? `, ${advisoryFailed} failed in optional readers` : ""} (${(report.ms / 1000).toFixed(1)}s)${args["no-write"] ? "" : "; matrix in conformance/results/matrix.md"}\n`,
+      `conformance: ${report.cases.length} cases × ${report.readers.length} readers: ${passed} passed, ${failed} failed, ${skipped} skipped${advisoryFailed ? `, ${advisoryFailed} failed in optional readers` : ""} (${(report.ms / 1000).toFixed(1)}s)${args["no-write"] ? "" : `; matrix in conformance/results/matrix${suffix}.md`}\n`,
     );
   }
   return report.failed ? 1 : 0;

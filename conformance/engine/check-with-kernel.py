@@ -38,7 +38,7 @@ sys_path = os.path.join(REPO, "conformance", "kernel", "lib")
 _sys.path.insert(0, sys_path)
 import harness  # noqa: E402
 import kreader  # noqa: E402
-from cases import gz  # noqa: E402
+from cases import gz, kernel_answer  # noqa: E402
 
 CASES = os.path.join(REPO, "conformance", "cases")
 
@@ -208,14 +208,7 @@ def write_case(m, r, problems, img_dir):
         "originBytes": m["originBytes"],
         "cowImage": "cow.img.gz",
         "originImage": "origin.img.gz",
-        "activation": r["activation"],
-        "status": r["status"],
-        "statusLine": r["statusLine"],
-        "kernelTable": r["kernelTable"],
-        "dmesg": r["dmesg"],
-        "snapshotSha256": r["snapshotSha256"],
-        "readError": r["readError"],
-        "readDmesg": r["readDmesg"],
+        **kernel_answer(r),
         "tags": tags,
         "cowSha256": r["cowSha256"],
         "cowChangedByKernel": r["cowChanged"],

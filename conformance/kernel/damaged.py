@@ -22,7 +22,7 @@ sys.path.insert(0, HERE)
 import harness  # noqa: E402
 import kreader  # noqa: E402
 import view  # noqa: E402
-from cases import CASES, write_case, gunzip  # noqa: E402
+from cases import CASES, write_case, gunzip, kernel_answer  # noqa: E402
 from mutate import MUTATIONS, apply  # noqa: E402
 
 
@@ -57,14 +57,7 @@ def main():
             "originBytes": len(it["origin"]),
             "cowImage": "cow.img.gz",
             "originImage": "../%s/origin.img.gz" % mu["source"],
-            "activation": r["activation"],
-            "status": r["status"],
-            "statusLine": r["statusLine"],
-            "kernelTable": r["kernelTable"],
-            "dmesg": r["dmesg"],
-            "snapshotSha256": r["snapshotSha256"],
-            "readError": r["readError"],
-            "readDmesg": r["readDmesg"],
+            **kernel_answer(r),
             "cowSha256": r["cowSha256"],
             "cowChangedByKernel": r["cowChanged"],
             "cowAfterSha256": r["cowAfterSha256"],

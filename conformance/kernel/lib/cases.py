@@ -51,3 +51,13 @@ def write_case(case_id, meta, cow: bytes, origin: bytes = None, extra_files=None
     with open(os.path.join(d, "kernel.json"), "w") as f:
         f.write(json.dumps(meta, indent=2) + "\n")
     return d
+
+
+# The kernel reader's answer, as every kernel.json records it.
+KERNEL_ANSWER = ("activation", "status", "statusLine", "kernelTable", "dmesg",
+                 "snapshotSha256", "readError", "readDmesg")
+
+
+def kernel_answer(r):
+    """The fields of a kernel reader result that a kernel.json keeps."""
+    return {k: r[k] for k in KERNEL_ANSWER}

@@ -1,23 +1,52 @@
-import { Command } from "commander";
+import { Command, CommanderError } from "commander";
 import { commands } from "./commands/index.js";
+import { Exit } from "./util/errors.js";
+import { printError } from "./util/output.js";
 
 export const VERSION = "0.1.0";
 
+/** Commander's error codes mapped to ours: a script matches on these, never on commander's wording. */
+const USAGE_CODES: Record<string, string> = {
+  "commander.unknownOption": "UNKNOWN_OPTION",
+  "commander.unknownCommand": "UNKNOWN_COMMAND",
+  "commander.missingArgument": "MISSING_ARGUMENT",
+  "commander.optionMissingArgument": "MISSING_ARGUMENT",
+  "commander.missingMandatoryOptionValue": "MISSING_ARGUMENT",
+  "commander.invalidArgument": "BAD_OPTION",
+  "commander.excessArguments": "EXTRA_ARGUMENT",
+  "commander.conflictingOption": "BAD_OPTION",
+};
+
 /** The dmsnap program with every command registered. */
-export function makeProgram(): Command {
+export function makeProgram(argv: readonly string[] = process.argv): Command {
   const program = new Command("dmsnap")
     .version(VERSION)
     .description("Inspect, check and write Linux dm-snapshot persistent COW devices")
-    .showHelpAfterError("(run with --help for usage)")
-    .configureOutput({ outputError: (str, write) => write(str) });
-  // Usage errors exit 2, like every other usage error of ours.
-  program.exitOverride((err) => {
-    process.exit(err.exitCode === 0 ? 0 : 2);
-  });
+    // Our own error line replaces commander's (see usageError).
+    .configureOutput({ outputError: () => {} });
+  program.exitOverride((err) => usageError(err, argv, program));
   for (const register of commands) register(program);
   return program;
 }
 
+/**
+ * Usage errors keep the README's contract: a stable code, exit 2, and under
+ * --json `{"error": {"code", "message"}}` on stdout. Help and --version exit 0.
+ */
+function usageError(err: CommanderError, argv: readonly string[], program: Command): never {
+  if (err.exitCode === 0 || err.code === "commander.helpDisplayed" || err.code === "commander.version") process.exit(0);
+  // `dmsnap` alone: commander has printed the help on stderr.
+  if (err.code === "commander.help") process.exit(Exit.Usage);
+  const args = argv.slice(2);
+  const end = args.indexOf("--");
+  const json = (end < 0 ? args : args.slice(0, end)).includes("--json");
+  const command = args.find((a) => program.commands.some((c) => c.name() === a));
+  const code = USAGE_CODES[err.code] ?? "USAGE";
+  const message = err.message.replace(/^error: /, "").replace(/\.$/, "");
+  printError(json, code, `${message}; run 'dmsnap ${command ? `${command} ` : ""}--help' for usage`);
+  process.exit(Exit.Usage);
+}
+
 export async function main(argv: string[] = process.argv): Promise<void> {
-  await makeProgram().parseAsync(argv);
+  await makeProgram(argv).parseAsync(argv);
 }

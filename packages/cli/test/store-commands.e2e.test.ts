@@ -29,11 +29,11 @@ describe("dmsnap create / write / export", () => {
     expect(s.status).toBe(0);
     const view = data.slice();
     view.set(random(3 * CB, 2), 100);
-    expect(dmsnap("export", "--origin", origin, "--cow", cow, "--output", out, "--json").status).toBe(0);
+    expect(dmsnap("export", "--origin", origin, "--cow", cow, "--output", out, "--json", "--force").status).toBe(0);
     expect(new Uint8Array(readFileSync(out))).toEqual(view);
 
     // Scripts ask for progress as JSON lines on stderr; the last one says it is done.
-    const p = dmsnap("export", "--origin", origin, "--cow", cow, "--output", out, "--progress", "json");
+    const p = dmsnap("export", "--origin", origin, "--cow", cow, "--output", out, "--progress", "json", "--force");
     expect(p.status).toBe(0);
     const lines = p.stderr.trim().split("\n").map((l) => JSON.parse(l).progress);
     expect(lines[0]).toMatchObject({ op: "export", unit: "bytes", total: 20 * CB });

@@ -75,6 +75,20 @@ export async function createCow(options: CreateOptions): Promise<CreateResult> {
 async function initialise(path: string, chunkSize: number): Promise<CreateResult> {
   const dev = await FileDevice.open(path);
   try {
+    return await initialiseCow(dev, path, chunkSize);
+  } finally {
+    await dev.close();
+  }
+}
+
+/**
+ * Initialises the blank COW on an open device (the CLI opens, checks and
+ * locks it; a new file is a temporary it renames into place afterwards).
+ * Refuses ALREADY_INITIALISED if it holds a snapshot. Leaves `dev` open.
+ */
+export async function initialiseCow(dev: FileDevice, path: string, chunkSize: number): Promise<CreateResult> {
+  validateChunkSize(chunkSize);
+  {
     const image = await decodeCowAsync(deviceReader(dev), { tableChunkSize: chunkSize, logicalBlockSize: dev.logicalBlockSize });
     if (image.state !== "new") {
       throw new StoreError(
@@ -92,8 +106,6 @@ async function initialise(path: string, chunkSize: number): Promise<CreateResult
       capacity: capacity(store.chunkSize, deviceSectors(dev.size)).dataChunks,
       status: store.status(),
     };
-  } finally {
-    await dev.close();
   }
 }
 
@@ -122,6 +134,17 @@ export interface WriteOptions {
   chunkSize?: number;
   /** The PO option: a full COW makes snapshot writes fail with OVERFLOW instead of invalidating. */
   overflow?: boolean;
+  /**
+   * Devices the caller opened, checked (same file, kind) and locked itself;
+   * the paths are then only names for messages, and the caller closes them.
+   */
+  opened?: { origin: FileDevice; cow: FileDevice; input: InputSource; inputBytes: number };
+}
+
+/** Where `write` takes its bytes from (a fs.FileHandle fits). */
+export interface InputSource {
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  close(): Promise<void>;
 }
 
 export interface WriteResult {
@@ -145,17 +168,21 @@ export async function applyWrite(options: WriteOptions): Promise<WriteResult> {
   const target = options.target ?? "origin";
   if (target !== "origin" && target !== "snapshot") throw new StoreError(StoreErrorCode.InvalidArgument, `--target is origin or snapshot, not '${String(target)}'`);
   if (!Number.isSafeInteger(options.offset) || options.offset < 0) throw new StoreError(StoreErrorCode.InvalidArgument, `--offset must be a whole number of bytes, got ${options.offset}`);
-  await refuseSame(options.input, [options.origin, options.cow], "--input");
-  if (resolve(options.origin) === resolve(options.cow)) throw new StoreError(StoreErrorCode.SameFile, "--origin and --cow are the same file; a snapshot needs a separate COW device");
-  const input = await fs.open(options.input, "r");
-  const originDev = await FileDevice.open(options.origin);
+  const opened = options.opened;
+  if (!opened) {
+    await refuseSame(options.input, [options.origin, options.cow], "--input");
+    if (resolve(options.origin) === resolve(options.cow)) throw new StoreError(StoreErrorCode.SameFile, "--origin and --cow are the same file; a snapshot needs a separate COW device");
+  }
+  const inputHandle = opened ? undefined : await fs.open(options.input, "r");
+  const input: InputSource = opened?.input ?? inputHandle!;
+  const originDev = opened?.origin ?? (await FileDevice.open(options.origin));
   let cowDev: FileDevice | undefined;
   try {
-    const length = (await input.stat()).size;
+    const length = opened ? opened.inputBytes : (await inputHandle!.stat()).size;
     if (options.offset + length > originDev.size) {
       throw new StoreError(StoreErrorCode.OriginSize, `the write of ${length} bytes at offset ${options.offset} ends at ${options.offset + length}, past the end of the ${originDev.size}-byte origin; the snapshot has the origin's size`);
     }
-    cowDev = await FileDevice.open(options.cow);
+    cowDev = opened?.cow ?? (await FileDevice.open(options.cow));
     const snap = await Snapshot.open(originDev, cowDev, { ...(options.chunkSize ? { chunkSize: options.chunkSize } : {}), overflow: options.overflow ?? false });
     const before = snap.index.size;
     if (target === "snapshot" && !snap.valid) {
@@ -187,9 +214,11 @@ export async function applyWrite(options: WriteOptions): Promise<WriteResult> {
     }
     return { target, offset: options.offset, bytes: length, exceptionsAdded: snap.index.size - before, status: snap.status() };
   } finally {
-    await input.close();
-    await originDev.close();
-    await cowDev?.close();
+    if (!opened) {
+      await inputHandle!.close();
+      await originDev.close();
+      await cowDev?.close();
+    }
   }
 }
 
@@ -201,6 +230,19 @@ export interface ExportOptions {
   chunkSize?: number;
   /** Bytes per read from the origin (default 1 MiB, rounded to whole chunks). */
   blockBytes?: number;
+  /**
+   * Devices and an output the caller opened, checked and locked itself (the
+   * CLI's output is a temporary it renames into place, or a block device):
+   * written and synced here, committed and closed by the caller.
+   */
+  opened?: { origin: FileDevice; cow: FileDevice; output: ExportSink };
+}
+
+/** Where `export` writes the image (a fs.FileHandle fits). */
+export interface ExportSink {
+  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
 }
 
 export interface ExportResult {
@@ -218,9 +260,10 @@ export interface ExportResult {
  * into place once durable.
  */
 export async function exportSnapshot(options: ExportOptions, onProgress?: (done: number, total: number) => void): Promise<ExportResult> {
-  await refuseSame(options.output, [options.origin, options.cow], "--output");
-  const originDev = await FileDevice.open(options.origin, { readOnly: true });
-  const cowDev = await FileDevice.open(options.cow, { readOnly: true });
+  const opened = options.opened;
+  if (!opened) await refuseSame(options.output, [options.origin, options.cow], "--output");
+  const originDev = opened?.origin ?? (await FileDevice.open(options.origin, { readOnly: true }));
+  const cowDev = opened?.cow ?? (await FileDevice.open(options.cow, { readOnly: true }));
   let tmp: string | undefined;
   try {
     const image = await decodeCowAsync(deviceReader(cowDev), { ...(options.chunkSize ? { tableChunkSize: options.chunkSize } : {}), logicalBlockSize: cowDev.logicalBlockSize });
@@ -232,8 +275,8 @@ export async function exportSnapshot(options: ExportOptions, onProgress?: (done:
     const cb = chunkBytes(cs);
     const block = Math.max(cb, Math.floor((options.blockBytes ?? 1024 * 1024) / cb) * cb);
     const total = originDev.size;
-    tmp = join(dirname(options.output), `.${basename(options.output)}.dmsnap-tmp-${process.pid}`);
-    const out = await fs.open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC, 0o644);
+    if (!opened) tmp = join(dirname(options.output), `.${basename(options.output)}.dmsnap-tmp-${process.pid}`);
+    const out: ExportSink = opened?.output ?? (await fs.open(tmp!, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC, 0o644));
     let cowChunks = 0;
     try {
       // Fill up to DEPTH blocks ahead while the oldest is written: reads of the
@@ -282,20 +325,24 @@ export async function exportSnapshot(options: ExportOptions, onProgress?: (done:
       }
       await out.sync();
     } finally {
-      await out.close();
+      if (!opened) await out.close();
     }
-    await fs.rename(tmp, options.output);
-    tmp = undefined;
-    await syncDir(dirname(options.output));
+    if (!opened) {
+      await fs.rename(tmp!, options.output);
+      tmp = undefined;
+      await syncDir(dirname(options.output));
+    }
     return { output: options.output, bytes: total, cowChunks, state: image.state };
   } finally {
     if (tmp) await fs.rm(tmp, { force: true });
-    await originDev.close();
-    await cowDev.close();
+    if (!opened) {
+      await originDev.close();
+      await cowDev.close();
+    }
   }
 }
 
-async function writeAll(out: fs.FileHandle, buf: Uint8Array, position: number): Promise<void> {
+async function writeAll(out: ExportSink, buf: Uint8Array, position: number): Promise<void> {
   for (let done = 0; done < buf.length; ) {
     const { bytesWritten } = await out.write(buf, done, buf.length - done, position + done);
     done += bytesWritten;

@@ -97,6 +97,16 @@ export class FileDevice implements BlockDevice {
     private readonly options: FileDeviceOptions,
   ) {}
 
+  /**
+   * Wraps a handle the caller opened (and checked, locked) itself: the CLI
+   * opens every file in one place and hands the store the result. `size` is
+   * the caller's measure (a block device's comes from the device, not fstat).
+   * close() closes the handle.
+   */
+  static fromHandle(path: string, handle: fs.FileHandle, size: number, options: FileDeviceOptions = {}): FileDevice {
+    return new FileDevice(path, handle, size, options);
+  }
+
   static async open(path: string, options: FileDeviceOptions = {}): Promise<FileDevice> {
     const handle = await fs.open(path, options.readOnly ? fsConstants.O_RDONLY : fsConstants.O_RDWR);
     try {

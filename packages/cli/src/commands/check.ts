@@ -50,7 +50,7 @@ Exit: 0 clean (no errors or warnings), 1 problems found, 2 usage or I/O error.`,
       runCommand(!!opts.json, async () => {
         const tableChunkSize = opts.chunkSize === undefined ? undefined : parseSectors(opts.chunkSize, "--chunk-size");
         const originBytes = opts.originSize === undefined ? undefined : parseSize(opts.originSize, "--origin-size");
-        const file = openImage(cow);
+        const file = openImage(cow, "<cow>");
         const progress = makeProgress(opts.quiet ? "none" : opts.progress);
         try {
           const tracked = withProgress(file, progress);

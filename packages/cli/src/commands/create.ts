@@ -1,5 +1,11 @@
 import type { Command } from "commander";
-import { createCow } from "@dmsnap/store";
+import { statSync } from "node:fs";
+import { initialiseCow, type CreateResult } from "@dmsnap/store";
+import { validateChunkSize } from "@dmsnap/format";
+import { CliError, Exit } from "../util/errors.js";
+import { fileError } from "../util/ioErrors.js";
+import { openDevice } from "../util/inputs.js";
+import { cleanUpOnSignals, createOutput, followLinks } from "../util/outputs.js";
 import { runCommand } from "../util/output.js";
 import { parseSectors, parseSize } from "../util/options.js";
 import { formatBytes } from "../util/units.js";
@@ -24,7 +30,8 @@ export function register(program: Command): void {
       runCommand(!!opts.json, async () => {
         const chunkSize = parseSectors(opts.chunkSize, "--chunk-size");
         const size = opts.size === undefined ? undefined : parseSize(opts.size, "--size");
-        const r = await createCow({ cow: opts.cow, chunkSize, ...(size === undefined ? {} : { size }) });
+        validateChunkSize(chunkSize);
+        const r = await create(opts.cow, chunkSize, size);
         process.stdout.write(
           opts.json
             ? `${JSON.stringify(r)}\n`
@@ -32,4 +39,46 @@ export function register(program: Command): void {
         );
       }),
     );
+}
+
+/**
+ * A missing --cow is built as a temporary beside it (sparse, --size bytes)
+ * and put in place when initialised and synced; an existing file or device
+ * is initialised in place under an exclusive lock.
+ */
+async function create(path: string, chunkSize: number, size: number | undefined): Promise<CreateResult> {
+  let exists = true;
+  try {
+    statSync(followLinks(path, "--cow"));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw fileError(e, path, "look up --cow");
+    exists = false;
+  }
+  if (!exists) {
+    if (size === undefined) throw new CliError("INVALID_ARGUMENT", `${path} does not exist; give --size <bytes> to create it, or point --cow at an existing zeroed file or device`, Exit.Usage);
+    if (!Number.isSafeInteger(size) || size <= 0 || size % 512 !== 0) throw new CliError("INVALID_ARGUMENT", `--size must be a positive multiple of 512 bytes, got ${size}`, Exit.Usage);
+    cleanUpOnSignals();
+    const out = await createOutput(path, { role: "--cow", inputs: [], force: false });
+    try {
+      try {
+        await out.handle.truncate(size);
+      } catch (e) {
+        throw fileError(e, path, `make a ${size}-byte`);
+      }
+      const r = await initialiseCow(out.device(size), path, chunkSize);
+      await out.commit();
+      return { ...r, cow: path, created: true };
+    } finally {
+      await out.abort();
+    }
+  }
+  const dev = await openDevice(path, "--cow", true);
+  try {
+    if (size !== undefined && !dev.isBlockDevice && dev.size !== size) {
+      throw new CliError("INVALID_ARGUMENT", `${path} already exists with ${dev.size} bytes, not ${size}; omit --size to initialise it as it is, or pick a new path`, Exit.Usage);
+    }
+    return { ...(await initialiseCow(dev.device, path, chunkSize)), created: false };
+  } finally {
+    await dev.close();
+  }
 }

@@ -26,7 +26,7 @@ export function register(program: Command): void {
     .action((cow: string, opts: DumpOptions) =>
       runCommand(!!opts.json || !!opts.lossless, () => {
         const tableChunkSize = opts.chunkSize === undefined ? undefined : parseSectors(opts.chunkSize, "--chunk-size");
-        const file = openImage(cow);
+        const file = openImage(cow, "<cow>");
         try {
           if (opts.lossless) {
             // Entries of an invalidated COW are still on disk: keep them.

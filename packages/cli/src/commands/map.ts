@@ -1,4 +1,3 @@
-import { writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import type { Command } from "commander";
 import {
@@ -16,7 +15,7 @@ import {
 } from "@dmsnap/format";
 import { CliError, Exit } from "../util/errors.js";
 import { openImage } from "../util/imageFile.js";
-import { fileError } from "../util/ioErrors.js";
+import { cleanUpOnSignals, createOutput, type Output } from "../util/outputs.js";
 import { parseSectors } from "../util/options.js";
 import { runCommand } from "../util/output.js";
 import { formatBytes } from "../util/units.js";
@@ -25,6 +24,7 @@ interface MapOptions {
   svg: string;
   chunkSize?: string;
   json?: boolean;
+  force?: boolean;
 }
 
 /** Chunk classes, least important first (ties in a cell go to the later one). */
@@ -206,6 +206,7 @@ export function register(program: Command): void {
     .requiredOption("--svg <file>", "SVG file to write ('-' for standard output)")
     .option("--chunk-size <sectors>", "chunk size for a blank COW, or for a refused one whose chunk size cannot be inferred")
     .option("--json", "print a JSON summary (counts per class, cells) instead of the readable one")
+    .option("--force", "overwrite --svg if it exists")
     .addHelpText(
       "after",
       `
@@ -217,14 +218,23 @@ Examples:
   $ dmsnap map /dev/vg/snap-cow --svg cow.svg
   $ dmsnap map cow.img --svg - | rsvg-convert -o cow.png
 
-Exit: 0 written, 1 the image cannot be laid out (CHUNK_SIZE_UNKNOWN), 2 usage or I/O error.`,
+The SVG is written to a temporary file beside it and renamed into place when
+complete; an existing file is replaced only with --force.
+
+Exit: 0 written, 1 the image cannot be laid out (CHUNK_SIZE_UNKNOWN), 2 usage or I/O\nerror (OUTPUT_EXISTS, SAME_FILE, BUSY).`,
     )
     .action((cow: string, opts: MapOptions) =>
       runCommand(!!opts.json, async () => {
         const tableChunkSize = opts.chunkSize === undefined ? undefined : parseSectors(opts.chunkSize, "--chunk-size");
-        const file = openImage(cow);
+        const file = openImage(cow, "<cow>");
         let input: MapInput;
+        // The output is checked (same file, exists) before any work, and written whole or not at all.
+        let out: Output | undefined;
         try {
+          if (opts.svg !== "-") {
+            cleanUpOnSignals();
+            out = await createOutput(opts.svg, { role: "--svg", inputs: [file], force: !!opts.force });
+          }
           const d = await diagnose(file, { maxPerCode: 100_000, readInvalid: true, ...(tableChunkSize === undefined ? {} : { tableChunkSize }) });
           const name = basename(cow);
           // Magic 0 over live metadata (the 2009 race with first entry {0, 2}) is drawn from salvage too.
@@ -267,17 +277,23 @@ Exit: 0 written, 1 the image cannot be laid out (CHUNK_SIZE_UNKNOWN), 2 usage or
               headerIsProblem: true,
             };
           }
+        } catch (e) {
+          await out?.abort();
+          throw e;
         } finally {
           file.close();
         }
         const r = renderMap(input);
-        try {
-          if (opts.svg === "-") process.stdout.write(r.svg);
-          else writeFileSync(opts.svg, r.svg);
-        } catch (e) {
-          throw fileError(e, opts.svg, "write");
+        if (!out) {
+          process.stdout.write(r.svg);
+          return;
         }
-        if (opts.svg === "-") return;
+        try {
+          await out.handle.writeFile(r.svg);
+          await out.commit();
+        } finally {
+          await out.abort();
+        }
         const summary = { svg: opts.svg, bytes: Buffer.byteLength(r.svg), chunks: r.chunks, chunksPerCell: r.chunksPerCell, cells: r.cells, counts: r.counts };
         process.stdout.write(
           opts.json

@@ -1,9 +1,6 @@
-import { realpathSync } from "node:fs";
-import { resolve } from "node:path";
 import type { Command } from "commander";
-import { FileDevice, mergeSnapshot, type MergeResult } from "@dmsnap/store";
-import { CliError, Exit } from "../util/errors.js";
-import { fileError } from "../util/ioErrors.js";
+import { mergeSnapshot, type MergeResult } from "@dmsnap/store";
+import { closeAll, identify, openDevice, refuseSameFile, type OpenedDevice } from "../util/inputs.js";
 import { runCommand } from "../util/output.js";
 import { makeProgress, progressOption, type ProgressMode } from "../util/progress.js";
 import { formatBytes, plural } from "../util/units.js";
@@ -46,17 +43,18 @@ an entry that cannot be merged: the codes of 'dmsnap dump' and 'dmsnap check'),
     )
     .action((opts: MergeOpts) =>
       runCommand(!!opts.json, async () => {
-        if (sameFile(opts.origin, opts.cow)) {
-          throw new CliError("SAME_FILE", `--origin and --cow are the same file (${opts.cow}); give the snapshot's separate COW device`, Exit.Usage);
-        }
-        const origin = await FileDevice.open(opts.origin).catch((e: unknown) => Promise.reject(fileError(e, opts.origin, "open for writing")));
-        let cow: FileDevice;
+        refuseSameFile([identify(opts.origin, "--origin"), identify(opts.cow, "--cow")]);
+        let originFile: OpenedDevice | undefined;
+        let cowFile: OpenedDevice | undefined;
         try {
-          cow = await FileDevice.open(opts.cow);
+          originFile = await openDevice(opts.origin, "--origin", true);
+          cowFile = await openDevice(opts.cow, "--cow", true);
         } catch (e) {
-          await origin.close();
-          throw fileError(e, opts.cow, "open for writing");
+          await closeAll([cowFile, originFile]);
+          throw e;
         }
+        const origin = originFile.device;
+        const cow = cowFile.device;
         const progress = makeProgress(opts.progress);
         const started = process.hrtime.bigint();
         let r: MergeResult;
@@ -91,15 +89,4 @@ function summary(r: MergeResult, seconds: number): string {
   const time = seconds < 10 ? `${seconds.toFixed(2)} s` : `${seconds.toFixed(1)} s`;
   const dup = r.skippedDuplicates > 0 ? `; ${plural(r.skippedDuplicates, "later duplicate entry", "later duplicate entries")} cleared without copying (never visible; see 'dmsnap check')` : "";
   return `merged ${plural(r.merged, "exception")}: ${plural(r.copiedChunks, "chunk")} (${formatBytes(r.bytesCopied)}) copied to the origin in ${plural(r.commits, "commit")}, ${time}; the COW now has no exceptions${dup}`;
-}
-
-function sameFile(a: string, b: string): boolean {
-  const real = (p: string): string => {
-    try {
-      return realpathSync(p);
-    } catch {
-      return resolve(p);
-    }
-  };
-  return real(a) === real(b);
 }

@@ -1,4 +1,3 @@
-import { closeSync, fstatSync, ftruncateSync, openSync, realpathSync, statSync, writeSync } from "node:fs";
 import type { Command } from "commander";
 import {
   areaLocation,
@@ -11,9 +10,9 @@ import {
   type DropReason,
   type SalvageResult,
 } from "@dmsnap/format";
-import { FileDevice } from "@dmsnap/store";
 import { CliError, Exit } from "../util/errors.js";
-import { openImage, type ImageFile } from "../util/imageFile.js";
+import { fdReader, openImage, type ImageFile } from "../util/inputs.js";
+import { cleanUpOnSignals, createOutput, type Output } from "../util/outputs.js";
 import { fileError } from "../util/ioErrors.js";
 import { DUMP_FORMAT, DUMP_VERSION, restoreToDevice, type LosslessDump } from "../util/metadataImage.js";
 import { parseSectors, parseSize } from "../util/options.js";
@@ -71,9 +70,13 @@ could be salvaged (CHUNK_SIZE_UNKNOWN, NO_ROOM), 2 usage or I/O error
       runCommand(!!opts.json, async () => {
         const chunkSize = opts.chunkSize === undefined ? undefined : parseSectors(opts.chunkSize, "--chunk-size");
         const originBytes = opts.originSize === undefined ? undefined : parseSize(opts.originSize, "--origin-size");
-        const input = openImage(cow);
+        cleanUpOnSignals();
+        const input = openImage(cow, "<cow>");
         const progress = makeProgress(opts.progress);
+        let out: Output | undefined;
         try {
+          // Checked before any work: not the input (any link or name of it), not an existing file without --force.
+          out = await createOutput(opts.output, { role: "--output", inputs: [input], force: !!opts.force, bytes: input.size });
           const found = salvage(input, { ...(chunkSize === undefined ? {} : { chunkSize }), ...(originBytes === undefined ? {} : { originBytes }) });
           if (found.chunkSize === 0) {
             throw new CliError("CHUNK_SIZE_UNKNOWN", `no chunk size makes the metadata of ${cow} parse (no sound exception found at any power of two up to 16384 sectors) and the header gives none; if you know it, rerun with --chunk-size <sectors>`, Exit.Image);
@@ -84,27 +87,12 @@ could be salvaged (CHUNK_SIZE_UNKNOWN, NO_ROOM), 2 usage or I/O error
           if (areaLocation(found.chunkSize, lastArea) >= chunksInDevice(found.chunkSize, input.size)) {
             throw new CliError("NO_ROOM", `${found.exceptions.count} exceptions fill the last metadata area exactly, and the zeroed area that must follow lies past the end of the device, so no kernel layout holds them all; rerun with --json to see them, or restore a trimmed 'dump --lossless' onto a larger device`, Exit.Image);
           }
-          prepareOutput(cow, opts.output, !!opts.force);
-          copySparse(input, opts.output, progress);
-          let dev: FileDevice;
-          try {
-            dev = await FileDevice.open(opts.output);
-          } catch (e) {
-            throw fileError(e, opts.output, "open for writing");
-          }
-          try {
-            await restoreToDevice(dev, dump, { force: true, targetName: opts.output });
-          } finally {
-            await dev.close();
-          }
-          const check = openImage(opts.output);
-          let verified: boolean;
-          try {
-            const img = decodeCow(check, { readInvalid: true });
-            verified = img.exceptions.count === found.exceptions.count && img.chunkSize === found.chunkSize;
-          } finally {
-            check.close();
-          }
+          await copySparse(input, out, progress);
+          await restoreToDevice(out.device(input.size), dump, { force: true, targetName: opts.output });
+          // Read back through the same descriptor before the output is put in place.
+          const img = decodeCow(fdReader(out.handle.fd, input.size, opts.output), { readInvalid: true });
+          const verified = img.exceptions.count === found.exceptions.count && img.chunkSize === found.chunkSize;
+          await out.commit();
           const warnings: string[] = [];
           const damaged = found.headerProblem !== null || found.header.valid === 0;
           if (valid && damaged) warnings.push(OVERFLOW_WARNING);
@@ -117,6 +105,7 @@ could be salvaged (CHUNK_SIZE_UNKNOWN, NO_ROOM), 2 usage or I/O error
           }
         } finally {
           progress.stop();
+          await out?.abort();
           input.close();
         }
       }),
@@ -161,63 +150,39 @@ function human(r: ReturnType<typeof toReport>, s: SalvageResult): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** Refuses to write over the input or an existing file (without --force). */
-function prepareOutput(input: string, output: string, force: boolean): void {
-  let exists = true;
-  try {
-    statSync(output);
-  } catch (e) {
-    if ((e as { code?: string }).code !== "ENOENT") throw fileError(e, output, "stat");
-    exists = false;
-  }
-  if (!exists) return;
-  if (realpathSync(output) === realpathSync(input)) {
-    throw new CliError("SAME_FILE", `--output ${output} is the input itself; repair never modifies its input: give a new file`, Exit.Usage);
-  }
-  const a = statSync(output);
-  const b = statSync(input);
-  if (a.ino === b.ino && a.dev === b.dev) throw new CliError("SAME_FILE", `--output ${output} is the input itself (a link to it); give a new file`, Exit.Usage);
-  if (!force) throw new CliError("OUTPUT_EXISTS", `--output ${output} already exists; choose a new file, or rerun with --force to overwrite it`, Exit.Usage);
-}
-
-/** Copies the input into `output` a MiB at a time, leaving zero 64 KiB pieces as holes in a regular file. */
-function copySparse(input: ImageFile, output: string, progress: Progress): void {
-  let fd: number;
-  try {
-    fd = openSync(output, "w");
-  } catch (e) {
-    throw fileError(e, output, "create");
-  }
-  try {
-    const regular = fstatSync(fd).isFile();
-    const BLOCK = 1 << 20;
-    const PIECE = 1 << 16;
-    progress.start("copy", input.size, "bytes");
-    for (let at = 0; at < input.size; at += BLOCK) {
-      const block = input.read(at, Math.min(BLOCK, input.size - at));
-      // Write the non-zero 64 KiB pieces (runs of them merged); a block device gets every byte.
-      for (let p = 0; p < block.length; ) {
-        let q = p;
-        while (q < block.length && (!regular || !allZero(block.subarray(q, Math.min(block.length, q + PIECE))))) q = Math.min(block.length, q + PIECE);
-        if (q > p) {
-          try {
-            let done = p;
-            while (done < q) done += writeSync(fd, block, done, q - done, at + done);
-          } catch (e) {
-            throw fileError(e, output, `write ${q - p} bytes at offset ${at + p} of`);
-          }
-          p = q;
-        } else {
-          p += PIECE;
+/** Copies the input into the output a MiB at a time; zero 64 KiB pieces stay holes in a new file, a block device gets every byte. */
+async function copySparse(input: ImageFile, out: Output, progress: Progress): Promise<void> {
+  const regular = out.kind === "file";
+  const BLOCK = 1 << 20;
+  const PIECE = 1 << 16;
+  progress.start("copy", input.size, "bytes");
+  for (let at = 0; at < input.size; at += BLOCK) {
+    const block = input.read(at, Math.min(BLOCK, input.size - at));
+    for (let p = 0; p < block.length; ) {
+      let q = p;
+      while (q < block.length && (!regular || !allZero(block.subarray(q, Math.min(block.length, q + PIECE))))) q = Math.min(block.length, q + PIECE);
+      if (q > p) {
+        try {
+          let done = p;
+          while (done < q) done += (await out.handle.write(block, done, q - done, at + done)).bytesWritten;
+        } catch (e) {
+          throw fileError(e, out.path, `write ${q - p} bytes at offset ${at + p} of`);
         }
+        p = q;
+      } else {
+        p += PIECE;
       }
-      progress.update(at + block.length);
     }
-    if (regular) ftruncateSync(fd, input.size);
-    progress.stop();
-  } finally {
-    closeSync(fd);
+    progress.update(at + block.length);
   }
+  if (regular) {
+    try {
+      await out.handle.truncate(input.size);
+    } catch (e) {
+      throw fileError(e, out.path, `make a ${input.size}-byte`);
+    }
+  }
+  progress.stop();
 }
 
 function allZero(b: Uint8Array): boolean {

@@ -1,8 +1,8 @@
-import { closeSync, ftruncateSync, openSync, readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import type { Command } from "commander";
-import { FileDevice } from "@dmsnap/store";
-import { CliError, Exit } from "../util/errors.js";
 import { fileError } from "../util/ioErrors.js";
+import { identify, openDevice, openImage, refuseSameFile, type Named } from "../util/inputs.js";
+import { cleanUpOnSignals, createOutput, followLinks, type Output } from "../util/outputs.js";
 import { parseLosslessDump, restoreToDevice, type LosslessDump } from "../util/metadataImage.js";
 import { runCommand } from "../util/output.js";
 import { makeProgress, progressOption, type ProgressMode } from "../util/progress.js";
@@ -44,22 +44,47 @@ TARGET_NOT_BLANK, TARGET_TOO_SMALL), 2 usage or I/O error.`,
     .action((dumpPath: string, opts: RestoreOptions) =>
       runCommand(!!opts.json, async () => {
         let text: string;
-        try {
-          text = readFileSync(dumpPath === "-" ? 0 : dumpPath, "utf8");
-        } catch (e) {
-          throw fileError(e, dumpPath, "read");
+        const inputs: Named[] = [];
+        if (dumpPath === "-") {
+          try {
+            text = readFileSync(0, "utf8");
+          } catch (e) {
+            throw fileError(e, "standard input", "read");
+          }
+        } else {
+          // Through the one input opener: a FIFO or device is refused, a writer's lock respected.
+          const file = openImage(dumpPath, "<dump>");
+          try {
+            text = readFileSync(file.fd, "utf8");
+            inputs.push(file);
+          } catch (e) {
+            throw fileError(e, dumpPath, "read");
+          } finally {
+            file.close();
+          }
         }
         const dump = parseLosslessDump(text);
-        const created = createIfMissing(opts.cow, dump);
-        let dev: FileDevice;
-        try {
-          dev = await FileDevice.open(opts.cow);
-        } catch (e) {
-          throw fileError(e, opts.cow, "open for writing");
+        cleanUpOnSignals();
+        // A missing target is built whole as a temporary and put in place at the end; an existing one is rewritten in place, locked.
+        const created = !existsFollowing(opts.cow);
+        let output: Output | undefined;
+        if (created) {
+          output = await createOutput(opts.cow, { role: "--cow", inputs, force: false });
+          try {
+            await output.handle.truncate(dump.deviceBytes);
+          } catch (e) {
+            await output.abort();
+            throw fileError(e, opts.cow, `make a ${dump.deviceBytes}-byte`);
+          }
+        } else {
+          refuseSameFile([...inputs, identify(opts.cow, "--cow")]);
         }
+        const opened = output ? undefined : await openDevice(opts.cow, "--cow", true);
+        const dev = output ? output.device(dump.deviceBytes) : opened!.device;
         const progress = makeProgress(opts.progress);
         try {
-          const r = await restoreToDevice(dev, dump, { force: !!opts.force, progress, targetName: opts.cow });
+          const r = await restoreToDevice(dev, dump, { force: !!opts.force || created, progress, targetName: opts.cow });
+          await output?.commit();
           const out = { cow: opts.cow, created, overwrote: created ? "none" : r.overwrote, deviceBytes: dump.deviceBytes, targetBytes: dev.size, chunkSize: dump.header.chunkSize, valid: dump.header.valid, exceptions: dump.exceptions.count, areasWritten: r.areasWritten };
           process.stdout.write(
             opts.json
@@ -68,33 +93,20 @@ TARGET_NOT_BLANK, TARGET_TOO_SMALL), 2 usage or I/O error.`,
           );
         } finally {
           progress.stop();
-          await dev.close();
+          if (output) await output.abort();
+          else await opened!.close();
         }
       }),
     );
 }
 
-/** Creates the target as a sparse file of the dump's device size when it does not exist. */
-function createIfMissing(path: string, dump: LosslessDump): boolean {
+/** Whether the path (symlinks followed) names something that exists. */
+function existsFollowing(path: string): boolean {
   try {
-    statSync(path);
+    statSync(followLinks(path, "--cow"));
+    return true;
+  } catch (e) {
+    if ((e as { code?: string }).code !== "ENOENT") throw fileError(e, path, "look up --cow");
     return false;
-  } catch (e) {
-    if ((e as { code?: string }).code !== "ENOENT") throw fileError(e, path, "stat");
   }
-  let fd: number;
-  try {
-    fd = openSync(path, "wx");
-  } catch (e) {
-    throw fileError(e, path, "create");
-  }
-  try {
-    ftruncateSync(fd, dump.deviceBytes);
-  } catch (e) {
-    throw fileError(e, path, `size to ${dump.deviceBytes} bytes`);
-  } finally {
-    closeSync(fd);
-  }
-  if (statSync(path).size !== dump.deviceBytes) throw new CliError("IO_SIZE", `could not make ${path} ${dump.deviceBytes} bytes long`, Exit.Usage);
-  return true;
 }

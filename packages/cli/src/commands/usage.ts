@@ -84,7 +84,7 @@ Exit: 0 read, 1 the kernel would refuse the image (see 'dmsnap check'), 2 usage 
     .action((cow: string, opts: UsageOptions) =>
       runCommand(!!opts.json, () => {
         const tableChunkSize = opts.chunkSize === undefined ? undefined : parseSectors(opts.chunkSize, "--chunk-size");
-        const file = openImage(cow);
+        const file = openImage(cow, "<cow>");
         try {
           const r = usageReport(decodeCow(file, tableChunkSize === undefined ? {} : { tableChunkSize }));
           process.stdout.write(opts.json ? `${JSON.stringify(r)}\n` : human(cow, r));

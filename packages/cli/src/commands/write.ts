@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { applyWrite } from "@dmsnap/store";
 import { CliError, Exit } from "../util/errors.js";
+import { closeAll, identify, openDevice, refuseSameFile, type OpenedDevice } from "../util/inputs.js";
 import { runCommand } from "../util/output.js";
 import { parseSectors, parseSize } from "../util/options.js";
 import { plural } from "../util/units.js";
@@ -33,15 +34,30 @@ export function register(program: Command): void {
       runCommand(!!opts.json, async () => {
         if (opts.target !== "origin" && opts.target !== "snapshot") throw new CliError("BAD_OPTION", `--target is origin or snapshot, not '${opts.target}'`, Exit.Usage);
         const chunkSize = opts.chunkSize === undefined ? undefined : parseSectors(opts.chunkSize, "--chunk-size");
-        const r = await applyWrite({
-          origin: opts.origin,
-          cow: opts.cow,
-          offset: parseSize(opts.offset, "--offset"),
-          input: opts.input,
-          target: opts.target,
-          overflow: !!opts.overflow,
-          ...(chunkSize === undefined ? {} : { chunkSize }),
-        });
+        const offset = parseSize(opts.offset, "--offset");
+        // Identity first: two names of one file are refused before any lock (which would call it BUSY).
+        refuseSameFile([identify(opts.origin, "--origin"), identify(opts.cow, "--cow"), identify(opts.input, "--input")]);
+        let input: OpenedDevice | undefined;
+        let origin: OpenedDevice | undefined;
+        let cow: OpenedDevice | undefined;
+        let r;
+        try {
+          input = await openDevice(opts.input, "--input", false);
+          origin = await openDevice(opts.origin, "--origin", true);
+          cow = await openDevice(opts.cow, "--cow", true);
+          r = await applyWrite({
+            origin: opts.origin,
+            cow: opts.cow,
+            offset,
+            input: opts.input,
+            target: opts.target,
+            overflow: !!opts.overflow,
+            ...(chunkSize === undefined ? {} : { chunkSize }),
+            opened: { origin: origin.device, cow: cow.device, input: input.handle, inputBytes: input.size },
+          });
+        } finally {
+          await closeAll([cow, origin, input]);
+        }
         process.stdout.write(opts.json ? `${JSON.stringify(r)}\n` : `wrote ${r.bytes} bytes to the ${r.target} at offset ${r.offset}; ${plural(r.exceptionsAdded, "new exception")}; status ${r.status}\n`);
       }),
     );

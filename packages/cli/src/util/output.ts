@@ -12,8 +12,8 @@ export async function runCommand(json: boolean, body: () => Promise<number | voi
     process.exitCode = typeof code === "number" ? code : 0;
   } catch (e) {
     const { code, message, exitCode } = describeError(e);
-    if (json) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
-    else process.stderr.write(`dmsnap: ${code}: ${message}\n`);
+    if (process.env.DMSNAP_DEBUG === "1" && e instanceof Error) process.stderr.write(`${e.stack ?? e.message}\n`);
+    printError(json, code, message);
     process.exitCode = exitCode;
   }
 }
@@ -27,4 +27,10 @@ function quietOnClosedPipe(): void {
     if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
     throw e;
   });
+}
+
+/** Prints an error the documented way (also for usage errors found before a command runs). */
+export function printError(json: boolean, code: string, message: string): void {
+  if (json) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
+  else process.stderr.write(`dmsnap: ${code}: ${message}\n`);
 }

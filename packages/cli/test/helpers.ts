@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { expect } from "vitest";
@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** The built binary: end-to-end tests run exactly what users run. */
-export const BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
+/** The built binary: end-to-end tests run exactly what users run (DMSNAP_TEST_BIN: another build, e.g. the one before a fix). */
+export const BIN = process.env.DMSNAP_TEST_BIN ?? fileURLToPath(new URL("../dist/bin.js", import.meta.url));
 
 export interface Run {
   status: number | null;
@@ -17,7 +17,7 @@ export interface Run {
 
 export function dmsnap(...args: string[]): Run {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run 'pnpm build' before the CLI's end-to-end tests`);
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", timeout: 60_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", timeout: Number(process.env.DMSNAP_TEST_TIMEOUT_MS ?? 60_000) });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -48,4 +48,24 @@ export function random(n: number, seed: number): Uint8Array {
   let s = seed;
   for (let i = 0; i < n; i++) out[i] = (s = (s * 1103515245 + 12345) >>> 0) >>> 24;
   return out;
+}
+
+/** Starts dmsnap without waiting: for concurrency and kill tests. */
+export function dmsnapAsync(...args: string[]): { child: ChildProcess; done: Promise<Run> } {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  const done = new Promise<Run>((resolve) => child.on("close", (status) => resolve({ status, stdout, stderr })));
+  return { child, done };
+}
+
+/** The error code of a failed run, from --json stdout or the "dmsnap: CODE:" stderr line. */
+export function errorCode(r: Run): string | null {
+  try {
+    return (JSON.parse(r.stdout) as { error?: { code?: string } }).error?.code ?? null;
+  } catch {
+    return /^dmsnap: ([A-Z_0-9]+):/m.exec(r.stderr)?.[1] ?? null;
+  }
 }

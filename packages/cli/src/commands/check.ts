@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { capacity, decodeHeader, salvage, deviceSectors, diagnose, HEADER_SIZE, SNAP_MAGIC, chunkSizeProblem, statusOf, type Diagnosis, type Finding, type Location, type SyncReader } from "@dmsnap/format";
+import { areaLocation, capacity, chunksInDevice, decodeHeader, exceptionsPerArea, salvage, deviceSectors, diagnose, HEADER_SIZE, SNAP_MAGIC, chunkSizeProblem, statusOf, type Diagnosis, type Finding, type Location, type SyncReader } from "@dmsnap/format";
 import { Exit } from "../util/errors.js";
 import { openImage } from "../util/imageFile.js";
 import { parseSectors, parseSize } from "../util/options.js";
@@ -62,7 +62,7 @@ Exit: 0 clean (no errors or warnings), 1 problems found, 2 usage or I/O error.`,
           tracked.finish();
           const report = toReport(cow, diagnosis, diagnosis.image?.state === "new" ? notBlank(file) : null);
           if (opts.quiet) return report.summary.clean ? Exit.Ok : Exit.Image;
-          process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : human(report, file.size));
+          process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : human(report, file.size, report.summary.errors > 0 ? repairAdvice(file, tableChunkSize) : ""));
           return report.summary.clean ? Exit.Ok : Exit.Image;
         } finally {
           progress.stop();
@@ -137,7 +137,7 @@ export function formatLocation(l: Location): string {
   return parts.length ? parts.join(", ") : "device";
 }
 
-function human(r: CheckReport, size: number): string {
+function human(r: CheckReport, size: number, advice: string): string {
   const lines: string[] = [];
   lines.push(`${r.file}: ${formatBytes(size)}, ${r.state === "refused" ? "refused by activation" : `state ${r.state}, chunk size ${r.chunkSize} sectors, ${r.exceptions} exceptions, status ${r.status}`}`);
   const shown = new Map<string, number>();
@@ -154,9 +154,26 @@ function human(r: CheckReport, size: number): string {
   lines.push(
     s.clean
       ? `clean: ${s.info === 0 ? "no findings" : `${s.info} info finding(s), nothing wrong`}`
-      : `problems: ${s.errors} error(s), ${s.warnings} warning(s), ${s.info} info${s.errors > 0 ? "; the kernel would refuse this COW ('dmsnap repair --output <file>' salvages it)" : ""}`,
+      : `problems: ${s.errors} error(s), ${s.warnings} warning(s), ${s.info} info${s.errors > 0 ? `; the kernel would refuse this COW${advice}` : ""}`,
   );
   return `${lines.join("\n")}\n`;
+}
+
+/**
+ * What to say about repair for a COW the kernel refuses: recommend it only
+ * when repair would not refuse it (the same tests as repair's CHUNK_SIZE_UNKNOWN
+ * and NO_ROOM, on the same salvage).
+ */
+function repairAdvice(reader: SyncReader, chunkSize: number | undefined): string {
+  const found = salvage(reader, chunkSize === undefined ? {} : { chunkSize });
+  if (found.chunkSize === 0) {
+    return "; 'dmsnap repair' cannot salvage it either: no chunk size makes its metadata parse (if you know the chunk size, 'dmsnap repair --chunk-size <sectors>' may)";
+  }
+  const lastArea = Math.floor(found.exceptions.count / exceptionsPerArea(found.chunkSize));
+  if (areaLocation(found.chunkSize, lastArea) >= chunksInDevice(found.chunkSize, reader.size)) {
+    return "; 'dmsnap repair' cannot re-lay it on a device this size (NO_ROOM): restore a trimmed 'dmsnap dump --lossless' onto a larger device";
+  }
+  return ` ('dmsnap repair --output <file>' salvages ${found.exceptions.count} exception(s) at chunk size ${found.chunkSize})`;
 }
 
 /** Reports metadata areas read as progress; the total is the most areas the device can hold. */
@@ -200,7 +217,7 @@ function notBlank(reader: SyncReader): Finding | null {
   return {
     code: NEW_COW_NOT_BLANK,
     severity: "warning",
-    message: `the header magic is 0, so the kernel would treat this COW as new: write a fresh header and zero area 0, destroying what is there. But ${headerDirty ? "the other header words are not zero" : "the header is blank"}${s.exceptions.count > 0 ? ` and ${s.exceptions.count} exception(s) parse at chunk size ${s.chunkSize}` : ""}: this is what the 2009 race leaves when the first entry written over the header is {0, 2}. Do not activate it; run 'dmsnap repair <cow> --output <file>' first`,
+    message: `the header magic is 0, so the kernel would treat this COW as new: write a fresh header and zero area 0, destroying what is there. But ${headerDirty ? "the other header words are not zero" : "the header is blank"}${s.exceptions.count > 0 ? ` and ${s.exceptions.count} exception(s) parse at chunk size ${s.chunkSize}` : ""}: this is what the 2009 race leaves when the first entry written over the header is {0, 2}. Do not activate it; ${s.chunkSize !== 0 ? "run 'dmsnap repair <cow> --output <file>' first" : "no chunk size makes its metadata parse, so 'dmsnap repair' cannot salvage it (unless you know the chunk size: --chunk-size <sectors>); inspect it with 'dmsnap map'"}`,
     location: { chunk: 0, byteOffset: 0 },
   };
 }

@@ -10,6 +10,7 @@ import { parseTlcOutput } from "../lib/parse.mjs";
 import { loadManifest, runConfiguration } from "../lib/runner.mjs";
 import { findJava, findTlc } from "../lib/tools.mjs";
 import { formatTrace, traceToJson } from "../lib/trace.mjs";
+import { validateTraces } from "../lib/traces.mjs";
 
 const specDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -27,6 +28,9 @@ options:
   --trace-json DIR    write each counterexample as DIR/<configuration>.trace.json
   --save-output DIR   keep TLC's raw -tool output as DIR/<configuration>.out
   --no-traces         do not print counterexamples
+  --no-trace-validation  skip trace validation (engine runs checked against
+                      spec/trace/, mutants, counterexamples replayed into the
+                      engine; runs by default when no configuration is named)
   --parse FILE        parse a recorded TLC -tool output and print it (no TLC run)
   --which             print which Java and TLC jar would be used, then exit
   -h, --help          this text
@@ -50,6 +54,7 @@ async function main() {
       "trace-json": { type: "string" },
       "save-output": { type: "string" },
       "no-traces": { type: "boolean" },
+      "no-trace-validation": { type: "boolean" },
       parse: { type: "string" },
       which: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -124,12 +129,24 @@ async function main() {
     );
   }
   console.log(`\nTLC ${tlc.jar} (sha256 ${tlc.sha256})\n${rows.join("\n")}`);
-  console.log(`\nspec: ${passed} passed, ${failures} failed`);
-  // For the repo's closing summary (scripts/summary.mjs).
   const cache = join(specDir, "..", ".cache");
   mkdirSync(cache, { recursive: true });
+  let traceFailures = 0;
+  if (!values["no-trace-validation"] && positionals.length === 0) {
+    console.log("\n== trace validation: engine runs as behaviours of the model (spec/trace/TraceDmSnapStore.tla)");
+    const started = process.hrtime.bigint();
+    const t = await validateTraces({ java, jar: tlc.jar, specDir, log: (s) => console.log(`   ${s}`) });
+    const replayed = 0;
+    traceFailures = t.failures.length;
+    for (const f of t.failures) console.log(`   FAIL ${f}`);
+    console.log(`   TLC: ${t.distinct ?? "?"} distinct states, ${t.seconds.toFixed(1)} s (${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(1)} s with the engine runs)`);
+    console.log(`\ntraces: ${t.accepted} accepted, ${t.rejected} mutants rejected, ${replayed} counterexamples replayed, ${traceFailures} failed`);
+    writeFileSync(join(cache, "traces.json"), JSON.stringify({ passed: t.accepted + t.rejected + replayed, failed: traceFailures }) + "\n");
+  }
+  console.log(`\nspec: ${passed} passed, ${failures} failed`);
+  // For the repo's closing summary (scripts/summary.mjs).
   writeFileSync(join(cache, "spec.json"), JSON.stringify({ passed, failed: failures }) + "\n");
-  return failures > 0 ? 1 : 0;
+  return failures > 0 || traceFailures > 0 ? 1 : 0;
 }
 
 main().then(

@@ -14,6 +14,7 @@
 import { SECTOR_SIZE } from "@dmsnap/format";
 import { checkRange, type BlockDevice, type WriteFlags } from "./device.js";
 import type { Rng } from "./rng.js";
+import type { DeviceTracer } from "./trace.js";
 
 export interface PendingOp {
   readonly device: SimDevice;
@@ -24,6 +25,15 @@ export interface PendingOp {
   complete(): void;
   /** Settles its promise with an error instead, without applying it. */
   fail(error: Error): void;
+  /**
+   * Writes only, for schedules driven step by step (the model's replay): `take`
+   * copies the buffer's bytes now (DMA happening early); `apply` lands the
+   * write without settling its promise; `settle` then resolves it.
+   * `complete` is `apply` + `settle`.
+   */
+  take?(): void;
+  apply?(): void;
+  settle?(): void;
 }
 
 export interface Scheduler {
@@ -107,16 +117,26 @@ export class SimDevice implements BlockDevice {
   flushes: FlushRecord[] = [];
   /** Records writes and flushes for crash states (off for the origin in big runs). */
   record: boolean;
+  /**
+   * The flush before a write completes when the write is submitted (a legal,
+   * eager device), instead of at the write's completion (the conservative
+   * default). Trace validation uses it: the model's IssueArea flushes at issue.
+   */
+  readonly flushAtSubmit: boolean;
+  /** Told of every write as it lands (trace validation); off when absent. */
+  tracer: DeviceTracer | undefined;
 
   constructor(
     image: Uint8Array,
     public scheduler: Scheduler,
-    options: { logicalBlockSize?: number; record?: boolean } = {},
+    options: { logicalBlockSize?: number; record?: boolean; flushAtSubmit?: boolean; tracer?: DeviceTracer } = {},
   ) {
     this.initial = image.slice();
     this.current = image.slice();
     this.logicalBlockSize = options.logicalBlockSize ?? SECTOR_SIZE;
     this.record = options.record ?? true;
+    this.flushAtSubmit = options.flushAtSubmit ?? false;
+    this.tracer = options.tracer;
   }
 
   get size(): number {
@@ -146,18 +166,25 @@ export class SimDevice implements BlockDevice {
     return new Promise((resolve, reject) => {
       const rec: WriteRecord = { offset, data, flags, submitT: ++this.now, completeT: Infinity };
       if (this.record) this.writes.push(rec);
+      const eagerFlush = flags.flushBefore === true && this.flushAtSubmit;
+      if (eagerFlush && this.record) this.flushes.push({ issueT: rec.submitT, completeT: rec.submitT });
+      let taken: Uint8Array | null = null;
+      const apply = () => {
+        // The flush-before takes effect at completion too (unless flushAtSubmit): conservative,
+        // it covers only writes completed before submission, and nothing is durable early.
+        rec.data = taken ?? data.slice();
+        rec.completeT = ++this.now;
+        if (flags.flushBefore && !eagerFlush && this.record) this.flushes.push({ issueT: rec.submitT, completeT: rec.completeT });
+        this.current.set(rec.data, offset);
+        if (this.tracer) this.tracer.writeDone(offset, rec.data, flags);
+      };
       this.scheduler.submit({
         device: this,
         kind: "write",
         offset,
         length: data.length,
         complete: () => {
-          // The flush-before takes effect at completion too: conservative, it covers only
-          // writes completed before submission, and nothing is durable early.
-          rec.data = data.slice();
-          rec.completeT = ++this.now;
-          if (flags.flushBefore && this.record) this.flushes.push({ issueT: rec.submitT, completeT: rec.completeT });
-          this.current.set(rec.data, offset);
+          apply();
           resolve();
         },
         fail: (e) => {
@@ -165,6 +192,11 @@ export class SimDevice implements BlockDevice {
           this.now++;
           reject(e);
         },
+        take: () => {
+          taken = data.slice();
+        },
+        apply,
+        settle: () => resolve(),
       });
     });
   }

@@ -12,11 +12,20 @@ import { isStoreError } from "./errors.js";
 import { Rng } from "./rng.js";
 import { Snapshot } from "./snapshot.js";
 import { activate, drain } from "./testkit.js";
+import type { DeviceTracer, StoreTracer } from "./trace.js";
 
 export interface SimOptions {
   steps?: number;
   /** Build the header in the area buffer (the pre-2009 bug): the invariants must catch it. */
   unsafeSharedHeaderBuffer?: boolean;
+  /**
+   * Trace validation: the COW starts as `cowImage` (instead of blank), and
+   * `attach` returns the tracer the store and the COW report to.
+   */
+  trace?: {
+    cowImage(size: number, chunkSize: number): Uint8Array;
+    attach(cow: SimDevice, chunkSize: number): StoreTracer & DeviceTracer;
+  };
 }
 
 export interface SimStats {
@@ -43,7 +52,9 @@ export async function simulate(seed: number, options: SimOptions = {}): Promise<
   const steps = options.steps ?? 120 + rng.int(120);
   const sched = new ManualScheduler();
   const origin = new SimDevice(rng.bytes(originSize), sched, { record: false });
-  const cow = new SimDevice(new Uint8Array(cowChunks * cb), sched, { record: false });
+  const cow = new SimDevice(options.trace ? options.trace.cowImage(cowChunks * cb, chunkSize) : new Uint8Array(cowChunks * cb), sched, { record: false });
+  const tracer = options.trace?.attach(cow, chunkSize);
+  cow.tracer = tracer;
   const fail = (msg: string): never => {
     throw new SimFailure(`seed ${seed} (chunk size ${chunkSize}, origin ${originChunks} chunks, COW ${cowChunks} chunks${overflow ? ", PO" : ""}): ${msg}\n  replay: DMSNAP_SIM_SEED=${seed} pnpm vitest run packages/store/src/sim.test.ts`);
   };
@@ -56,7 +67,7 @@ export async function simulate(seed: number, options: SimOptions = {}): Promise<
     await drain(1);
   };
 
-  const opening = Snapshot.open(origin, cow, { chunkSize, overflow, ...(options.unsafeSharedHeaderBuffer ? { unsafeSharedHeaderBuffer: true } : {}) });
+  const opening = Snapshot.open(origin, cow, { chunkSize, overflow, ...(options.unsafeSharedHeaderBuffer ? { unsafeSharedHeaderBuffer: true } : {}), ...(tracer ? { tracer } : {}) });
   await drain(1);
   await pump();
   const snap = await opening;

@@ -37,6 +37,7 @@ import {
 import type { BlockDevice } from "./device.js";
 import { deviceReader } from "./device.js";
 import { ioError, StoreError, StoreErrorCode } from "./errors.js";
+import type { CommitNext, StoreTracer } from "./trace.js";
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -51,6 +52,14 @@ export interface StoreOptions {
    * switched on for a whole run by DMSNAP_UNSAFE_SHARED_HEADER=1 (mutation run).
    */
   unsafeSharedHeaderBuffer?: boolean;
+  /** TEST ONLY (the model's ZeroNextArea = FALSE): a full area is written without zeroing the next one. */
+  unsafeNoZeroing?: boolean;
+  /** TEST ONLY (the model's FlushBeforeArea = FALSE): the area write has no flush before it (still FUA). */
+  unsafeNoFlush?: boolean;
+  /** TEST ONLY (the model's CallbackAfterWrite = FALSE): callbacks run when the area write is issued. */
+  unsafeEarlyCallbacks?: boolean;
+  /** Reports every step under the model's action names (trace validation); off when absent. */
+  tracer?: StoreTracer;
 }
 
 export type StoreState = "valid" | "invalid";
@@ -93,6 +102,10 @@ export class PersistentStore {
   private queuedCommits = 0;
   private idleWaiters: Array<() => void> = [];
   private readonly sharedHeader: boolean;
+  private readonly zeroNextArea: boolean;
+  private readonly flushBeforeArea: boolean;
+  private readonly callbackAfterWrite: boolean;
+  private readonly tracer: StoreTracer | undefined;
   private readonly totalSectors: number;
 
   private constructor(
@@ -115,6 +128,10 @@ export class PersistentStore {
     this.headerBuffer = new Uint8Array(chunkBytes(this.chunkSize));
     this.zeroChunk = new Uint8Array(chunkBytes(this.chunkSize));
     this.sharedHeader = options.unsafeSharedHeaderBuffer ?? (typeof process !== "undefined" && process.env?.DMSNAP_UNSAFE_SHARED_HEADER === "1");
+    this.zeroNextArea = options.unsafeNoZeroing !== true;
+    this.flushBeforeArea = options.unsafeNoFlush !== true;
+    this.callbackAfterWrite = options.unsafeEarlyCallbacks !== true;
+    this.tracer = options.tracer;
     this.totalSectors = deviceSectors(device.size);
   }
 
@@ -184,6 +201,7 @@ export class PersistentStore {
     const chunk = this.nextFree;
     this.nextFree = advanceNextFree(this.chunkSize, this.nextFree);
     this.pendingCount++;
+    if (this.tracer) this.tracer.prepare(chunk, this.pendingCount);
     return chunk;
   }
 
@@ -214,27 +232,38 @@ export class PersistentStore {
   /** One commit, run when no other store step is in progress (synchronous up to the area write). */
   private commitStep(oldChunk: number, newChunk: number, copyOk: boolean, callback: (ok: boolean) => void): void {
     if (!copyOk) this.valid = false;
-    this.putEntry(this.currentIndex++, oldChunk, newChunk);
+    const index = this.currentIndex++;
+    this.putEntry(index, oldChunk, newChunk);
     this.callbacks.push(callback);
     this.pendingCount--;
     const full = this.currentIndex === this.exceptionsPerArea;
     // Batching: others are still in flight and there is room, so their commit will write the area.
-    if (this.pendingCount > 0 && !full) return;
+    const batched = this.pendingCount > 0 && !full;
+    if (this.tracer) this.tracer.commitStart(oldChunk, newChunk, this.currentArea, index, commitNext(batched, full && this.zeroNextArea));
+    if (batched) return;
     this.busy = true;
     void this.writeArea(full);
   }
 
   private async writeArea(full: boolean): Promise<void> {
-    if (full) {
+    if (full && this.zeroNextArea) {
       try {
         await this.device.write(chunkOffset(this.chunkSize, areaLocation(this.chunkSize, this.currentArea + 1)), this.zeroChunk);
       } catch (e) {
         this.fail(e, `zeroing metadata area ${this.currentArea + 1}`);
       }
     }
+    if (this.tracer) this.tracer.issueArea(this.currentArea, this.valid, this.flushBeforeArea);
     if (this.valid) {
+      let writing: Promise<void>;
       try {
-        await this.device.write(chunkOffset(this.chunkSize, areaLocation(this.chunkSize, this.currentArea)), this.area, { flushBefore: true, fua: true });
+        writing = this.device.write(chunkOffset(this.chunkSize, areaLocation(this.chunkSize, this.currentArea)), this.area, { flushBefore: this.flushBeforeArea, fua: true });
+      } catch (e) {
+        writing = Promise.reject(e);
+      }
+      if (!this.callbackAfterWrite) this.runCallbacks(); // the unsafe variant: acknowledged before it is durable
+      try {
+        await writing;
       } catch (e) {
         this.fail(e, `writing metadata area ${this.currentArea}`);
       }
@@ -244,11 +273,17 @@ export class PersistentStore {
       this.currentArea++;
       this.area.fill(0);
     }
+    if (this.tracer) this.tracer.finish(full, this.valid);
+    this.runCallbacks();
+    this.release();
+  }
+
+  /** Runs the queued callbacks with the store's validity. */
+  private runCallbacks(): void {
     const callbacks = this.callbacks;
     this.callbacks = [];
     const ok = this.valid;
     for (const cb of callbacks) cb(ok);
-    this.release();
   }
 
   /** Ends a store step and runs the steps that queued behind it, in order. */
@@ -312,6 +347,7 @@ export class PersistentStore {
   async drop(): Promise<void> {
     this.valid = false;
     const buffer = this.sharedHeader ? this.area : this.headerBuffer;
+    if (this.tracer) this.tracer.invalidate(this.sharedHeader ? "area" : "header");
     buffer.fill(0);
     encodeHeaderInto(makeHeader(this.chunkSize, false), buffer);
     try {
@@ -416,3 +452,7 @@ export class PersistentStore {
   }
 }
 
+/** The model's `cpc'` after a commit step. */
+function commitNext(batched: boolean, zeroing: boolean): CommitNext {
+  return batched ? "idle" : zeroing ? "zeroing" : "prewrite";
+}

@@ -1,0 +1,153 @@
+/**
+ * Engine runs recorded as model behaviours, for trace validation
+ * (spec/lib/traces.mjs checks them with TLC against spec/trace/):
+ *  - simulationTrace: one seed of the deterministic simulation (sim.test.ts),
+ *    over a COW that starts as the model's initial disk, ending with the
+ *    activation of the drained device (every cached write landed);
+ *  - crashTraces: one seed of the crash suite's workload (crash.test.ts's
+ *    generator: origin writes, whole-chunk snapshot writes, rare invalidation,
+ *    I/O completing in a seeded random order), cut at crash points, each
+ *    ending with a crash image (any subset of the non-durable writes landed,
+ *    whole; torn writes are not modelled) and its activation.
+ */
+import { chunkBytes } from "@dmsnap/format";
+import { AutoScheduler, SimDevice } from "./crash.js";
+import { MemoryDevice } from "./device.js";
+import { isStoreError } from "./errors.js";
+import { Rng } from "./rng.js";
+import { simulate, type SimStats } from "./simulation.js";
+import { Snapshot } from "./snapshot.js";
+import { activate } from "./testkit.js";
+import { activationOf, ModelTracer, staleCowImage, type ModelTrace } from "./traceModel.js";
+
+export interface TracedRun {
+  traces: ModelTrace[];
+  stats: { invalidated: boolean; overflowed: boolean; areasFilled: number };
+}
+
+function areasFilled(t: ModelTracer): number {
+  return t.events.filter((s) => s.ev.a === "Finish" && s.ev.full).length;
+}
+
+export async function simulationTrace(seed: number): Promise<TracedRun> {
+  const rng = new Rng((seed ^ 0x7ace) >>> 0);
+  let tracer: ModelTracer | undefined;
+  let cow: SimDevice | undefined;
+  const stats: SimStats = await simulate(seed, {
+    trace: {
+      cowImage: (size, chunkSize) => staleCowImage(size, chunkSize, rng),
+      attach: (dev, chunkSize) => {
+        cow = dev;
+        tracer = new ModelTracer(chunkSize, dev);
+        return tracer;
+      },
+    },
+  });
+  const t = tracer!;
+  const image = cow!.current;
+  t.crash(image, activationOf(activate(image, t.chunkSize)));
+  return { traces: [t.trace(`sim-${seed}`)], stats: { invalidated: stats.invalidated, overflowed: stats.overflowed, areasFilled: areasFilled(t) } };
+}
+
+/**
+ * The crash suite's workload (crash.test.ts), traced; `points` crash moments,
+ * each a trace. `long`: chunk size 1 and 40-80 origin chunks into a COW with
+ * room for them, so that metadata areas fill (the crash suite's own sizes
+ * rarely reach 32 exceptions).
+ */
+export async function crashTraces(seed: number, points: number, long = false): Promise<TracedRun> {
+  const rng = new Rng(seed);
+  const chunkSize = long || rng.chance(0.6) ? 1 : 2;
+  const cb = chunkBytes(chunkSize);
+  const originChunks = long ? 40 + rng.int(40) : 8 + rng.int(40);
+  const originSize = originChunks * cb - (rng.chance(0.3) ? 1 + rng.int(cb - 1) : 0);
+  const cowChunks = long ? originChunks + 4 + rng.int(8) : rng.chance(0.7) ? 6 + rng.int(originChunks + 10) : 4 + rng.int(8);
+  const origin = new MemoryDevice(rng.bytes(originSize));
+  const cowRng = new Rng((seed ^ 0xc0a5) >>> 0);
+  const cow = new SimDevice(staleCowImage(cowChunks * cb, chunkSize, cowRng), new AutoScheduler(rng), { flushAtSubmit: true });
+  const tracer = new ModelTracer(chunkSize, cow);
+  cow.tracer = tracer;
+  const snap = await Snapshot.open(origin, cow, { chunkSize, tracer });
+
+  const snapshotChunks = new Set<number>();
+  const ops: Promise<unknown>[] = [];
+  const n = long ? 60 + rng.int(60) : 10 + rng.int(40);
+  for (let i = 0; i < n; i++) {
+    const c = rng.int(originChunks);
+    const len = Math.min(cb, originSize - c * cb);
+    if (c % 3 === 0 && !snapshotChunks.has(c) && rng.chance(0.3)) {
+      snapshotChunks.add(c);
+      ops.push(snap.writeSnapshot(c * cb, rng.bytes(len)).catch((e) => (isStoreError(e) ? null : Promise.reject(e))));
+    } else if (c % 3 !== 0) {
+      const off = c * cb + rng.int(len);
+      ops.push(snap.writeOrigin(off, rng.bytes(1 + rng.int(c * cb + len - off))));
+    }
+    if (rng.chance(0.3)) await Promise.race([...ops, new Promise((r) => setImmediate(r))]);
+    if (rng.chance(0.01)) void snap.invalidate();
+  }
+  await Promise.all(ops);
+  await snap.idle();
+
+  const all = cow.crashPoints();
+  const traces: ModelTrace[] = [];
+  for (let k = 0; k < points; k++) {
+    // The last point is the end of the run; the others are random moments.
+    const t = k === points - 1 ? all[all.length - 1]! : all[rng.int(all.length)]!;
+    const image = cow.crashImage(t, () => (rng.chance(0.5) ? "none" : "all"), rng);
+    const act = activationOf(activate(image, chunkSize));
+    traces.push(tracer.trace(`crash-${seed}-t${t}`, t, [tracer.crashEvent(image, act)]));
+  }
+  return { traces, stats: { invalidated: !snap.valid, overflowed: false, areasFilled: areasFilled(tracer) } };
+}
+
+export interface RecordOptions {
+  /** Simulation seeds (sim.test.ts's, salt 1). */
+  sims?: number;
+  /** Crash-suite seeds (crash.test.ts's, salt 2), `points` crashes each. */
+  crashSeeds?: number;
+  /** Crash-suite seeds again, with the long workload (full areas). */
+  longSeeds?: number;
+  points?: number;
+}
+
+export interface Recorded {
+  traces: ModelTrace[];
+  cover: { runs: number; invalidated: number; overflowed: number; areasFilled: number; crashes: number; events: number };
+}
+
+/**
+ * The traces `pnpm spec` validates: seeds in order, except that runs showing
+ * a rarer path come first (an overflow or an invalidation: up to half of the
+ * simulation runs; a full area: every long crash run).
+ */
+export async function recordTraces(o: RecordOptions = {}): Promise<Recorded> {
+  const select = async (salt: number, want: number, scan: number, run: (seed: number) => Promise<TracedRun>, rare: (s: TracedRun["stats"]) => boolean, share = 0.5) => {
+    const first: TracedRun[] = [];
+    const rest: TracedRun[] = [];
+    for (let i = 0; i < scan && first.length < want; i++) {
+      const r = await run((salt * 1_000_003 + i) >>> 0);
+      (rare(r.stats) ? first : rest).push(r);
+    }
+    const quota = Math.ceil(want * share);
+    return [...first.slice(0, quota), ...rest, ...first.slice(quota)].slice(0, want);
+  };
+  const points = o.points ?? 3;
+  const runs = [
+    ...(await select(1, o.sims ?? 30, 120, (s) => simulationTrace(s), (s) => s.overflowed || s.invalidated)),
+    ...(await select(2, o.crashSeeds ?? 10, 10, (s) => crashTraces(s, points), () => false)),
+    ...(await select(2, o.longSeeds ?? 6, 40, (s) => crashTraces(s, points, true), (s) => s.areasFilled > 0, 1)),
+  ];
+  const cover = { runs: runs.length, invalidated: 0, overflowed: 0, areasFilled: 0, crashes: 0, events: 0 };
+  const traces: ModelTrace[] = [];
+  for (const r of runs) {
+    cover.invalidated += r.stats.invalidated ? 1 : 0;
+    cover.overflowed += r.stats.overflowed ? 1 : 0;
+    cover.areasFilled += r.stats.areasFilled;
+    for (const t of r.traces) {
+      traces.push(t);
+      cover.events += t.events.length;
+      cover.crashes += t.events.some((e) => e.a === "Crash") ? 1 : 0;
+    }
+  }
+  return { traces, cover };
+}

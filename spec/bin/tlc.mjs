@@ -10,7 +10,7 @@ import { parseTlcOutput } from "../lib/parse.mjs";
 import { loadManifest, runConfiguration } from "../lib/runner.mjs";
 import { findJava, findTlc } from "../lib/tools.mjs";
 import { formatTrace, traceToJson } from "../lib/trace.mjs";
-import { validateTraces } from "../lib/traces.mjs";
+import { replay, validateTraces } from "../lib/traces.mjs";
 
 const specDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -95,6 +95,10 @@ async function main() {
   const rows = [];
   let failures = 0;
   let passed = 0;
+  const validation = !values["no-trace-validation"] && positionals.length === 0;
+  let replayed = 0;
+  /** @type {string[]} */
+  const replayFailures = [];
   for (const entry of selected) {
     const expectation = entry.expect === "pass" ? "must pass" : `must violate ${entry.violated}`;
     console.log(`\n== ${entry.name}: ${entry.design}\n   (${entry.config}, ${expectation})`);
@@ -119,6 +123,21 @@ async function main() {
         console.log(`   trace written to ${file}`);
       }
     }
+    if (validation && entry.expect === "fail" && r.trace.length > 0 && o.mismatches.length === 0) {
+      // The other direction of trace validation: the counterexample, driven into the engine.
+      const x = await replay({ specDir, name: entry.name, config: entry.config, violated: r.violated ?? "", trace: traceToJson(r.trace) });
+      const [design, shipped] = x.runs;
+      if (x.ok) {
+        replayed++;
+        console.log(
+          `   replayed into the engine: ${x.witness ? "reached as shipped" : "violated with the design's switches"} at state ${design?.at}` +
+            (shipped ? `; kept as shipped${shipped.added.length ? ` (${shipped.added.join("; ")})` : ""}` : ""),
+        );
+      } else {
+        replayFailures.push(`${entry.name}: ${x.problems.join("; ")}`);
+        console.log(`   REPLAY FAILED: ${x.problems.join("; ")}`);
+      }
+    }
     const ok = o.mismatches.length === 0;
     if (ok) passed++;
     else failures++;
@@ -132,13 +151,12 @@ async function main() {
   const cache = join(specDir, "..", ".cache");
   mkdirSync(cache, { recursive: true });
   let traceFailures = 0;
-  if (!values["no-trace-validation"] && positionals.length === 0) {
+  if (validation) {
     console.log("\n== trace validation: engine runs as behaviours of the model (spec/trace/TraceDmSnapStore.tla)");
     const started = process.hrtime.bigint();
     const t = await validateTraces({ java, jar: tlc.jar, specDir, log: (s) => console.log(`   ${s}`) });
-    const replayed = 0;
-    traceFailures = t.failures.length;
-    for (const f of t.failures) console.log(`   FAIL ${f}`);
+    traceFailures = t.failures.length + replayFailures.length;
+    for (const f of [...t.failures, ...replayFailures]) console.log(`   FAIL ${f}`);
     console.log(`   TLC: ${t.distinct ?? "?"} distinct states, ${t.seconds.toFixed(1)} s (${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(1)} s with the engine runs)`);
     console.log(`\ntraces: ${t.accepted} accepted, ${t.rejected} mutants rejected, ${replayed} counterexamples replayed, ${traceFailures} failed`);
     writeFileSync(join(cache, "traces.json"), JSON.stringify({ passed: t.accepted + t.rejected + replayed, failed: traceFailures }) + "\n");

@@ -214,3 +214,35 @@ export async function validateTraces(o) {
   });
   return { traces: traces.length, mutants: mutants.length, accepted, rejected, failures, seconds: r.seconds, distinct: r.distinct, cover };
 }
+
+/**
+ * The CONSTANTS of a TLC configuration file, as written (`E = 2` -> { E: "2" }).
+ * @param {string} text
+ * @returns {Record<string, string>}
+ */
+export function cfgConstants(text) {
+  /** @type {Record<string, string>} */
+  const out = {};
+  let inConstants = false;
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.replace(/\\\*.*$/, "").trim();
+    if (line === "") continue;
+    if (/^[A-Z_]+(\s|$)/.test(line) && !line.includes("=")) {
+      inConstants = /^CONSTANTS?$/.test(line);
+      continue;
+    }
+    const m = /^(\w+)\s*=\s*(\S+)$/.exec(line);
+    if (inConstants && m && m[1] !== undefined && m[2] !== undefined) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+/**
+ * Replays a must-fail configuration's counterexample into the engine.
+ * @param {{ specDir: string, name: string, config: string, violated: string, trace: Array<{ action: string, kind?: string, state: Record<string, string> }> }} o
+ */
+export async function replay(o) {
+  const h = await loadHarness(o.specDir);
+  const constants = cfgConstants(readFileSync(join(o.specDir, o.config), "utf8"));
+  return h.replayCounterexample({ configuration: o.name, violated: o.violated, constants, trace: o.trace });
+}

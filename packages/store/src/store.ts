@@ -441,6 +441,19 @@ export class PersistentStore {
     });
   }
 
+  /**
+   * TEST ONLY (the model's counterexamples replayed into the engine, whose
+   * areas hold 32+ entries where the model's hold 2 or 3): appends `count`
+   * entries to the in-memory area, as if committed earlier, each with the
+   * next free chunk and origin chunk `oldBase + i`. Nothing is written now.
+   */
+  unsafeFillArea(count: number, oldBase: number): void {
+    for (let i = 0; i < count; i++) {
+      this.putEntry(this.currentIndex++, oldBase + i, this.nextFree);
+      this.nextFree = advanceNextFree(this.chunkSize, this.nextFree);
+    }
+  }
+
   /** Entries currently in the in-memory area (tests and tools). */
   areaEntries(): Array<[number, number]> {
     const out: Array<[number, number]> = [];

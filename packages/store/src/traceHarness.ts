@@ -8,3 +8,4 @@ export * from "./trace.js";
 export * from "./traceModel.js";
 export * from "./traceRuns.js";
 export * from "./traceMutants.js";
+export * from "./modelReplay.js";

@@ -39,7 +39,7 @@ gcc -O2 -Wall -static -o "$ROOT/bin/pwrite-direct" "$HERE/guest/pwrite-direct.c"
 
 # Kernel modules: the wanted ones plus their dependencies, in modules.dep order.
 MODDIR="/lib/modules/$KVER"
-WANT="virtio_pci virtio_blk dm-mod dm-bufio dm-snapshot"
+WANT="virtio_pci virtio_blk dm-mod dm-bufio dm-snapshot dm-log-writes"
 : > "$ROOT/modules.order"
 declare -A seen=()
 add_mod() {   # $1 = path relative to $MODDIR

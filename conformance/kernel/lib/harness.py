@@ -116,10 +116,60 @@ def _parse_record(d):
     return rec
 
 
+def accel_args():
+    """TCG by default (CI machines may lack KVM). DMSNAP_ACCEL=kvm asks for KVM
+    when /dev/kvm is usable and falls back to TCG otherwise."""
+    if os.environ.get("DMSNAP_ACCEL") == "kvm" and os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return ["-accel", "kvm", "-accel", "tcg"]
+    return ["-accel", "tcg"]
+
+
+def boot(drives, work, n_jobs, memory_mib=384, timeout=1800):
+    """Boots the guest once with the given (image path, serial) virtio disks and
+    waits for it to power off. Progress lines go to stderr."""
+    kver, vmlinuz, initrd = ensure_built()
+    cmd = ["qemu-system-x86_64"] + accel_args() + ["-nographic", "-no-reboot",
+           "-m", str(memory_mib), "-smp", "1", "-nic", "none",
+           "-kernel", vmlinuz, "-initrd", initrd,
+           "-append", "console=ttyS0 quiet loglevel=3 printk.time=0 panic=-1"]
+    for path, serial in drives:
+        cmd += ["-drive", "file=%s,format=raw,if=none,id=%s,cache=writeback" % (path, serial),
+                "-device", "virtio-blk-pci,drive=%s,serial=%s" % (serial, serial)]
+    log("kernel: booting QEMU once for %d job(s) (kernel %s; work dir %s)" % (n_jobs, kver, work))
+    t0 = time.monotonic()
+    console = open(os.path.join(work, "console.log"), "wb")
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    done_jobs = 0
+    try:
+        for raw in iter(p.stdout.readline, b""):
+            console.write(raw)
+            line = raw.decode(errors="replace").rstrip()
+            if "[dmsnap]" in line:
+                line = line[line.index("[dmsnap]"):]
+            if line.startswith("[dmsnap] job "):
+                done_jobs += 1
+                log("  [%6.1fs] %d/%d %s" % (time.monotonic() - t0, done_jobs, n_jobs, line[13:]))
+            elif line.startswith("[dmsnap]") or "Kernel panic" in line or "BUG" in line:
+                log("  [%6.1fs] %s" % (time.monotonic() - t0, line))
+            if time.monotonic() - t0 > timeout:
+                p.kill()
+                raise RuntimeError("QEMU run exceeded %ds" % timeout)
+        p.wait()
+    finally:
+        console.close()
+        if p.poll() is None:
+            p.kill()
+    elapsed = time.monotonic() - t0
+    STATS["boots"] += 1
+    STATS["bootSeconds"] += elapsed
+    log("kernel: QEMU exited (rc=%s) after %.1fs" % (p.returncode, elapsed))
+    return elapsed
+
+
 def run_jobs(jobs, keep_dir=None, memory_mib=384, timeout=1800):
     ids = [j["id"] for j in jobs]
     assert len(set(ids)) == len(ids), "duplicate job ids"
-    kver, vmlinuz, initrd = ensure_built()
     work = keep_dir or tempfile.mkdtemp(prefix="dmsnap-kernel-")
     os.makedirs(work, exist_ok=True)
     data_path = os.path.join(work, "data.img")
@@ -173,43 +223,7 @@ def run_jobs(jobs, keep_dir=None, memory_mib=384, timeout=1800):
         f.truncate(IO_DISK_BYTES)
 
     # --- boot once
-    cmd = ["qemu-system-x86_64", "-accel", "tcg", "-nographic", "-no-reboot",
-           "-m", str(memory_mib), "-smp", "1", "-nic", "none",
-           "-kernel", vmlinuz, "-initrd", initrd,
-           "-append", "console=ttyS0 quiet loglevel=3 printk.time=0 panic=-1",
-           "-drive", "file=%s,format=raw,if=none,id=io,cache=writeback" % io_path,
-           "-device", "virtio-blk-pci,drive=io,serial=io",
-           "-drive", "file=%s,format=raw,if=none,id=data,cache=writeback" % data_path,
-           "-device", "virtio-blk-pci,drive=data,serial=data"]
-    log("kernel: booting QEMU once for %d job(s) (kernel %s; work dir %s)" % (len(jobs), kver, work))
-    t0 = time.monotonic()
-    console = open(os.path.join(work, "console.log"), "wb")
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT)
-    done_jobs = 0
-    try:
-        for raw in iter(p.stdout.readline, b""):
-            console.write(raw)
-            line = raw.decode(errors="replace").rstrip()
-            if "[dmsnap]" in line:
-                line = line[line.index("[dmsnap]"):]
-            if line.startswith("[dmsnap] job "):
-                done_jobs += 1
-                log("  [%6.1fs] %d/%d %s" % (time.monotonic() - t0, done_jobs, len(jobs), line[13:]))
-            elif line.startswith("[dmsnap]") or "Kernel panic" in line or "BUG" in line:
-                log("  [%6.1fs] %s" % (time.monotonic() - t0, line))
-            if time.monotonic() - t0 > timeout:
-                p.kill()
-                raise RuntimeError("QEMU run exceeded %ds" % timeout)
-        p.wait()
-    finally:
-        console.close()
-        if p.poll() is None:
-            p.kill()
-    elapsed = time.monotonic() - t0
-    STATS["boots"] += 1
-    STATS["bootSeconds"] += elapsed
-    log("kernel: QEMU exited (rc=%s) after %.1fs" % (p.returncode, elapsed))
+    boot([(io_path, "io"), (data_path, "data")], work, len(jobs), memory_mib=memory_mib, timeout=timeout)
 
     # --- results
     res_dir = os.path.join(work, "out")

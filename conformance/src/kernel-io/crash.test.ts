@@ -1,0 +1,114 @@
+import { describe, expect, it } from "vitest";
+import { enumerateCrashes, subsets } from "./crash.js";
+import type { LogEvent } from "./log.js";
+import { validateOrder, mutations } from "./order.js";
+import { pattern, type Workload } from "./workload.js";
+
+// A tiny workload: 8-sector origin, 8-sector COW, 1-sector chunks, P.
+const w: Workload = {
+  id: "tiny",
+  originSectors: 8,
+  cowSectors: 8,
+  note: "test",
+  steps: [{ op: "activate", mode: "P", chunkSize: 1 }],
+};
+const COW = 8; // COW sector 0 is log sector 8
+
+/** Header bytes written by hand: magic "SnAp", valid, version 1, chunk size 1. */
+function header(valid: number): Uint8Array {
+  const b = new Uint8Array(512);
+  const v = new DataView(b.buffer);
+  v.setUint32(0, 0x70416e53, true);
+  v.setUint32(4, valid, true);
+  v.setUint32(8, 1, true);
+  v.setUint32(12, 1, true);
+  return b;
+}
+/** Area 0 with the given [old, new] entries, by hand (16 bytes each, little-endian u64s). */
+function area(entries: Array<[number, number]>): Uint8Array {
+  const b = new Uint8Array(512);
+  const v = new DataView(b.buffer);
+  entries.forEach(([o, n], i) => {
+    v.setUint32(i * 16, o, true);
+    v.setUint32(i * 16 + 8, n, true);
+  });
+  return b;
+}
+const wr = (sector: number, data: Uint8Array, fua = false): LogEvent => ({ kind: "write", sector, data, fua, preflush: false });
+const flush: LogEvent = { kind: "flush" };
+const mark = (text: string): LogEvent => ({ kind: "mark", text });
+
+/** The kernel's order for one exception of origin chunk c (to COW chunk n): copy, flush, FUA commit, ack; the origin write waits in the next group. */
+function kernelLike(invalidateAfter: boolean): LogEvent[] {
+  const ev: LogEvent[] = [
+    mark("activate:P:1"),
+    wr(COW + 0, header(1)),
+    wr(COW + 1, area([])),
+    wr(COW + 2, pattern("ORIGIN", 0, 1)), // copy of origin chunk 0
+    flush,
+    wr(COW + 1, area([[0, 2]]), true),
+    mark("ack:o:0:1:WR1"),
+  ];
+  if (invalidateAfter) {
+    ev.push(mark("status:Invalid"), mark("ack:o:1:1:WR1"));
+    // the final group: origin write 0, the invalidated header (plain), origin write 1
+    ev.push(wr(0, pattern("WR1", 0, 1)), wr(COW + 0, header(0)), wr(1, pattern("WR1", 1, 1)));
+  } else {
+    ev.push(wr(0, pattern("WR1", 0, 1)), flush);
+  }
+  return ev;
+}
+
+describe("crash enumeration", () => {
+  it("subsets: all of them up to the limit, else none, all, single drops and samples", () => {
+    expect(subsets(3, 10, 0, Math.random)).toHaveLength(8);
+    const big = subsets(12, 10, 5, () => 0.3);
+    expect(big).toHaveLength(2 + 12 + 5);
+    expect(big.filter((m) => m.filter((x) => !x).length === 1)).toHaveLength(12);
+  });
+
+  it("the kernel's commit order keeps the promise at every crash point", () => {
+    const r = enumerateCrashes(w, kernelLike(false));
+    expect(r.violations).toEqual([]);
+    // boundaries: the flush (2^3 subsets of header, zeroing, copy), the FUA commit, the last flush (origin write kept or not), the end
+    expect(r.states.length).toBe(8 + 1 + 2 + 1);
+  });
+
+  it("a plain invalidation header followed by an origin write is a violation of the documented kind", () => {
+    const r = enumerateCrashes(w, kernelLike(true));
+    expect(r.violations.length).toBeGreaterThan(0);
+    for (const v of r.violations) {
+      expect(v.finding).toBe("invalidation-not-durable");
+      expect(v.activation).toBe("accepted");
+    }
+    // the minimal one: header dropped, origin write 1 kept
+    expect(r.violations.some((v) => v.verdict === "view-wrong" && v.detail.includes("sector 1"))).toBe(true);
+  });
+
+  it("an origin write that returned without its exception is flagged", () => {
+    const ev = kernelLike(false);
+    // drop the commit: the ack mark now has no committed exception behind it
+    const cut = ev.filter((e) => !(e.kind === "write" && e.fua));
+    const r = enumerateCrashes(w, cut);
+    expect(r.violations.map((v) => v.verdict)).toContain("acknowledged-exception-missing");
+    expect(r.violations.every((v) => v.finding === null)).toBe(true);
+  });
+});
+
+describe("order validation", () => {
+  it("accepts the kernel's order and rejects it with a durable-header rule when the header is plain", () => {
+    expect(validateOrder(w, kernelLike(false), "plain").ok).toBe(true);
+    expect(validateOrder(w, kernelLike(true), "plain").ok).toBe(true);
+    expect(validateOrder(w, kernelLike(true), "fua").error?.rule).toBe("invalidation-durable");
+  });
+
+  it.each([
+    ["swap-flush-and-commit", "commit-after-copy-flush"],
+    ["drop-commit-fua", "commit-fua"],
+    ["origin-before-commit", "origin-after-commit"],
+  ])("rejects the mutation %s (%s)", (name, rule) => {
+    const m = mutations[name]!(w, kernelLike(false));
+    expect(m).not.toBeNull();
+    expect(validateOrder(w, m!, "plain").error?.rule).toBe(rule);
+  });
+});

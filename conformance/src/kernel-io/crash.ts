@@ -1,0 +1,229 @@
+/**
+ * Crash states of a write log, CrashMonkey's way: at every flush or FUA
+ * boundary, the writes made durable so far plus any subset of the plain
+ * writes logged since the last flush (all subsets up to `maxExhaustive`
+ * writes; beyond that every single drop, all, none and a seeded sample).
+ * Each state is judged against the snapshot promise with our codec's
+ * activation (@dmsnap/format) and the snapshot view.
+ */
+import { createHash } from "node:crypto";
+import { bytesReader, decodeCow, statusOf, type CowImage } from "@dmsnap/format";
+import type { LogEvent } from "./log.js";
+import { initialRegion, snapshotVersions, tableOf, type Workload } from "./workload.js";
+
+export type Verdict =
+  | "ok"
+  /** Our activation refuses the COW. */
+  | "header-unreadable"
+  /** The COW reads as blank although the origin changed: the snapshot is gone silently. */
+  | "snapshot-lost"
+  /** Valid, but an origin write that returned has no exception. */
+  | "acknowledged-exception-missing"
+  /** Valid, but the view differs from the origin as snapshotted. */
+  | "view-wrong";
+
+export interface CrashState {
+  workload: string;
+  /** Index of the boundary event (events.length for the end of the log). */
+  boundary: number;
+  /** Log indices of the plain writes after the last flush that this state drops. */
+  dropped: number[];
+  /** Log indices of the plain writes after the last flush that this state keeps. */
+  kept: number[];
+  verdict: Verdict;
+  detail: string;
+  /** Violation explained by a documented finding (see docs/kernel-findings.md), or null. */
+  finding: string | null;
+  activation: "accepted" | "invalid" | "refused";
+  status: string | null;
+  viewSha256: string | null;
+  /** sha256 of origin + COW: identical states are judged once. */
+  key: string;
+  origin?: Uint8Array;
+  cow?: Uint8Array;
+}
+
+export interface EnumerateOptions {
+  maxExhaustive?: number;
+  samples?: number;
+  seed?: number;
+  /** Keep the origin/COW bytes of these states (for the kernel's activation). */
+  keep?: (s: CrashState) => boolean;
+}
+
+export interface EnumerateResult {
+  states: CrashState[];
+  /** Distinct (origin, COW) states judged. */
+  unique: number;
+  violations: CrashState[];
+}
+
+function mulberry(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Subsets (as keep-masks over `n` writes) a boundary is crashed with. */
+export function subsets(n: number, maxExhaustive: number, samples: number, rnd: () => number): boolean[][] {
+  const out: boolean[][] = [];
+  if (n <= maxExhaustive) {
+    for (let m = 0; m < 1 << n; m++) out.push(Array.from({ length: n }, (_, i) => ((m >> i) & 1) === 1));
+    return out;
+  }
+  out.push(new Array(n).fill(false), new Array(n).fill(true));
+  for (let i = 0; i < n; i++) out.push(Array.from({ length: n }, (_, k) => k !== i));
+  for (let s = 0; s < samples; s++) out.push(Array.from({ length: n }, () => rnd() < 0.5));
+  return out;
+}
+
+const isHeaderInvalidation = (w: Workload, e: LogEvent): boolean =>
+  e.kind === "write" && e.sector === w.originSectors && e.data.length >= 16 && e.data[0] === 0x53 && e.data[1] === 0x6e && e.data[4] === 0 && e.data[5] === 0 && e.data[6] === 0 && e.data[7] === 0;
+
+/**
+ * Origin writes that returned ("ack:o:SECTOR:COUNT:TAG" marks) before `end`
+ * while the snapshot was valid (not the write after which the status turned
+ * Invalid: that one found no room and invalidated instead). None once a merge started: merging removes
+ * exceptions, and the view check alone states the promise then.
+ */
+function acknowledgedOrigin(events: LogEvent[], end: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (let i = 0; i < end; i++) {
+    const e = events[i]!;
+    if (e.kind !== "mark") continue;
+    if (e.text === "merge-start") return [];
+    if (e.text === "status:Invalid") {
+      // the write just before found no room: it is the one that invalidated
+      out.pop();
+      break;
+    }
+    if (e.text.startsWith("fail:")) break;
+    const m = /^ack:o:(\d+):(\d+):/.exec(e.text);
+    if (m) out.push([Number(m[1]), Number(m[2])]);
+  }
+  return out;
+}
+
+export function judge(w: Workload, origin: Uint8Array, cow: Uint8Array, ack: Array<[number, number]>, ref: Uint8Array, versions: Map<number, Uint8Array[]>): { verdict: Verdict; detail: string; image: CowImage | null; view: Uint8Array | null } {
+  const { chunkSize } = tableOf(w);
+  let image: CowImage;
+  try {
+    image = decodeCow(bytesReader(cow), { tableChunkSize: chunkSize });
+  } catch (e) {
+    return { verdict: "header-unreadable", detail: (e as Error).message, image: null, view: null };
+  }
+  if (image.state === "invalid") return { verdict: "ok", detail: "invalid", image, view: null };
+  const cb = image.chunkSize * 512;
+  const map = new Map<number, number>();
+  const t = image.exceptions;
+  for (let i = 0; i < t.count; i++) if (!map.has(t.oldChunk[i]!)) map.set(t.oldChunk[i]!, t.newChunk[i]!);
+  const view = image.state === "new" ? origin : new Uint8Array(origin.length);
+  if (image.state === "valid") {
+    for (let c = 0; c * cb < origin.length; c++) {
+      const n = map.get(c);
+      const len = Math.min(cb, origin.length - c * cb);
+      view.set(n === undefined ? origin.subarray(c * cb, c * cb + len) : cow.subarray(n * cb, n * cb + len), c * cb);
+    }
+    for (const [s, count] of ack) {
+      for (let c = Math.floor(s / image.chunkSize); c <= Math.floor((s + count - 1) / image.chunkSize); c++) {
+        if (!map.has(c)) return { verdict: "acknowledged-exception-missing", detail: `origin chunk ${c} was written and the write returned, but the valid COW has no exception for it`, image, view };
+      }
+    }
+  }
+  const buf = Buffer.from(view.buffer, view.byteOffset, view.length);
+  for (let s = 0; s * 512 < view.length; s++) {
+    const got = buf.subarray(s * 512, s * 512 + 512);
+    if (got.equals(ref.subarray(s * 512, s * 512 + 512))) continue;
+    if ((versions.get(s) ?? []).some((v) => got.equals(v))) continue;
+    const what = new TextDecoder().decode(got.subarray(0, 15)).replace(/\0/g, ".").trim();
+    if (image.state === "new") return { verdict: "snapshot-lost", detail: `the COW reads as blank but origin sector ${s} already holds "${what}"`, image, view };
+    return { verdict: "view-wrong", detail: `the valid snapshot shows "${what}" at sector ${s}, not the origin as snapshotted`, image, view };
+  }
+  return { verdict: "ok", detail: image.state, image, view };
+}
+
+function apply(region: Uint8Array, e: LogEvent): void {
+  if (e.kind === "write") region.set(e.data, e.sector * 512);
+  else if (e.kind === "discard") region.fill(0, e.sector * 512, (e.sector + e.sectors) * 512);
+}
+
+export function enumerateCrashes(w: Workload, events: LogEvent[], options: EnumerateOptions = {}): EnumerateResult {
+  const maxEx = options.maxExhaustive ?? 10;
+  const rnd = mulberry(options.seed ?? 1);
+  const ob = w.originSectors * 512;
+  const ref = initialRegion(w).subarray(0, ob);
+  const versions = snapshotVersions(w);
+  const durable = initialRegion(w);
+  const pending: number[] = [];
+  const states: CrashState[] = [];
+  const seen = new Map<string, CrashState>();
+
+  const crashAt = (boundary: number): void => {
+    const ack = acknowledgedOrigin(events, boundary);
+    const kept = subsets(pending.length, maxEx, options.samples ?? 48, rnd);
+    for (const mask of kept) {
+      const region = durable.slice();
+      for (let i = 0; i < pending.length; i++) if (mask[i]) apply(region, events[pending[i]!]!);
+      const key = createHash("sha256").update(region).digest("hex");
+      const keptIdx = pending.filter((_, i) => mask[i]);
+      const dropped = pending.filter((_, i) => !mask[i]);
+      const prior = seen.get(key);
+      if (prior) {
+        states.push({ ...prior, boundary, kept: keptIdx, dropped, origin: undefined, cow: undefined });
+        continue;
+      }
+      const origin = region.subarray(0, ob);
+      const cow = region.subarray(ob);
+      const j = judge(w, origin, cow, ack, ref, versions);
+      const droppedInvalidation = dropped.some((i) => isHeaderInvalidation(w, events[i]!));
+      const st: CrashState = {
+        workload: w.id,
+        boundary,
+        kept: keptIdx,
+        dropped,
+        verdict: j.verdict,
+        detail: j.detail,
+        finding: j.verdict !== "ok" && droppedInvalidation && j.image?.state === "valid" ? "invalidation-not-durable" : null,
+        activation: j.image === null ? "refused" : j.image.state === "invalid" ? "invalid" : "accepted",
+        status: j.image === null ? null : statusOf(j.image),
+        viewSha256: j.view === null ? null : createHash("sha256").update(j.view).digest("hex"),
+        key,
+      };
+      if (options.keep?.(st)) {
+        st.origin = origin.slice();
+        st.cow = cow.slice();
+      }
+      seen.set(key, st);
+      states.push(st);
+    }
+  };
+
+  events.forEach((e, i) => {
+    if (e.kind === "mark") return;
+    const flushFirst = e.kind === "flush" || (e.kind === "write" && e.preflush);
+    if (flushFirst) {
+      crashAt(i);
+      for (const p of pending) apply(durable, events[p]!);
+      pending.length = 0;
+    }
+    if (e.kind === "write" && e.fua) {
+      if (!flushFirst) crashAt(i);
+      apply(durable, e);
+    } else if (e.kind === "write" || e.kind === "discard") pending.push(i);
+  });
+  crashAt(events.length);
+  const violations = [...seen.values()].filter((s) => s.verdict !== "ok");
+  return { states, unique: seen.size, violations };
+}
+
+/** The data slice after every event of the log (to check a log against the slice the kernel left). */
+export function replay(w: Workload, events: LogEvent[]): Uint8Array {
+  const r = initialRegion(w);
+  for (const e of events) apply(r, e);
+  return r;
+}

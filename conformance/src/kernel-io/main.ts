@@ -1,0 +1,236 @@
+/**
+ * `pnpm kernel:crash`: the real kernel's I/O order, validated against the
+ * store's write-order rules and crashed at every point (issue #10).
+ *
+ *  1. record every workload's log in one QEMU boot (conformance/kernel/io/record.py),
+ *     or read logs already recorded (--logs DIR, e.g. the committed fixtures);
+ *  2. validate each log's order (and reject mutated logs); check that replaying
+ *     the log gives the slice the kernel left;
+ *  3. enumerate crash states, judge each with our codec, and activate a sample
+ *     (every violating state included) with the real kernel in one more boot;
+ *  4. the same enumeration over our engine's own logs (0 violations), under
+ *     the kernel's header rule (violations: the check has teeth) and under the
+ *     smallest kernel fix (0 violations).
+ * Ends with the one summary line; exit 0 only when every check passed and
+ * every kernel violation is a documented finding.
+ */
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync, gunzipSync } from "node:zlib";
+import { enumerateCrashes, replay, type CrashState } from "./crash.js";
+import { engineLog, type HeaderRule } from "./engine.js";
+import { parseLog, type LogEvent } from "./log.js";
+import { mutations, validateOrder } from "./order.js";
+import { loadWorkloads, tableOf, type Workload } from "./workload.js";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const IO = join(ROOT, "conformance/kernel/io");
+/** Violations explained by docs/kernel-findings.md. */
+const DOCUMENTED = new Set(["invalidation-not-durable"]);
+
+interface Args {
+  logs: string | null;
+  kernelActivation: boolean;
+  sample: number;
+  out: string | null;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { logs: null, kernelActivation: true, sample: 24, out: null };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    if (k === "--logs") a.logs = argv[++i]!;
+    else if (k === "--no-kernel") a.kernelActivation = false;
+    else if (k === "--sample") a.sample = Number(argv[++i]);
+    else if (k === "--out") a.out = argv[++i]!;
+    else if (k === "--help" || k === "-h") {
+      console.log("usage: kernel-crash [--logs DIR] [--no-kernel] [--sample N] [--out DIR]\n  --logs DIR   read DIR/<workload>.log.gz (+ record.json) instead of booting QEMU to record\n  --no-kernel  skip the boot that activates crash states with the kernel\n  --sample N   crash states (besides every violating one) the kernel activates (default 24)\n  --out DIR    write the report (kernel-crash.json) and the violating states there");
+      process.exit(0);
+    } else {
+      console.error(`kernel-crash: USAGE: unknown argument ${k}; see --help`);
+      process.exit(2);
+    }
+  }
+  return a;
+}
+
+function run(cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { stdio: ["ignore", "inherit", "inherit"], cwd: ROOT });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited with ${r.status}`);
+}
+
+const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  const t0 = Date.now();
+  const workloads = loadWorkloads(join(IO, "workloads.json"));
+  const work = mkdtempSync(join(tmpdir(), "dmsnap-kernel-crash-"));
+  const problems: string[] = [];
+  let checks = 0;
+  try {
+    let logsDir = args.logs;
+    if (!logsDir) {
+      logsDir = join(work, "logs");
+      run("python3", [join(IO, "record.py"), "--out", logsDir]);
+    }
+    const record = JSON.parse(readFileSync(join(logsDir, "record.json"), "utf8")) as { kernel: string; bootSeconds: number; workloads: Record<string, { finalSha256: string }> };
+    // a fresh recording against the committed fixtures (informative: kernel timing may move a group)
+    let sameAsFixtures = 0;
+    if (!args.logs) {
+      for (const w of workloads) {
+        const fx = join(IO, "fixtures", `${w.id}.log.gz`);
+        const fresh = join(logsDir, `${w.id}.log.gz`);
+        if (existsSync(fx) && existsSync(fresh) && Buffer.from(gunzipSync(readFileSync(fx))).equals(gunzipSync(readFileSync(fresh)))) sameAsFixtures++;
+      }
+      console.error(`kernel-crash: ${sameAsFixtures}/${workloads.length} fresh logs byte-identical to conformance/kernel/io/fixtures`);
+    }
+    let events = 0;
+    let states = 0;
+    const kernelViolations: CrashState[] = [];
+    const toActivate: CrashState[] = [];
+    const report: Record<string, unknown>[] = [];
+    const used: Workload[] = workloads.filter((w) => existsSync(join(logsDir!, `${w.id}.log.gz`)));
+    for (const w of used) {
+      const log = parseLog(gunzipSync(readFileSync(join(logsDir, `${w.id}.log.gz`))));
+      const ev = log.events;
+      // the log must account for every byte the kernel left on the slice
+      const final = record.workloads[w.id]?.finalSha256;
+      checks += 2;
+      if (final && sha(replay(w, ev)) !== final) problems.push(`${w.id}: replaying the log does not give the slice the kernel left`);
+      const order = validateOrder(w, ev, "plain");
+      if (!order.ok) problems.push(`${w.id}: log rejected at event ${order.error!.index} (${order.error!.rule}): ${order.error!.message}`);
+      else events += order.events;
+      const strict = validateOrder(w, ev, "fua");
+      const mutated: Record<string, string> = {};
+      for (const [name, mutate] of Object.entries(mutations)) {
+        const m = mutate(w, ev);
+        if (!m) continue;
+        const r = validateOrder(w, m, "plain");
+        checks++;
+        mutated[name] = r.ok ? "ACCEPTED" : `rejected (${r.error!.rule})`;
+        if (r.ok) problems.push(`${w.id}: mutated log ${name} was accepted`);
+      }
+      const res = enumerateCrashes(w, ev, { keep: () => true, seed: 10 });
+      states += res.unique;
+      const viol = res.violations;
+      kernelViolations.push(...viol);
+      for (const v of viol) if (!v.finding || !DOCUMENTED.has(v.finding)) problems.push(`${w.id}: unexplained violation at event ${v.boundary} (${v.verdict}): ${v.detail}`);
+      report.push({ workload: w.id, events: ev.length, order: order.ok ? "accepted" : order.error, strictHeaderRule: strict.ok ? "accepted" : strict.error, actions: order.actions, mutations: mutated, crashStates: res.states.length, unique: res.unique, violations: viol.length });
+      console.error(`kernel-crash: ${w.id}: ${ev.length} events, order ${order.ok ? "accepted" : "REJECTED"}${strict.ok ? "" : ` (rejected with a durable invalidation header: ${strict.error!.rule})`}, ${res.unique} crash states, ${viol.length} violations`);
+      // the kernel's sample: every violation plus a seeded spread of the rest
+      const unique = [...new Map(res.states.map((s) => [s.key, s])).values()].filter((s) => s.origin);
+      toActivate.push(...unique.filter((s) => s.verdict !== "ok"));
+      const rest = unique.filter((s) => s.verdict === "ok");
+      const per = Math.max(1, Math.floor(args.sample / used.length));
+      for (let k = 0; k < Math.min(per, rest.length); k++) toActivate.push(rest[Math.floor((k * rest.length) / Math.min(per, rest.length))]!);
+    }
+
+    // 3. the kernel activates the sample
+    let byKernel = 0;
+    let kernelBoot = 0;
+    if (args.kernelActivation && toActivate.length > 0) {
+      const dir = join(work, "states");
+      mkdirSync(dir, { recursive: true });
+      const items = toActivate.map((s, i) => {
+        const w = used.find((x) => x.id === s.workload)!;
+        const id = `${s.workload}-${i}`;
+        writeFileSync(join(dir, `${id}.cow`), s.cow!);
+        writeFileSync(join(dir, `${id}.origin`), s.origin!);
+        return { id, cow: `${id}.cow`, origin: `${id}.origin`, chunkSize: tableOf(w).chunkSize, mode: tableOf(w).mode };
+      });
+      writeFileSync(join(dir, "in.json"), JSON.stringify(items));
+      const k0 = Date.now();
+      run("python3", [join(ROOT, "conformance/kernel/reader.py"), join(dir, "in.json"), "-o", join(dir, "out.json")]);
+      kernelBoot = (Date.now() - k0) / 1000;
+      const out = JSON.parse(readFileSync(join(dir, "out.json"), "utf8")) as Array<{ id: string; activation: string; status: string | null; snapshotSha256: string | null }>;
+      out.forEach((k, i) => {
+        const s = toActivate[i]!;
+        byKernel++;
+        checks++;
+        const ours = { activation: s.activation, status: s.activation === "accepted" ? s.status : s.activation === "invalid" ? "Invalid" : null, sha: s.activation === "accepted" ? s.viewSha256 : null };
+        const theirs = { activation: k.activation, status: k.status, sha: k.snapshotSha256 };
+        (s as CrashState & { kernel?: unknown }).kernel = theirs;
+        if (ours.activation !== theirs.activation || ours.status !== theirs.status || ours.sha !== theirs.sha) {
+          problems.push(`${s.workload} crash state at event ${s.boundary} (dropping ${s.dropped.join(",") || "nothing"}): ours ${JSON.stringify(ours)}, kernel ${JSON.stringify(theirs)}`);
+        }
+      });
+    }
+
+    // 4. our engine
+    let engineStates = 0;
+    let engineViolations = 0;
+    const engineRules: Record<HeaderRule, { states: number; violations: number; rejected: number }> = { engine: { states: 0, violations: 0, rejected: 0 }, "preflush-fua": { states: 0, violations: 0, rejected: 0 }, kernel: { states: 0, violations: 0, rejected: 0 } };
+    for (const w of workloads) {
+      for (const rule of ["engine", "preflush-fua", "kernel"] as HeaderRule[]) {
+        const ev: LogEvent[] = await engineLog(w, rule);
+        if (rule !== "kernel") checks += 2;
+        const order = validateOrder(w, ev, rule === "kernel" ? "plain" : rule === "engine" ? "fua" : "preflush-fua");
+        if (!order.ok) {
+          engineRules[rule].rejected++;
+          if (rule !== "kernel") problems.push(`engine (${rule}) ${w.id}: log rejected at event ${order.error!.index} (${order.error!.rule}): ${order.error!.message}`);
+        }
+        const res = enumerateCrashes(w, ev, { seed: 11 });
+        engineRules[rule].states += res.unique;
+        engineRules[rule].violations += res.violations.length;
+        if (rule !== "kernel") {
+          for (const v of res.violations) problems.push(`engine (${rule}) ${w.id}: violation at event ${v.boundary} (${v.verdict}): ${v.detail}`);
+        }
+      }
+    }
+    engineStates = engineRules.engine.states + engineRules["preflush-fua"].states;
+    engineViolations = engineRules.engine.violations + engineRules["preflush-fua"].violations;
+    if (engineRules.kernel.violations === 0) problems.push("engine under the kernel's header rule shows no violation: the crash check has no teeth");
+
+    const violWorkloads = new Set(kernelViolations.map((v) => v.workload)).size;
+    const summary = {
+      kernel: record.kernel,
+      recordBootSeconds: record.bootSeconds,
+      freshLogsIdenticalToFixtures: args.logs ? null : sameAsFixtures,
+      activationBootSeconds: kernelBoot,
+      seconds: (Date.now() - t0) / 1000,
+      workloads: report,
+      violations: kernelViolations.map((v) => ({ workload: v.workload, boundary: v.boundary, dropped: v.dropped, kept: v.kept, verdict: v.verdict, detail: v.detail, finding: v.finding, ours: { activation: v.activation, status: v.status, viewSha256: v.viewSha256 }, kernel: (v as { kernel?: unknown }).kernel ?? null })),
+      engine: engineRules,
+      problems,
+    };
+    if (args.out) {
+      mkdirSync(args.out, { recursive: true });
+      writeFileSync(join(args.out, "kernel-crash.json"), JSON.stringify(summary, null, 2) + "\n");
+      // per workload, the violating state with the fewest writes kept: the conformance case's input
+      const minimal = new Map<string, CrashState>();
+      for (const v of kernelViolations) {
+        const m = minimal.get(v.workload);
+        if (!m || v.kept.length < m.kept.length) minimal.set(v.workload, v);
+      }
+      for (const [wid, v] of minimal) {
+        writeFileSync(join(args.out, `minimal-${wid}.cow.gz`), gzipSync(v.cow!, { level: 9 }));
+        writeFileSync(join(args.out, `minimal-${wid}.origin.gz`), gzipSync(v.origin!, { level: 9 }));
+        const w = used.find((x) => x.id === wid)!;
+        writeFileSync(join(args.out, `minimal-${wid}.json`), JSON.stringify({ workload: wid, table: tableOf(w), boundary: v.boundary, kept: v.kept, dropped: v.dropped, verdict: v.verdict, detail: v.detail, finding: v.finding, ours: { activation: v.activation, status: v.status, viewSha256: v.viewSha256 } }, null, 2) + "\n");
+      }
+    }
+    for (const p of problems) console.error(`kernel-crash: PROBLEM: ${p}`);
+    // the closing count of CI (scripts/summary.mjs)
+    mkdirSync(join(ROOT, ".cache"), { recursive: true });
+    writeFileSync(join(ROOT, ".cache/kernel-crash.json"), JSON.stringify({ passed: Math.max(0, checks - problems.length), failed: problems.length }) + "\n");
+    console.error(`kernel-crash: engine rules: ${Object.entries(engineRules).map(([r, x]) => `${r} ${x.states} states ${x.violations} violations${x.rejected ? ` ${x.rejected} logs rejected` : ""}`).join("; ")}`);
+    console.error(`kernel-crash: boots: record ${record.bootSeconds}s${args.logs ? " (earlier)" : ""}, activation ${kernelBoot.toFixed(1)}s; total ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    console.log(`kernel crash: ${used.length} workloads, ${events} events validated, ${states} crash states (${byKernel} by the kernel), ${kernelViolations.length} violations in ${violWorkloads} workloads; engine: ${engineStates} crash states, ${engineViolations} violations`);
+    return problems.length === 0 ? 0 : 1;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(`kernel-crash: ${(e as Error).stack ?? e}`);
+    process.exit(1);
+  },
+);

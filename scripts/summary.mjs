@@ -7,6 +7,8 @@ const sources = [
   ["vitest", ".cache/vitest.json", (j) => [j.numPassedTests, j.numFailedTests, j.numPendingTests + (j.numTodoTests ?? 0)]],
   ["spec", ".cache/spec.json", (j) => [j.passed, j.failed, 0]],
   ["traces", ".cache/traces.json", (j) => [j.passed, j.failed, 0]],
+  // pnpm kernel:crash (CI, after the kernel conformance run): its checks
+  ["kernel-crash", ".cache/kernel-crash.json", (j) => [j.passed, j.failed, 0]],
 ];
 // Every conformance run: conformance.json (default readers), conformance-kernel.json, ...
 for (const f of existsSync(`${root}.cache`) ? readdirSync(`${root}.cache`).sort() : []) {

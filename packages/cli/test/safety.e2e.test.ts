@@ -209,6 +209,29 @@ describe("no partial outputs after errors (item 11)", () => {
   });
 });
 
+describe("a full file system (items 11, 13)", () => {
+  it.skipIf(process.getuid?.() !== 0)("export and repair onto a full file system fail with IO_ENOSPC naming the file and the next step, leaving nothing", () => {
+    const mnt = tempDir();
+    if (spawnSync("mount", ["-t", "tmpfs", "-o", "size=8k", "tmpfs", mnt]).status !== 0) return; // no mount here: nothing to test
+    try {
+      for (const [args, out] of [
+        [["export", "--origin", origin, "--cow", cow, "--output", join(mnt, "view.img")], "view.img"],
+        [["repair", cow, "--output", join(mnt, "fixed.cow")], "fixed.cow"],
+      ] as const) {
+        const r = dmsnap(...args, "--json");
+        expect(r.status).toBe(2);
+        const { code, message } = JSON.parse(r.stdout).error;
+        expect(code).toBe("IO_ENOSPC");
+        expect(message).toContain(out);
+        expect(message).toContain("free some space");
+        expect(readdirSync(mnt)).toEqual([]);
+      }
+    } finally {
+      spawnSync("umount", [mnt]);
+    }
+  });
+});
+
 describe("the error contract (item 13)", () => {
   const usage: Array<[string, string[], string]> = [
     ["unknown option", ["dump", "x.cow", "--bogus"], "UNKNOWN_OPTION"],

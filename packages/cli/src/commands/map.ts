@@ -289,7 +289,8 @@ Exit: 0 written, 1 the image cannot be laid out (CHUNK_SIZE_UNKNOWN), 2 usage or
           return;
         }
         try {
-          await out.handle.writeFile(r.svg);
+          const bytes = Buffer.from(r.svg);
+          for (let done = 0; done < bytes.length; ) done += (await out.sink.write(bytes, done, bytes.length - done, done)).bytesWritten;
           await out.commit();
         } finally {
           await out.abort();

@@ -48,8 +48,8 @@ export function lock(fd: number, mode: LockMode, path: string, role: string): vo
     throw new CliError(
       "BUSY",
       mode === "exclusive"
-        ? `${role} ${path} is in use by another dmsnap command (it holds a lock on it); wait for that command to finish, then rerun`
-        : `${role} ${path} is being written by another dmsnap command; wait for it to finish, then rerun (reading now could see a half-written state)`,
+        ? `${role} ${path} is locked by another process (a dmsnap command using it); wait for it to finish, then rerun`
+        : `${role} ${path} is locked for writing by another process (a dmsnap command changing it); wait for it to finish, then rerun (reading now could see a half-written state)`,
       Exit.Usage,
     );
   }

@@ -47,10 +47,27 @@ export interface Output extends Named {
   deviceBytes: number;
   /** The store's view of it (closing it is commit's or abort's job). */
   device(size: number): FileDevice;
+  /** Positioned writes whose errors name the output (IO_ENOSPC ... --output x: free some space). */
+  sink: OutputSink;
   /** Makes the output durable and puts it in place. */
   commit(): Promise<void>;
   /** Removes the temporary (a block device keeps what was written). Safe to call twice, or after commit. */
   abort(): Promise<void>;
+}
+
+export interface OutputSink {
+  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+function sinkOf(handle: fsp.FileHandle, path: string, role: string): OutputSink {
+  return {
+    write: (buffer, offset, length, position) => handle.write(buffer, offset, length, position).catch((e: unknown) => Promise.reject(fileError(e, path, `write ${length} bytes at offset ${position} of ${role}`))),
+    sync: () => handle.sync().catch((e: unknown) => Promise.reject(fileError(e, path, `flush ${role}`))),
+    // Closing is commit's or abort's job.
+    close: async () => {},
+  };
 }
 
 /** Follows symlinks to the file that would be written (which may not exist yet). */
@@ -132,6 +149,7 @@ async function openBlockOutput(path: string, target: string, st: Stats, options:
     handle,
     deviceBytes: size,
     device: (n) => FileDevice.fromHandle(path, handle, n),
+    sink: sinkOf(handle, path, role),
     async commit() {
       try {
         await handle.datasync();
@@ -178,6 +196,7 @@ async function openFileOutput(path: string, target: string, existing: Stats | nu
     handle,
     deviceBytes: 0,
     device: (n) => FileDevice.fromHandle(path, handle, n),
+    sink: sinkOf(handle, path, role),
     async commit() {
       if (state !== "open") throw new Error(`output ${path} already ${state}`);
       try {

@@ -99,6 +99,8 @@ async function main() {
   let replayed = 0;
   /** @type {string[]} */
   const replayFailures = [];
+  /** @type {string[]} */
+  const notReplayed = [];
   for (const entry of selected) {
     const expectation = entry.expect === "pass" ? "must pass" : `must violate ${entry.violated}`;
     console.log(`\n== ${entry.name}: ${entry.design}\n   (${entry.config}, ${expectation})`);
@@ -133,6 +135,9 @@ async function main() {
           `   replayed into the engine: ${x.witness ? "reached as shipped" : "violated with the design's switches"} at state ${design?.at}` +
             (shipped ? `; kept as shipped${shipped.added.length ? ` (${shipped.added.join("; ")})` : ""}` : ""),
         );
+      } else if (x.unsupported.length > 0) {
+        notReplayed.push(entry.name);
+        console.log(`   NOT REPLAYED into the engine (no counterpart yet): ${x.unsupported.join("; ")}`);
       } else {
         replayFailures.push(`${entry.name}: ${x.problems.join("; ")}`);
         console.log(`   REPLAY FAILED: ${x.problems.join("; ")}`);
@@ -158,6 +163,7 @@ async function main() {
     traceFailures = t.failures.length + replayFailures.length;
     for (const f of [...t.failures, ...replayFailures]) console.log(`   FAIL ${f}`);
     console.log(`   TLC: ${t.distinct ?? "?"} distinct states, ${t.seconds.toFixed(1)} s (${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(1)} s with the engine runs)`);
+    if (notReplayed.length > 0) console.log(`   counterexamples not replayed (no engine counterpart yet): ${notReplayed.join(", ")}`);
     console.log(`\ntraces: ${t.accepted} accepted, ${t.rejected} mutants rejected, ${replayed} counterexamples replayed, ${traceFailures} failed`);
     writeFileSync(join(cache, "traces.json"), JSON.stringify({ passed: t.accepted + t.rejected + replayed, failed: traceFailures }) + "\n");
   }

@@ -20,7 +20,7 @@
  * area fills exactly when the model's does. The padding is invisible to the
  * comparison: the model's slot i is the engine's entry 32 - E + i.
  */
-import { areaLocation, chunkBytes, chunkOffset, decodeHeader, SNAP_MAGIC, type CowImage } from "@dmsnap/format";
+import { areaLocation, chunkBytes, chunkOffset, decodeHeader, isMetadataChunk, SNAP_MAGIC, type CowImage } from "@dmsnap/format";
 import { ManualScheduler, SimDevice, type PendingOp, type WriteRecord } from "./crash.js";
 import { Rng } from "./rng.js";
 import { PersistentStore, type StoreOptions } from "./store.js";
@@ -142,19 +142,49 @@ export interface ReplayResult {
   runs: ReplayRun[];
   /** Reproduced: violated with the design's switches (or, for a witness, as shipped), kept as shipped. */
   ok: boolean;
+  /** Why the engine cannot replay this counterexample (yet): no engine counterpart for a constant, action or property. */
+  unsupported: string[];
   problems: string[];
 }
 
-/** Design constants of the model and the engine's test-only switch for the value that differs from the fixed kernel. */
-const SWITCHES: Record<string, { fixed: boolean; option: keyof StoreOptions }> = {
-  HeaderInAreaBuffer: { fixed: false, option: "unsafeSharedHeaderBuffer" },
-  ZeroNextArea: { fixed: true, option: "unsafeNoZeroing" },
-  FlushBeforeArea: { fixed: true, option: "unsafeNoFlush" },
-  CallbackAfterWrite: { fixed: true, option: "unsafeEarlyCallbacks" },
+type Design = { options: StoreOptions; inOrder: boolean; commitOnCopyFailure: boolean };
+
+/**
+ * The model's design constants: the engine's test-only switch for the value
+ * other than the fixed kernel's (or the replay's own choice, for what the
+ * snapshot target decides above the store).
+ */
+const DESIGN: Record<string, { fixed: string; apply: (d: Design, value: string) => boolean }> = {
+  HeaderInAreaBuffer: { fixed: "FALSE", apply: (d) => ((d.options.unsafeSharedHeaderBuffer = true), true) },
+  ZeroNextArea: { fixed: "TRUE", apply: (d) => ((d.options.unsafeNoZeroing = true), true) },
+  ZeroOrder: {
+    fixed: '"before-area"',
+    apply: (d, v) => {
+      if (v === '"none"') d.options.unsafeNoZeroing = true;
+      else if (v === '"after-area"') d.options.unsafeZeroOrder = "after-area";
+      else if (v === '"after-callbacks"') d.options.unsafeZeroOrder = "after-callbacks";
+      else return false;
+      return true;
+    },
+  },
+  FlushBeforeArea: { fixed: "TRUE", apply: (d) => ((d.options.unsafeNoFlush = true), true) },
+  CallbackAfterWrite: { fixed: "TRUE", apply: (d) => ((d.options.unsafeEarlyCallbacks = true), true) },
+  HeaderFUA: { fixed: "TRUE", apply: (d) => ((d.options.unsafePlainHeader = true), true) },
+  InitZeroFirst: { fixed: "TRUE", apply: (d) => ((d.options.unsafeInitHeaderFirst = true), true) },
+  SkipMetadataAfterReload: { fixed: "TRUE", apply: (d) => ((d.options.unsafeNoSkipAfterReload = true), true) },
+  ReloadPartialArea: { fixed: "TRUE", apply: (d) => ((d.options.unsafeZeroAreaOnReload = true), true) },
+  // The snapshot target's rules, above the store: the replay commits as the design says.
+  InOrderCommit: { fixed: "TRUE", apply: (d) => ((d.inOrder = false), true) },
+  CommitOnCopyFailure: { fixed: "TRUE", apply: (d) => ((d.commitOnCopyFailure = false), true) },
+  OriginWaitsHeader: { fixed: "TRUE", apply: () => false },
+  MergeFlushOrigin: { fixed: "TRUE", apply: () => false },
 };
 
+/** The environment: what the replay can drive (the rest is unsupported when a trace uses it). */
+const ENVIRONMENT = new Set(["E", "NAreas", "N", "MaxInFlight", "MaxCrashes", "FirstActivation", "CopyFailures", "IOErrors", "OriginWrites", "Merge", "STALE", "HDR_INVALID", "HDR_VALID"]);
+
 /** Properties meant to be violated by the fixed design (non-vacuity witnesses). */
-const WITNESSES = new Set(["NeverRecoversEverything", "NeverHeaderDuringAreaWrite"]);
+const WITNESSES = new Set(["NeverRecoversEverything", "NeverHeaderDuringAreaWrite", "NeverRecoversAfterReload", "NeverOriginAfterInvalidation", "NeverMerged"]);
 
 const ENGINE_E = 32; // chunk size 1: 32 entries per area
 const BACKGROUND_OLD = 2097152; // origin chunks of the padding entries (no model exception uses them)
@@ -167,91 +197,104 @@ function copyData(e: number): Uint8Array {
   return b;
 }
 
-type Engine = {
-  sched: ManualScheduler;
-  cow: SimDevice;
-  store: PersistentStore;
-};
-
-/** Completes every pending operation until `p` settles (opening the store). */
-async function pump<T>(sched: ManualScheduler, p: Promise<T>): Promise<T> {
-  let done = false;
-  const r = p.finally(() => (done = true));
-  for (let guard = 0; !done && guard < 10000; guard++) {
-    if (sched.pending.length > 0) sched.completeAt(0);
-    await drain(1);
-  }
-  return r;
-}
+const SUPPORTED_ACTIONS = new Set([
+  "Prepare", "CopyDone", "CopyFail", "CommitStart", "TakeCommitWrite", "CompleteCommitWrite", "FailCommitWrite", "IssueArea", "Finish",
+  "Invalidate", "TakeHeaderWrite", "CompleteHeaderWrite", "FailHeaderWrite", "Destage", "Crash", "Reload", "InitWriteHeader", "InitZeroArea0", "Halted", "Stuttering",
+]);
 
 export async function replayCounterexample(cx: Counterexample): Promise<ReplayResult> {
   const witness = WITNESSES.has(cx.violated);
-  const problems: string[] = [];
-  const unknownDesign = Object.keys(cx.constants).filter((k) => /^[A-Z]/.test(k) && ["TRUE", "FALSE"].includes(cx.constants[k]!) && !(k in SWITCHES));
-  if (unknownDesign.length > 0) problems.push(`no engine switch for the model's constant(s) ${unknownDesign.join(", ")} (add one in packages/store/src/modelReplay.ts)`);
-  if (!(cx.violated in CHECKS)) problems.push(`no engine check for the property ${cx.violated} (add one in packages/store/src/modelReplay.ts)`);
-  const runs: ReplayRun[] = [];
-  if (problems.length === 0) {
-    const designOptions: StoreOptions = {};
-    let differs = false;
-    for (const [k, sw] of Object.entries(SWITCHES)) {
-      if (cx.constants[k] === undefined) continue;
-      const v = cx.constants[k] === "TRUE";
-      if (v !== sw.fixed) {
-        (designOptions as Record<string, boolean>)[sw.option] = true;
-        differs = true;
-      }
-    }
-    runs.push(await runOnce(cx, designOptions, true));
-    if (differs) runs.push(await runOnce(cx, {}, false));
+  const unsupported: string[] = [];
+  const design: Design = { options: {}, inOrder: true, commitOnCopyFailure: true };
+  let differs = false;
+  for (const [k, v] of Object.entries(cx.constants)) {
+    const d = DESIGN[k];
+    if (d) {
+      if (v === d.fixed) continue;
+      differs = true;
+      if (!d.apply(design, v)) unsupported.push(`no engine switch for ${k} = ${v}`);
+    } else if (!ENVIRONMENT.has(k)) unsupported.push(`no engine counterpart for the model's constant ${k}`);
   }
-  const design = runs[0];
-  const shipped = runs[1];
-  if (design && !design.violated) problems.push(`the engine ${witness ? "as shipped never reached" : "with the design's switches kept"} ${cx.violated}`);
-  if (design && design.mismatches.length > 0) problems.push(`the engine left the model's behaviour: ${design.mismatches.slice(0, 3).join("; ")}`);
-  if (shipped && shipped.violated) problems.push(`the engine as shipped violated ${cx.violated} at state ${shipped.at}`);
-  if (!witness && !shipped && problems.length === 0) problems.push("the configuration's design is the fixed one, but its property is not a witness");
-  return { configuration: cx.configuration, property: cx.violated, witness, runs, ok: problems.length === 0, problems };
+  const actions = new Set(cx.trace.map((s) => s.action.split(/[\s(]/)[0]!).filter((a) => a !== "" && !/^Initial/.test(a)));
+  for (const a of actions) if (!SUPPORTED_ACTIONS.has(a)) unsupported.push(`no engine step for the model's action ${a}`);
+  if (!(cx.violated in CHECKS)) unsupported.push(`no engine check for the property ${cx.violated}`);
+  const runs: ReplayRun[] = [];
+  const problems: string[] = [];
+  if (unsupported.length === 0) {
+    runs.push(await runOnce(cx, design, true));
+    if (differs) runs.push(await runOnce(cx, { options: {}, inOrder: true, commitOnCopyFailure: true }, false));
+    const [d, shipped] = runs;
+    if (d && !d.violated) problems.push(`the engine ${witness ? "as shipped never reached" : "with the design's switches kept"} ${cx.violated}`);
+    if (d && d.mismatches.length > 0) problems.push(`the engine left the model's behaviour: ${d.mismatches.slice(0, 3).join("; ")}`);
+    if (shipped && shipped.violated) problems.push(`the engine as shipped violated ${cx.violated} at state ${shipped.at}`);
+    if (!witness && !shipped) problems.push("the configuration's design is the fixed one, but its property is not a witness");
+  }
+  return { configuration: cx.configuration, property: cx.violated, witness, runs, ok: unsupported.length === 0 && problems.length === 0, unsupported, problems };
 }
 
 interface Ctx {
   cx: Counterexample;
   E: number;
   pad: number;
-  store: PersistentStore;
+  store: PersistentStore | null;
   cow: SimDevice;
   sched: ManualScheduler;
   chunkOf: number[];
   committed: Set<number>;
   acked: Map<number, boolean>;
   headerAndAreaInFlight: boolean;
+  headerDone: boolean;
+  blankAgain: boolean;
+  quiescentIO: boolean;
+  crashes: number;
   crash: { image: Uint8Array; act: CowImage | Error } | null;
 }
 
+const pairOf = (c: Ctx, e: number) => `${ORIGIN_OF(e)},${c.chunkOf[e]}`;
+const crashStatus = (c: Ctx) => (!c.crash ? "none" : c.crash.act instanceof Error ? "corrupt" : c.crash.act.state === "new" ? "blank" : c.crash.act.state);
+
+/** Each property as the engine shows it, on its own bytes (true: holds). */
 const CHECKS: Record<string, (c: Ctx) => boolean> = {
   HeaderWellFormed: (c) => headerOk(c.cow.current) && headerOk(durableImage(c)),
-  AckedSurvive: (c) => !recovered(c) || [...c.acked].every(([e, ok]) => !ok || loadedPairs(c).has(`${ORIGIN_OF(e)},${c.chunkOf[e]}`)),
-  NoStaleEntries: (c) => !recovered(c) || [...loadedPairs(c)].every((k) => isBackground(k) || [...c.committed].some((e) => k === `${ORIGIN_OF(e)},${c.chunkOf[e]}`)),
+  HeaderNeverBlankAgain: (c) => !c.blankAgain,
+  NoBlankAfterAck: (c) => c.crash === null || crashStatus(c) !== "blank" || ![...c.acked.values()].some((ok) => ok),
+  InvalidationSticks: (c) => c.crash === null || !c.headerDone || !["valid", "blank"].includes(crashStatus(c)),
+  AckedSurvive: (c) => !recovered(c) || [...c.acked].every(([e, ok]) => !ok || loadedPairs(c).has(pairOf(c, e))),
+  NoStaleEntries: (c) => !recovered(c) || [...loadedPairs(c)].every((k) => isBackground(k) || [...c.committed].some((e) => k === pairOf(c, e))),
   LoadedDataDurable: (c) => {
     if (!recovered(c)) return true;
     const pairs = loadedPairs(c);
     for (let e = 1; e < c.chunkOf.length; e++) {
-      if (!pairs.has(`${ORIGIN_OF(e)},${c.chunkOf[e]}`)) continue;
+      if (!pairs.has(pairOf(c, e))) continue;
       const want = copyData(e);
       const at = chunkOffset(1, c.chunkOf[e]!);
       for (let i = 0; i < want.length; i++) if (c.crash!.image[at + i] !== want[i]) return false;
     }
     return true;
   },
+  NoAllocationOnMetadata: (c) => c.chunkOf.every((ch, e) => e === 0 || !isMetadataChunk(1, ch)),
+  NoLeakedChunks: (c) => {
+    if (!recovered(c)) return true;
+    const used = new Set([...loadedPairs(c)].map((k) => Number(k.split(",")[1])));
+    const top = Math.max(-1, ...used);
+    for (let ch = 2; ch < top; ch++) if (!isMetadataChunk(1, ch) && !used.has(ch)) return false;
+    return true;
+  },
+  NoMetadataIOWhenQuiescent: (c) => !c.quiescentIO,
+  CallbacksEventuallyRun: (c) => c.crash !== null || [...c.committed].every((e) => c.acked.has(e)),
   NeverRecoversEverything: (c) => {
     if (!recovered(c)) return true;
     const pairs = loadedPairs(c);
     const n = Number(c.cx.constants.N);
-    for (let e = 1; e <= n; e++) if (!pairs.has(`${ORIGIN_OF(e)},${c.chunkOf[e]}`)) return true;
+    for (let e = 1; e <= n; e++) if (!pairs.has(pairOf(c, e))) return true;
     return false;
   },
+  NeverRecoversAfterReload: (c) => c.crashes < 2 || CHECKS.NeverRecoversEverything!(c),
   NeverHeaderDuringAreaWrite: (c) => !c.headerAndAreaInFlight,
 };
+
+/** Properties the model checks at the end of a behaviour that stutters (liveness): checked once the engine has done all it can. */
+const AT_END = new Set(["CallbacksEventuallyRun"]);
 
 function isBackground(pair: string): boolean {
   return Number(pair.split(",")[0]) >= BACKGROUND_OLD;
@@ -272,110 +315,195 @@ function headerOk(img: Uint8Array): boolean {
   return h.magic === SNAP_MAGIC && (h.valid === 0 || h.valid === 1) && h.version === 1 && h.chunkSize === 1;
 }
 
+function isBlank(img: Uint8Array): boolean {
+  return decodeHeader(img).magic === 0;
+}
+
 function durableImage(c: Ctx): Uint8Array {
   return c.cow.crashImage(c.cow.now, () => "none", new Rng(1));
 }
 
-async function runOnce(cx: Counterexample, options: StoreOptions, design: boolean): Promise<ReplayRun> {
+async function runOnce(cx: Counterexample, d: Design, design: boolean): Promise<ReplayRun> {
   const E = Number(cx.constants.E);
   const nAreas = Number(cx.constants.NAreas);
+  const first = cx.constants.FirstActivation === "TRUE";
   // Padding only when the counterexample fills an area: the 2009 race needs the model's
   // slot 1 to be the engine's entry 0 (the bytes the header lies in).
   const fills = cx.trace.some((st) => /^\d+$/.test(st.state.curArea ?? "") && (Number(st.state.curArea) > 0 || Number(st.state.curIdx) === E));
   const pad = fills ? ENGINE_E - E : 0;
   const mismatches: string[] = [];
   const added: string[] = [];
-  // The model's initial disk: valid header, area 0 empty (here: only the padding), the rest stale.
+  // The model's initial disk: a valid header (or, for a first activation, a wiped one),
+  // area 0 zeroed, the other areas an earlier snapshot's (one stale entry, then zeros),
+  // the data stale; and after the model's areas one more, zeroed: the model reads no further.
   const sched = new ManualScheduler();
-  // The model's areas, and after them one more, zeroed: the model reads no further than NAreas.
   const chunks = 2 + (ENGINE_E + 1) * nAreas;
   const image = staleCowImage(chunks * chunkBytes(1), 1, new Rng(0x5eed));
+  for (let a = 1; a < nAreas; a++) image.fill(0, chunkOffset(1, areaLocation(1, a)) + 16, chunkOffset(1, areaLocation(1, a) + 1));
   image.fill(0, chunkOffset(1, areaLocation(1, nAreas)));
-  const view = new DataView(image.buffer);
-  const a0 = chunkOffset(1, areaLocation(1, 0));
-  for (let k = 0; k < pad; k++) {
-    view.setUint32(a0 + 16 * k, BACKGROUND_OLD + k, true);
-    view.setUint32(a0 + 16 * k + 8, 2 + k, true);
+  if (first) {
+    // A new COW as lvm2 leaves it: chunk 0 wiped, area 0 an earlier snapshot's.
+    image.fill(0, 0, chunkBytes(1));
+    new DataView(image.buffer).setUint32(chunkOffset(1, areaLocation(1, 0)), 1048576 + 7, true);
+    new DataView(image.buffer).setUint32(chunkOffset(1, areaLocation(1, 0)) + 8, 2, true);
   }
-  const cow = new SimDevice(image, sched, { flushAtSubmit: true });
-  const store = await pump(sched, PersistentStore.open(cow, { chunkSize: 1, ...options }));
-  const engine: Engine = { sched, cow, store };
-  const c: Ctx = { cx, E, pad, store, cow, sched, chunkOf: [0], committed: new Set(), acked: new Map(), headerAndAreaInFlight: false, crash: null };
-  let paddedArea = 0;
+  const c: Ctx = {
+    cx, E, pad, store: null, cow: new SimDevice(image, sched, { flushAtSubmit: true }), sched, chunkOf: [0], committed: new Set(), acked: new Map(),
+    headerAndAreaInFlight: false, headerDone: false, blankAgain: false, quiescentIO: false, crashes: 0, crash: null,
+  };
+  let opening: Promise<PersistentStore> | null = null;
+  let paddedArea = -1;
   let toSettle: PendingOp | null = null;
   let violatedAt: number | null = null;
-  const destaged = new Set<WriteRecord>();
+  let destaged = new Set<WriteRecord>();
+  const failed = new Set<number>();
+  const deferred: number[] = [];
   const check = CHECKS[cx.violated]!;
+  const cb = chunkBytes(1);
+  const chunkOfOp = (op: PendingOp) => Math.floor(op.offset / cb);
+  const isAreaChunk = (ch: number) => ch > 0 && (ch - 1) % (ENGINE_E + 1) === 0;
 
+  /** Opening a device: reads complete at once; first activation's writes wait for the model's Init steps. */
+  const open = async (dev: SimDevice) => {
+    c.cow = dev;
+    c.store = null;
+    let settled = false;
+    opening = PersistentStore.open(dev, { chunkSize: 1, ...d.options });
+    opening.then((st) => ((c.store = st), (settled = true)), () => (settled = true));
+    for (let guard = 0; !settled && guard < 1000; guard++) {
+      const i = sched.find((op) => op.kind === "read");
+      if (i < 0) break;
+      sched.completeAt(i);
+      await drain(1);
+    }
+    await drain(2);
+  };
+  const store = (): PersistentStore => {
+    if (!c.store) throw new Error("the store is not open (first activation not finished)");
+    return c.store;
+  };
   const engineChunk = (mc: number): number => {
     if (mc === 0) return 0;
     if ((mc - 1) % (E + 1) === 0) return areaLocation(1, (mc - 1) / (E + 1));
-    const e = Math.floor((mc - 2) / (E + 1)) * E + ((mc - 2) % (E + 1)) + 1;
-    return c.chunkOf[e] ?? -1;
+    return -1;
   };
-  const findWrite = (chunk: number) => sched.find((op) => op.kind === "write" && Math.floor(op.offset / chunkBytes(1)) === chunk);
-  /** Lands and settles the engine's pending metadata writes (the shipped engine's steps the schedule lacks). */
+  const findWrite = (chunk: number) => sched.find((op) => op.kind === "write" && op.device === c.cow && chunkOfOp(op) === chunk);
+  /** Lands and settles the engine's pending metadata writes the schedule lacks (the shipped engine's own steps). */
   const catchUp = async (why: string, only?: number) => {
     for (let guard = 0; guard < 8; guard++) {
-      const i = sched.find((op) => {
-        const ch = Math.floor(op.offset / chunkBytes(1));
-        return op.kind === "write" && ch > 0 && (ch - 1) % (ENGINE_E + 1) === 0 && (only === undefined || ch === only);
-      });
+      const i = sched.find((op) => op.kind === "write" && isAreaChunk(chunkOfOp(op)) && (only === undefined || chunkOfOp(op) === only));
       if (i < 0 && !toSettle) return;
       if (toSettle) {
         toSettle.settle!();
         toSettle = null;
       } else {
         const op = sched.completeAt(i);
-        added.push(`${why}: completed the engine's write of chunk ${Math.floor(op.offset / chunkBytes(1))}`);
+        added.push(`${why}: completed the engine's write of chunk ${chunkOfOp(op)}`);
       }
       await drain(2);
     }
   };
+  const commit = (e: number) => {
+    padArea();
+    c.committed.add(e);
+    void store().commit(ORIGIN_OF(e), c.chunkOf[e]!, !failed.has(e)).then((ok) => c.acked.set(e, ok));
+  };
+  /** The snapshot's rule (shipped): a commit waits for every older exception's. */
+  const older = (e: number) => c.chunkOf.some((_, f) => f > 0 && f < e && !c.committed.has(f) && !(failed.has(f) && !d.commitOnCopyFailure));
 
-  const states = cx.trace.filter((s) => s.kind === undefined || s.kind === "state");
+  /**
+   * Before the first commit into an area, pad it as the model's areas are padded
+   * (not earlier: until then the buffer is all zeros, as the model's, which the
+   * 2009 race's header write may take). An area read back at a reload has its padding.
+   */
+  const padArea = () => {
+    const st = c.store;
+    if (!st || pad === 0 || st.currentArea <= paddedArea) return;
+    paddedArea = st.currentArea;
+    if (st.currentIndex < pad) st.unsafeFillArea(pad - st.currentIndex, BACKGROUND_OLD + 64 * (st.currentArea + 1) + 1000 * c.crashes);
+  };
+  const noteReadArea = () => {
+    if (c.store && pad > 0 && c.store.currentIndex >= pad) paddedArea = c.store.currentArea;
+  };
+  const scheduleCommitsFailures = cx.constants.CommitOnCopyFailure !== "FALSE";
+  const states = cx.trace.filter((st) => st.kind === undefined || st.kind === "state");
+  await open(c.cow);
+  noteReadArea();
   let prev = parseState(states[0]!.state);
   for (let k = 1; k < states.length; k++) {
     const step = states[k]!;
     const next = parseState(step.state);
-    const a = step.action;
+    const a = step.action.split(/[\s(]/)[0]!;
     const diff = (v: string) => (prev[v] as TlaValue[]).filter((x) => !(next[v] as TlaValue[]).includes(x)) as number[];
+    const cwChunk = () => engineChunk((prev.cw as Record<string, number>).chunk!);
     switch (a) {
-      case "Prepare": {
-        const e = prev.nextEx as number;
-        const chunk = store.prepare();
-        c.chunkOf[e] = chunk;
-        void cow.write(chunkOffset(1, chunk), copyData(e));
+      case "InitZeroArea0":
+      case "InitWriteHeader": {
+        const target = a === "InitWriteHeader" ? 0 : areaLocation(1, 0);
+        let i = findWrite(target);
+        if (i < 0 && !design) {
+          await catchUp("first activation", areaLocation(1, 0));
+          i = findWrite(target);
+        }
+        if (i >= 0) sched.completeAt(i);
+        else if (design) mismatches.push(`state ${k + 1}: the engine has no first-activation write of chunk ${target} in flight`);
         break;
       }
-      case "CopyDone": {
+      case "Prepare": {
+        const e = prev.nextEx as number;
+        const chunk = store().prepare();
+        c.chunkOf[e] = chunk;
+        void c.cow.write(chunkOffset(1, chunk), copyData(e)).catch(() => {});
+        break;
+      }
+      case "CopyDone":
+      case "CopyFail": {
         const e = diff("copying")[0]!;
         const i = findWrite(c.chunkOf[e]!);
-        if (i >= 0) sched.completeAt(i);
-        else mismatches.push(`state ${k + 1}: no copy of exception ${e} in flight`);
+        if (i < 0) mismatches.push(`state ${k + 1}: no copy of exception ${e} in flight`);
+        else if (a === "CopyDone") sched.completeAt(i);
+        else {
+          sched.completeAt(i, new Error("EIO (injected: the copy failed)"));
+          failed.add(e);
+          // 2015's design: the callback fails at once and the exception never reaches commit.
+          if (!d.commitOnCopyFailure) c.acked.set(e, false);
+          // The engine as shipped commits it (valid = 0) where the schedule has no commit for it.
+          else if (!scheduleCommitsFailures) {
+            if (d.inOrder && older(e)) deferred.push(e);
+            else commit(e);
+            added.push(`the failed copy of exception ${e} committed (valid = 0)`);
+          }
+        }
         break;
       }
       case "CommitStart": {
-        const e = diff("ready")[0]!;
+        const e = [...diff("ready"), ...(prev.failedCopy ? diff("failedCopy") : [])][0]!;
         if (!design) await catchUp("before the commit");
-        c.committed.add(e);
-        void store.commit(ORIGIN_OF(e), c.chunkOf[e]!).then((ok) => c.acked.set(e, ok));
+        padArea();
+        if (d.inOrder && older(e)) {
+          deferred.push(e);
+          added.push(`commit of exception ${e} held until the older ones are committed (in order)`);
+        } else commit(e);
         break;
       }
       case "TakeCommitWrite": {
-        const i = findWrite(engineChunk((prev.cw as Record<string, number>).chunk!));
+        const i = findWrite(cwChunk());
         if (i >= 0) sched.pending[i]!.take!();
-        else if (design) mismatches.push(`state ${k + 1}: the engine has no write of chunk ${engineChunk((prev.cw as Record<string, number>).chunk!)} in flight`);
+        else if (design) mismatches.push(`state ${k + 1}: the engine has no write of chunk ${cwChunk()} in flight`);
         break;
       }
-      case "CompleteCommitWrite": {
-        const i = findWrite(engineChunk((prev.cw as Record<string, number>).chunk!));
+      case "CompleteCommitWrite":
+      case "FailCommitWrite": {
+        const i = findWrite(cwChunk());
         if (i >= 0) {
-          const op = sched.pending[i]!;
-          sched.pending.splice(i, 1);
-          op.apply!();
-          toSettle = op;
-        } else if (design) mismatches.push(`state ${k + 1}: the engine has no write of chunk ${engineChunk((prev.cw as Record<string, number>).chunk!)} in flight`);
+          if (a === "FailCommitWrite") sched.completeAt(i, new Error("EIO (injected)"));
+          else {
+            const op = sched.pending[i]!;
+            sched.pending.splice(i, 1);
+            op.apply!();
+            toSettle = op;
+          }
+        } else if (design) mismatches.push(`state ${k + 1}: the engine has no write of chunk ${cwChunk()} in flight`);
         break;
       }
       case "IssueArea":
@@ -383,53 +511,100 @@ async function runOnce(cx: Counterexample, options: StoreOptions, design: boolea
         if (toSettle) {
           toSettle.settle!();
           toSettle = null;
-        } else if (!design && a === "IssueArea") await catchUp("before the area write", areaLocation(1, store.currentArea + 1));
+        } else if (!design && a === "IssueArea") await catchUp("before the area write", areaLocation(1, store().currentArea + 1));
         break;
       }
       case "Invalidate":
-        void store.drop();
+        void store().drop();
         break;
       case "TakeHeaderWrite": {
         const i = findWrite(0);
         if (i >= 0) sched.pending[i]!.take!();
         break;
       }
-      case "CompleteHeaderWrite": {
+      case "CompleteHeaderWrite":
+      case "FailHeaderWrite": {
         const i = findWrite(0);
-        if (i >= 0) sched.completeAt(i);
+        if (i >= 0) {
+          sched.completeAt(i, a === "FailHeaderWrite" ? new Error("EIO (injected)") : undefined);
+          if (a === "CompleteHeaderWrite") c.headerDone = true;
+        }
         break;
       }
       case "Destage": {
-        const diffChunks = Object.keys(prev.cache as object).filter((ch) => (prev.cache as Record<string, TlaValue[]>)[ch]!.length > 0 && (next.cache as Record<string, TlaValue[]>)[ch]!.length === 0);
-        for (const ch of diffChunks) {
-          const ec = engineChunk(Number(ch));
-          for (const w of cow.writes) if (w.completeT !== Infinity && Math.floor(w.offset / chunkBytes(1)) === ec) destaged.add(w);
+        const cache = (st: Record<string, TlaValue>) => st.cache as Record<string, TlaValue[]>;
+        for (const ch of Object.keys(cache(prev)).filter((x) => cache(prev)[x]!.length > 0 && cache(next)[x]!.length === 0)) {
+          const mc = Number(ch);
+          const ec = mc === 0 || (mc - 1) % (E + 1) === 0 ? engineChunk(mc) : c.chunkOf[c.chunkOf.findIndex((_, e) => e > 0 && modelChunkOf(prev, e, E) === mc)] ?? -1;
+          for (const w of c.cow.writes) if (w.completeT !== Infinity && Math.floor(w.offset / cb) === ec) destaged.add(w);
         }
         break;
       }
       case "Crash": {
-        const img = cow.crashImage(cow.now, (w) => (destaged.has(w) ? "all" : "none"), new Rng(1));
+        const img = c.cow.crashImage(c.cow.now, (w) => (destaged.has(w) ? "all" : "none"), new Rng(1));
         c.crash = { image: img, act: activate(img, 1) };
+        c.crashes++;
+        // Memory and writes in flight are gone.
+        sched.pending = sched.pending.filter((op) => op.device !== c.cow);
+        toSettle = null;
+        break;
+      }
+      case "Reload": {
+        destaged = new Set();
+        paddedArea = -1;
+        await open(new SimDevice(c.crash!.image, sched, { flushAtSubmit: true }));
+        noteReadArea();
         break;
       }
       default:
-        if (!/^(Halted|Stuttering)/.test(a)) mismatches.push(`state ${k + 1}: no engine step for the model's action ${a}`);
+        break; // Halted, Stuttering
     }
     await drain(2);
-    // The store moved to a new area: pad it as the model's areas are padded.
-    if (store.currentArea > paddedArea) {
-      paddedArea = store.currentArea;
-      store.unsafeFillArea(pad, BACKGROUND_OLD + 64 * paddedArea);
+    // Commits held for order go as soon as the older ones are through.
+    for (let j = 0; j < deferred.length; j++) {
+      const e = deferred[j]!;
+      if (!older(e)) {
+        deferred.splice(j--, 1);
+        commit(e);
+        await drain(2);
+      }
     }
-    const hdr = sched.find((op) => op.kind === "write" && op.offset === 0) >= 0;
-    const area = sched.find((op) => op.kind === "write" && op.offset === chunkOffset(1, areaLocation(1, store.currentArea))) >= 0;
+    trackBlank(c);
+    const hdr = findWrite(0) >= 0;
+    const area = c.store !== null && findWrite(areaLocation(1, store().currentArea)) >= 0;
     if (hdr && area) c.headerAndAreaInFlight = true;
-    if (design) compare(c, next, k + 1, mismatches);
-    if (violatedAt === null && !check(c)) violatedAt = k + 1;
+    if (c.crash === null && c.store && c.chunkOf.every((_, e) => e === 0 || c.acked.has(e)) && sched.find((op) => op.kind === "write" && isAreaChunk(chunkOfOp(op))) >= 0) c.quiescentIO = true;
+    if (design) compare(c, next, k + 1, mismatches, c.store !== null && paddedArea === c.store.currentArea);
+    if (violatedAt === null && !AT_END.has(cx.violated) && !check(c)) violatedAt = k + 1;
     prev = next;
   }
-  void engine;
+  if (AT_END.has(cx.violated)) {
+    // The behaviour stutters from here: let the engine do all it can on its own.
+    for (let guard = 0; guard < 100 && sched.pending.length > 0; guard++) {
+      sched.completeAt(0);
+      await drain(2);
+    }
+    if (!check(c)) violatedAt = states.length;
+  }
   return { design, violated: violatedAt !== null, at: violatedAt, mismatches, added };
+}
+
+/** The data chunk the model gave exception e (newChunk, or the first model's fixed layout). */
+function modelChunkOf(st: Record<string, TlaValue>, e: number, E: number): number {
+  const nc = st.newChunk as Record<string, number> | undefined;
+  if (nc && typeof nc === "object") return Number(nc[String(e)] ?? (nc as unknown as number[])[e - 1]);
+  const i = e - 1;
+  return 2 + Math.floor(i / E) * (E + 1) + (i % E);
+}
+
+const blankSeen = new WeakMap<Ctx, { durable: boolean; read: boolean }>();
+/** HeaderNeverBlankAgain: once chunk 0 is not blank (durably, or as read while running), it stays so. */
+function trackBlank(c: Ctx): void {
+  const seen = blankSeen.get(c) ?? { durable: false, read: false };
+  const durable = !isBlank(durableImage(c));
+  const read = !isBlank(c.cow.current);
+  if ((seen.durable && !durable) || (seen.read && !read && c.crash === null)) c.blankAgain = true;
+  blankSeen.set(c, { durable: seen.durable || durable, read: c.crash === null && (seen.read || read) });
 }
 
 function parseState(state: Record<string, string>): Record<string, TlaValue> {
@@ -439,13 +614,16 @@ function parseState(state: Record<string, string>): Record<string, TlaValue> {
 }
 
 /** The engine's state, abstracted as the model's, against the model's (the variables the engine has). */
-function compare(c: Ctx, s: Record<string, TlaValue>, at: number, out: string[]): void {
+function compare(c: Ctx, s: Record<string, TlaValue>, at: number, out: string[], padded: boolean): void {
   const say = (m: string) => out.push(`state ${at}: ${m}`);
-  if ((s.memValid === 1) !== c.store.valid) say(`valid ${c.store.valid}, model memValid ${String(s.memValid)}`);
   if (s.phase === "crashed") return compareCrash(c, s, say);
+  const st = c.store;
+  if (!st || s.phase === "init") return;
+  if ((s.memValid === 1) !== st.valid) say(`valid ${st.valid}, model memValid ${String(s.memValid)}`);
   if (s.cpc === "idle") {
-    if (c.store.currentIndex - c.pad !== s.curIdx) say(`current_committed ${c.store.currentIndex - c.pad} (beyond the padding), model curIdx ${String(s.curIdx)}`);
-    if (c.store.currentArea !== s.curArea) say(`current_area ${c.store.currentArea}, model curArea ${String(s.curArea)}`);
+    const idx = st.currentIndex - (padded ? c.pad : 0);
+    if (idx !== s.curIdx) say(`current_committed ${idx} (beyond the padding), model curIdx ${String(s.curIdx)}`);
+    if (st.currentArea !== s.curArea) say(`current_area ${st.currentArea}, model curArea ${String(s.curArea)}`);
   }
   // The engine issues the area write within the commit step (the model: CommitStart, then IssueArea).
   if (s.cpc === "prewrite") return;

@@ -58,6 +58,19 @@ export interface StoreOptions {
   unsafeNoFlush?: boolean;
   /** TEST ONLY (the model's CallbackAfterWrite = FALSE): callbacks run when the area write is issued. */
   unsafeEarlyCallbacks?: boolean;
+  /**
+   * TEST ONLY (the model's ZeroOrder): when the next area is zeroed: after the
+   * full area's write completes, or after its callbacks (2006), instead of before it.
+   */
+  unsafeZeroOrder?: "after-area" | "after-callbacks";
+  /** TEST ONLY (the model's HeaderFUA = FALSE): the invalidated header is a plain write, as the kernel's. */
+  unsafePlainHeader?: boolean;
+  /** TEST ONLY (the model's InitZeroFirst = FALSE): first activation writes the header and zeroes area 0 at once, both plain, as the kernel. */
+  unsafeInitHeaderFirst?: boolean;
+  /** TEST ONLY (the model's SkipMetadataAfterReload = FALSE, CVE-2013-4299): next_free after a reload may be a metadata chunk. */
+  unsafeNoSkipAfterReload?: boolean;
+  /** TEST ONLY (the model's ReloadPartialArea = FALSE, 2014): a reload keeps current_committed but not the area's entries. */
+  unsafeZeroAreaOnReload?: boolean;
   /** Reports every step under the model's action names (trace validation); off when absent. */
   tracer?: StoreTracer;
 }
@@ -103,6 +116,9 @@ export class PersistentStore {
   private idleWaiters: Array<() => void> = [];
   private readonly sharedHeader: boolean;
   private readonly zeroNextArea: boolean;
+  private readonly zeroOrder: "before-area" | "after-area" | "after-callbacks";
+  private readonly plainHeader: boolean;
+  private readonly initHeaderFirst: boolean;
   private readonly flushBeforeArea: boolean;
   private readonly callbackAfterWrite: boolean;
   private readonly tracer: StoreTracer | undefined;
@@ -120,7 +136,7 @@ export class PersistentStore {
     this.loaded = image.exceptions;
     this.activatedFrom = image.state;
     this.valid = image.state !== "invalid";
-    this.nextFree = image.state === "new" ? FIRST_DATA_CHUNK : image.nextFree;
+    this.nextFree = image.state === "new" ? FIRST_DATA_CHUNK : options.unsafeNoSkipAfterReload ? unskippedNextFree(image) : image.nextFree;
     this.currentArea = image.state === "new" ? 0 : image.currentArea;
     this.currentIndex = image.state === "new" ? 0 : image.currentIndex;
     this.area = areaBytes;
@@ -129,6 +145,9 @@ export class PersistentStore {
     this.zeroChunk = new Uint8Array(chunkBytes(this.chunkSize));
     this.sharedHeader = options.unsafeSharedHeaderBuffer ?? (typeof process !== "undefined" && process.env?.DMSNAP_UNSAFE_SHARED_HEADER === "1");
     this.zeroNextArea = options.unsafeNoZeroing !== true;
+    this.zeroOrder = options.unsafeZeroOrder ?? "before-area";
+    this.plainHeader = options.unsafePlainHeader === true;
+    this.initHeaderFirst = options.unsafeInitHeaderFirst === true;
     this.flushBeforeArea = options.unsafeNoFlush !== true;
     this.callbackAfterWrite = options.unsafeEarlyCallbacks !== true;
     this.tracer = options.tracer;
@@ -153,7 +172,7 @@ export class PersistentStore {
     }
     const cb = chunkBytes(image.chunkSize);
     let areaBytes: Uint8Array = new Uint8Array(cb);
-    if (image.state === "valid") {
+    if (image.state === "valid" && !options.unsafeZeroAreaOnReload) {
       // The kernel keeps the last area it read in memory; commits append to it.
       try {
         areaBytes = await device.read(chunkOffset(image.chunkSize, areaLocation(image.chunkSize, image.currentArea)), cb);
@@ -167,6 +186,14 @@ export class PersistentStore {
   }
 
   private async initialise(): Promise<void> {
+    if (this.initHeaderFirst) {
+      // The kernel's order: the header and the zeroing of area 0 issued together, both plain.
+      const header = this.headerBuffer;
+      header.fill(0);
+      encodeHeaderInto(makeHeader(this.chunkSize, true), header);
+      await Promise.all([this.device.write(0, header), this.device.write(chunkOffset(this.chunkSize, areaLocation(this.chunkSize, 0)), this.zeroChunk)]);
+      return;
+    }
     try {
       await this.device.write(chunkOffset(this.chunkSize, areaLocation(this.chunkSize, 0)), this.zeroChunk);
       const header = this.headerBuffer;
@@ -239,20 +266,15 @@ export class PersistentStore {
     const full = this.currentIndex === this.exceptionsPerArea;
     // Batching: others are still in flight and there is room, so their commit will write the area.
     const batched = this.pendingCount > 0 && !full;
-    if (this.tracer) this.tracer.commitStart(oldChunk, newChunk, this.currentArea, index, commitNext(batched, full && this.zeroNextArea));
+    if (this.tracer) this.tracer.commitStart(oldChunk, newChunk, this.currentArea, index, commitNext(batched, full && this.zeroNextArea && this.zeroOrder === "before-area"));
     if (batched) return;
     this.busy = true;
     void this.writeArea(full);
   }
 
   private async writeArea(full: boolean): Promise<void> {
-    if (full && this.zeroNextArea) {
-      try {
-        await this.device.write(chunkOffset(this.chunkSize, areaLocation(this.chunkSize, this.currentArea + 1)), this.zeroChunk);
-      } catch (e) {
-        this.fail(e, `zeroing metadata area ${this.currentArea + 1}`);
-      }
-    }
+    const zero = full && this.zeroNextArea;
+    if (zero && this.zeroOrder === "before-area") await this.zeroArea(this.currentArea + 1);
     if (this.tracer) this.tracer.issueArea(this.currentArea, this.valid, this.flushBeforeArea);
     if (this.valid) {
       let writing: Promise<void>;
@@ -268,6 +290,7 @@ export class PersistentStore {
         this.fail(e, `writing metadata area ${this.currentArea}`);
       }
     }
+    if (zero && this.zeroOrder === "after-area") await this.zeroArea(this.currentArea + 1);
     if (full) {
       this.currentIndex = 0;
       this.currentArea++;
@@ -275,7 +298,16 @@ export class PersistentStore {
     }
     if (this.tracer) this.tracer.finish(full, this.valid);
     this.runCallbacks();
+    if (zero && this.zeroOrder === "after-callbacks" && this.valid) await this.zeroArea(this.currentArea);
     this.release();
+  }
+
+  private async zeroArea(area: number): Promise<void> {
+    try {
+      await this.device.write(chunkOffset(this.chunkSize, areaLocation(this.chunkSize, area)), this.zeroChunk);
+    } catch (e) {
+      this.fail(e, `zeroing metadata area ${area}`);
+    }
   }
 
   /** Runs the queued callbacks with the store's validity. */
@@ -351,7 +383,7 @@ export class PersistentStore {
     buffer.fill(0);
     encodeHeaderInto(makeHeader(this.chunkSize, false), buffer);
     try {
-      await this.device.write(0, buffer, { fua: true });
+      await this.device.write(0, buffer, this.plainHeader ? {} : { fua: true });
     } catch (e) {
       this.errors.push(ioError(e, "writing the invalidated header"));
     }
@@ -468,4 +500,11 @@ export class PersistentStore {
 /** The model's `cpc'` after a commit step. */
 function commitNext(batched: boolean, zeroing: boolean): CommitNext {
   return batched ? "idle" : zeroing ? "zeroing" : "prewrite";
+}
+
+/** TEST ONLY: next_free after a reload without stepping over a metadata chunk (before CVE-2013-4299's fix). */
+function unskippedNextFree(image: CowImage): number {
+  let max = FIRST_DATA_CHUNK - 1;
+  for (const [, n] of image.exceptions.toPairs()) if (n > max) max = n;
+  return max + 1;
 }

@@ -112,3 +112,26 @@ describe("order validation", () => {
     expect(validateOrder(w, m!, "plain").error?.rule).toBe(rule);
   });
 });
+
+describe("mapping to the TLA+ model's events", () => {
+  it("maps copy, flush, FUA commit and a plain invalidation to the trace spec's actions", async () => {
+    const { toModel } = await import("./model.js");
+    const r = toModel({ ...w, steps: [{ op: "activate", mode: "P", chunkSize: 1 }] }, kernelLike(true));
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.log.events).toEqual([
+      { a: "Prepare", e: 1, chunk: 2 },
+      { a: "CopyDone", e: 1 },
+      { a: "CommitStart", e: 1, idx: 1, next: "prewrite" },
+      { a: "IssueArea", area: 0, valid: 1, flush: true },
+      { a: "AreaDone", chunk: 1, slots: [1], fua: true },
+      { a: "Finish", full: false, ok: true },
+      { a: "Invalidate", buffer: "header" },
+      { a: "HeaderDone", slots: [-2] },
+    ]);
+    expect(r.log.constants).toMatchObject({ E: 32, N: 1, NAreas: 1, FlushBeforeArea: true });
+    // the swapped flush shows as an area write issued without a flush
+    const swapped = toModel(w, mutations["swap-flush-and-commit"]!(w, kernelLike(false))!);
+    expect(swapped.ok && swapped.log.events.find((e) => e.a === "IssueArea")).toMatchObject({ flush: false });
+  });
+});

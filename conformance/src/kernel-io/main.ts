@@ -14,7 +14,7 @@
  * Ends with the one summary line; exit 0 only when every check passed and
  * every kernel violation is a documented finding.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,7 +24,9 @@ import { gzipSync, gunzipSync } from "node:zlib";
 import { enumerateCrashes, replay, type CrashState } from "./crash.js";
 import { engineLog, type HeaderRule } from "./engine.js";
 import { parseLog, type LogEvent } from "./log.js";
+import { toModel, type ModelLog } from "./model.js";
 import { mutations, validateOrder } from "./order.js";
+import { checkKernelLogs } from "./tlc.js";
 import { loadWorkloads, tableOf, type Workload } from "./workload.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -37,18 +39,20 @@ interface Args {
   kernelActivation: boolean;
   sample: number;
   out: string | null;
+  tlc: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { logs: null, kernelActivation: true, sample: 24, out: null };
+  const a: Args = { logs: null, kernelActivation: true, sample: 16, out: null, tlc: true };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     if (k === "--logs") a.logs = argv[++i]!;
     else if (k === "--no-kernel") a.kernelActivation = false;
+    else if (k === "--no-tlc") a.tlc = false;
     else if (k === "--sample") a.sample = Number(argv[++i]);
     else if (k === "--out") a.out = argv[++i]!;
     else if (k === "--help" || k === "-h") {
-      console.log("usage: kernel-crash [--logs DIR] [--no-kernel] [--sample N] [--out DIR]\n  --logs DIR   read DIR/<workload>.log.gz (+ record.json) instead of booting QEMU to record\n  --no-kernel  skip the boot that activates crash states with the kernel\n  --sample N   crash states (besides every violating one) the kernel activates (default 24)\n  --out DIR    write the report (kernel-crash.json) and the violating states there");
+      console.log("usage: kernel-crash [--logs DIR] [--no-kernel] [--sample N] [--out DIR]\n  --logs DIR   read DIR/<workload>.log.gz (+ record.json) instead of booting QEMU to record\n  --no-kernel  skip the boot that activates crash states with the kernel\n  --no-tlc     skip the TLC trace validation of the logs against spec/DmSnapStore.tla\n  --sample N   crash states (besides every violating one) the kernel activates (default 16)\n  --out DIR    write the report (kernel-crash.json) and the violating states there");
       process.exit(0);
     } else {
       console.error(`kernel-crash: USAGE: unknown argument ${k}; see --help`);
@@ -56,6 +60,21 @@ function parseArgs(argv: string[]): Args {
     }
   }
   return a;
+}
+
+interface KernelAnswer {
+  id: string;
+  activation: string;
+  status: string | null;
+  snapshotSha256: string | null;
+}
+
+function runAsync(cmd: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "inherit", "inherit"], cwd: ROOT });
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(" ")} exited with ${code}`))));
+  });
 }
 
 function run(cmd: string, args: string[]): void {
@@ -94,6 +113,8 @@ async function main(): Promise<number> {
     const kernelViolations: CrashState[] = [];
     const toActivate: CrashState[] = [];
     const report: Record<string, unknown>[] = [];
+    const modelLogs: ModelLog[] = [];
+    const notMapped: string[] = [];
     const used: Workload[] = workloads.filter((w) => existsSync(join(logsDir!, `${w.id}.log.gz`)));
     for (const w of used) {
       const log = parseLog(gunzipSync(readFileSync(join(logsDir, `${w.id}.log.gz`))));
@@ -115,6 +136,19 @@ async function main(): Promise<number> {
         mutated[name] = r.ok ? "ACCEPTED" : `rejected (${r.error!.rule})`;
         if (r.ok) problems.push(`${w.id}: mutated log ${name} was accepted`);
       }
+      // the log as a behaviour of the TLA+ model, and the same mutations mapped
+      const mapped = toModel(w, ev);
+      if (!mapped.ok) notMapped.push(`${w.id} (${mapped.reason})`);
+      else if (mapped.log.events.length > 0) {
+        modelLogs.push(mapped.log);
+        for (const name of ["swap-flush-and-commit", "drop-commit-fua"]) {
+          const m = mutations[name]!(w, ev);
+          const mm = m && toModel(w, m, `${w.id}~${name}`);
+          if (!mm || !mm.ok) continue;
+          const at = mm.log.events.findIndex((e, i) => JSON.stringify(e) !== JSON.stringify(mapped.log.events[i]));
+          modelLogs.push({ ...mm.log, mutant: { kind: name, at, of: w.id } });
+        }
+      }
       const res = enumerateCrashes(w, ev, { keep: () => true, seed: 10 });
       states += res.unique;
       const viol = res.violations;
@@ -130,9 +164,11 @@ async function main(): Promise<number> {
       for (let k = 0; k < Math.min(per, rest.length); k++) toActivate.push(rest[Math.floor((k * rest.length) / Math.min(per, rest.length))]!);
     }
 
+    const tEnum = Date.now();
     // 3. the kernel activates the sample
     let byKernel = 0;
     let kernelBoot = 0;
+    let kernelRun: Promise<KernelAnswer[]> | null = null;
     if (args.kernelActivation && toActivate.length > 0) {
       const dir = join(work, "states");
       mkdirSync(dir, { recursive: true });
@@ -145,22 +181,39 @@ async function main(): Promise<number> {
       });
       writeFileSync(join(dir, "in.json"), JSON.stringify(items));
       const k0 = Date.now();
-      run("python3", [join(ROOT, "conformance/kernel/reader.py"), join(dir, "in.json"), "-o", join(dir, "out.json")]);
-      kernelBoot = (Date.now() - k0) / 1000;
-      const out = JSON.parse(readFileSync(join(dir, "out.json"), "utf8")) as Array<{ id: string; activation: string; status: string | null; snapshotSha256: string | null }>;
-      out.forEach((k, i) => {
-        const s = toActivate[i]!;
-        byKernel++;
-        checks++;
-        const ours = { activation: s.activation, status: s.activation === "accepted" ? s.status : s.activation === "invalid" ? "Invalid" : null, sha: s.activation === "accepted" ? s.viewSha256 : null };
-        const theirs = { activation: k.activation, status: k.status, sha: k.snapshotSha256 };
-        (s as CrashState & { kernel?: unknown }).kernel = theirs;
-        if (ours.activation !== theirs.activation || ours.status !== theirs.status || ours.sha !== theirs.sha) {
-          problems.push(`${s.workload} crash state at event ${s.boundary} (dropping ${s.dropped.join(",") || "nothing"}): ours ${JSON.stringify(ours)}, kernel ${JSON.stringify(theirs)}`);
-        }
+      // QEMU runs while TLC and the engine part use the other core
+      kernelRun = runAsync("python3", [join(ROOT, "conformance/kernel/reader.py"), join(dir, "in.json"), "-o", join(dir, "out.json")]).then(() => {
+        kernelBoot = (Date.now() - k0) / 1000;
+        return JSON.parse(readFileSync(join(dir, "out.json"), "utf8")) as KernelAnswer[];
       });
+      kernelRun.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
     }
+    // 2b. TLC: the mapped logs are behaviours of the model; every mapped mutant is rejected
+    let tlcLine = "TLC: skipped (--no-tlc)";
+    let tlcAccepted = 0;
+    let tlcRejected = 0;
+    let tlcModelEvents = 0;
+    if (args.tlc && modelLogs.length > 0) {
+      const r = await checkKernelLogs(ROOT, modelLogs, (m) => console.error(`kernel-crash: ${m}`));
+      if (!r.finished) problems.push(`TLC did not finish:\n${r.raw.slice(-1500)}`);
+      modelLogs.forEach((l, i) => {
+        const got = r.reached[i] ?? 0;
+        checks++;
+        if (!l.mutant) {
+          if (got === l.events.length) {
+            tlcAccepted++;
+            tlcModelEvents += l.events.length;
+          } else problems.push(`TLC rejects the kernel log ${l.name} at model event ${got + 1} of ${l.events.length}: ${JSON.stringify(l.events[got]).slice(0, 160)}`);
+        } else if (got === l.events.length) problems.push(`TLC accepts the mutant ${l.name}`);
+        else if (got < l.mutant.at) problems.push(`TLC rejects the mutant ${l.name} at ${got + 1}, before its mutation (${l.mutant.at + 1})`);
+        else tlcRejected++;
+      });
+      tlcLine = `TLC (${r.seconds.toFixed(1)}s): ${tlcAccepted} kernel logs accepted (${tlcModelEvents} model events), ${tlcRejected} of ${modelLogs.filter((l) => l.mutant).length} mutants rejected; not mapped: ${notMapped.join(", ") || "none"}`;
+    }
+    console.error(`kernel-crash: ${tlcLine}`);
 
+    const tTlc = Date.now();
+    const tEngine0 = Date.now();
     // 4. our engine
     let engineStates = 0;
     let engineViolations = 0;
@@ -182,6 +235,22 @@ async function main(): Promise<number> {
         }
       }
     }
+    const tEngine = Date.now();
+    if (kernelRun) {
+      const out = await kernelRun;
+      out.forEach((k, i) => {
+        const s = toActivate[i]!;
+        byKernel++;
+        checks++;
+        const ours = { activation: s.activation, status: s.activation === "accepted" ? s.status : s.activation === "invalid" ? "Invalid" : null, sha: s.activation === "accepted" ? s.viewSha256 : null };
+        const theirs = { activation: k.activation, status: k.status, sha: k.snapshotSha256 };
+        (s as CrashState & { kernel?: unknown }).kernel = theirs;
+        if (ours.activation !== theirs.activation || ours.status !== theirs.status || ours.sha !== theirs.sha) {
+          problems.push(`${s.workload} crash state at event ${s.boundary} (dropping ${s.dropped.join(",") || "nothing"}): ours ${JSON.stringify(ours)}, kernel ${JSON.stringify(theirs)}`);
+        }
+      });
+    }
+
     engineStates = engineRules.engine.states + engineRules["preflush-fua"].states;
     engineViolations = engineRules.engine.violations + engineRules["preflush-fua"].violations;
     if (engineRules.kernel.violations === 0) problems.push("engine under the kernel's header rule shows no violation: the crash check has no teeth");
@@ -196,6 +265,7 @@ async function main(): Promise<number> {
       workloads: report,
       violations: kernelViolations.map((v) => ({ workload: v.workload, boundary: v.boundary, dropped: v.dropped, kept: v.kept, verdict: v.verdict, detail: v.detail, finding: v.finding, ours: { activation: v.activation, status: v.status, viewSha256: v.viewSha256 }, kernel: (v as { kernel?: unknown }).kernel ?? null })),
       engine: engineRules,
+      tlc: tlcLine,
       problems,
     };
     if (args.out) {
@@ -219,7 +289,8 @@ async function main(): Promise<number> {
     mkdirSync(join(ROOT, ".cache"), { recursive: true });
     writeFileSync(join(ROOT, ".cache/kernel-crash.json"), JSON.stringify({ passed: Math.max(0, checks - problems.length), failed: problems.length }) + "\n");
     console.error(`kernel-crash: engine rules: ${Object.entries(engineRules).map(([r, x]) => `${r} ${x.states} states ${x.violations} violations${x.rejected ? ` ${x.rejected} logs rejected` : ""}`).join("; ")}`);
-    console.error(`kernel-crash: boots: record ${record.bootSeconds}s${args.logs ? " (earlier)" : ""}, activation ${kernelBoot.toFixed(1)}s; total ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    const sec = (a: number, b: number) => ((b - a) / 1000).toFixed(1);
+    console.error(`kernel-crash: times: record boot ${record.bootSeconds}s${args.logs ? " (earlier)" : ""}, kernel logs validated and crashed ${sec(t0, tEnum)}s (with the record), TLC ${sec(tEnum, tTlc)}s, engine ${sec(tEngine0, tEngine)}s, activation boot ${kernelBoot.toFixed(1)}s (alongside TLC and the engine); total ${sec(t0, Date.now())}s`);
     console.log(`kernel crash: ${used.length} workloads, ${events} events validated, ${states} crash states (${byKernel} by the kernel), ${kernelViolations.length} violations in ${violWorkloads} workloads; engine: ${engineStates} crash states, ${engineViolations} violations`);
     return problems.length === 0 ? 0 : 1;
   } finally {

@@ -76,8 +76,8 @@ const leftovers = (d: string, out: string): string[] => readdirSync(d).filter((n
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Deterministic extra delays (ms) after the temporary appears: from at once to late in the run. */
-const delay = (i: number, trial: number): number => ((i * 7 + trial * 13) % 8) * 15;
+/** Extra delays (ms) after the temporary appears: the first trial kills at once, later ones spread over the run. */
+const delay = (i: number, trial: number): number => (trial === 0 ? 0 : ((i * 7 + trial * 13) % 8) * 10);
 
 /** Waits until the command has created something in `d` (its temporary), or has ended. */
 async function started(d: string, done: Promise<unknown>): Promise<void> {

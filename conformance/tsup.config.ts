@@ -1,7 +1,7 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: { bin: "src/bin.ts", index: "src/index.ts", "kernel-crash": "src/kernel-io/main.ts" },
+  entry: { bin: "src/bin.ts", mutants: "src/mutants-bin.ts", index: "src/index.ts", "kernel-crash": "src/kernel-io/main.ts" },
   format: ["esm"],
   clean: true,
   sourcemap: true,

@@ -18,6 +18,7 @@ export const ALL_FIELDS = [
   "currentArea",
   "status",
   "snapshotSha256",
+  "exportRefusal",
 ] as const;
 export type Field = (typeof ALL_FIELDS)[number];
 
@@ -59,7 +60,7 @@ export function compareAnswer(
   expected: Expected,
   exceptions: Pair[] | undefined,
   answer: ReaderAnswer,
-  options: { fields?: readonly string[]; exportChecked?: boolean } = {},
+  options: { fields?: readonly string[]; exportChecked?: boolean; exportRefusal?: string } = {},
 ): Comparison {
   const wanted = new Set<string>(options.fields ?? ALL_FIELDS);
   const diffs: Diff[] = [];
@@ -98,12 +99,20 @@ export function compareAnswer(
     diffs.push({ field: "outcome", expected: expected.outcome + (expected.error ? ` (${expected.error.code})` : ""), actual: detail });
     return { diffs, problems, compared };
   }
+  // export of an image that has no view must refuse with the right code.
+  const refusalOfExport = () => {
+    if (!options.exportChecked || options.exportRefusal === undefined || !want("exportRefusal")) return;
+    compared.push("exportRefusal");
+    const got = answer.exportExitCode === 1 ? (answer.exportErrorCode ?? "no error object") : `exit ${answer.exportExitCode === null ? "abnormal" : answer.exportExitCode}`;
+    if (got !== options.exportRefusal) diffs.push({ field: "exportRefusal", expected: `exit 1, ${options.exportRefusal}`, actual: got });
+  };
   if (refused) {
     if (expected.error && want("error.code")) {
       compared.push("error.code");
       const code = (out.error as { code: string }).code;
       if (code !== expected.error.code) diffs.push({ field: "error.code", expected: expected.error.code, actual: code });
     }
+    refusalOfExport();
     return { diffs, problems, compared };
   }
 
@@ -140,6 +149,7 @@ export function compareAnswer(
   scalar("currentArea", expected.currentArea);
   scalar("status", expected.status);
 
+  refusalOfExport();
   if (options.exportChecked && expected.snapshotSha256 !== undefined && want("snapshotSha256")) {
     compared.push("snapshotSha256");
     if (answer.exportExitCode !== 0) {

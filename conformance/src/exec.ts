@@ -8,6 +8,8 @@ export interface ProcessResult {
   stdout: Buffer;
   /** sha256 of stdout when hashing was asked for (stdout is then not kept). */
   sha256?: string;
+  /** When hashing: the first 4 KiB of stdout (an error object, for a refusal). */
+  head?: Buffer;
   stdoutBytes: number;
   stderr: string;
   timedOut: boolean;
@@ -32,6 +34,8 @@ export function runProcess(argv: string[], options: RunOptions): Promise<Process
   return new Promise((resolvePromise) => {
     const [cmd, ...args] = argv;
     const chunks: Buffer[] = [];
+    const head: Buffer[] = [];
+    let headBytes = 0;
     const hash = options.hashStdout ? createHash("sha256") : null;
     let stdoutBytes = 0;
     let stderr = "";
@@ -56,13 +60,22 @@ export function runProcess(argv: string[], options: RunOptions): Promise<Process
       settled = true;
       clearTimeout(timer);
       const out: ProcessResult = { ...r, stdout: hash ? Buffer.alloc(0) : Buffer.concat(chunks), stdoutBytes, stderr, timedOut, ms: Date.now() - start };
-      if (hash) out.sha256 = hash.digest("hex");
+      if (hash) {
+        out.sha256 = hash.digest("hex");
+        out.head = Buffer.concat(head);
+      }
       if (overflow) out.spawnError = `stdout exceeded ${max} bytes`;
       resolvePromise(out);
     };
     child.stdout.on("data", (b: Buffer) => {
       stdoutBytes += b.length;
-      if (hash) hash.update(b);
+      if (hash) {
+        hash.update(b);
+        if (headBytes < 4096) {
+          head.push(b.subarray(0, 4096 - headBytes));
+          headBytes += Math.min(b.length, 4096 - headBytes);
+        }
+      }
       else if (stdoutBytes <= max) chunks.push(b);
       else if (!overflow) {
         overflow = true;

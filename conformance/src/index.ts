@@ -4,3 +4,4 @@ export * from "./cases.js";
 export * from "./readers.js";
 export * from "./runner.js";
 export * from "./matrix.js";
+export * from "./mutants.js";

@@ -67,14 +67,33 @@ interface Staged {
 
 const sha256 = (b: Buffer | Uint8Array) => createHash("sha256").update(b).digest("hex");
 
-/** The runner appends `--chunk-size <n>` only where the table matters: a blank COW. */
+/**
+ * The table's chunk size, always: the kernel checks it before reading, reads
+ * the header as one chunk of it, and uses it for a blank COW (0 = default).
+ */
 export function tableArgs(c: LoadedCase): string[] {
-  return c.expected.state === "new" && c.table.chunkSize > 0 ? ["--chunk-size", String(c.table.chunkSize)] : [];
+  return ["--chunk-size", String(c.table.chunkSize)];
 }
 
-/** True when the case's snapshot view is checked through `export`. */
+/** The code `export` must refuse with, or undefined when it must print the view. */
+export function exportRefusal(c: LoadedCase): string | undefined {
+  if (c.expected.outcome === "refused") return c.expected.error?.code;
+  if (c.expected.state === "invalid") return "SNAPSHOT_INVALID";
+  return undefined;
+}
+
+/** True when `export` runs for the case: a view hash to match, or a refusal to expect. */
 export function wantsExport(c: LoadedCase): boolean {
-  return c.expected.outcome === "accepted" && c.expected.snapshotSha256 !== undefined && c.files.origin !== undefined;
+  if (c.files.origin === undefined) return false;
+  return c.expected.snapshotSha256 !== undefined || exportRefusal(c) !== undefined;
+}
+
+/** The JSON error code in what a refusing export printed, if any. */
+function errorCodeOf(head: Buffer | undefined): string | undefined {
+  const parsed = head ? parseJson(head) : undefined;
+  if (typeof parsed !== "object" || parsed === null) return undefined;
+  const e = (parsed as { error?: { code?: unknown } }).error;
+  return typeof e?.code === "string" ? e.code : undefined;
 }
 
 /** Writes fresh read-only copies of a case's images into `dir`; returns their paths. */
@@ -118,7 +137,8 @@ async function runProcessReader(reader: ReaderSpec, s: Staged, dir: string, root
   const paths = placeCopies(s, dir);
   const extra = tableArgs(s.c);
   const problems: string[] = [];
-  const d = await runProcess([...reader.command, "dump", paths.cow, ...extra], { cwd: root, timeoutMs });
+  const env = reader.env ? { ...process.env, ...reader.env } : undefined;
+  const d = await runProcess([...reader.command, "dump", paths.cow, ...extra], { cwd: root, timeoutMs, ...(env ? { env } : {}) });
   const answer: ReaderAnswer = { exitCode: d.exitCode, problems };
   if (d.spawnError) problems.push(`dump: ${d.spawnError}`);
   if (d.timedOut) problems.push(`dump: timed out after ${timeoutMs / 1000}s`);
@@ -129,11 +149,13 @@ async function runProcessReader(reader: ReaderSpec, s: Staged, dir: string, root
   if (answer.output === undefined && d.exitCode !== null && d.exitCode <= 1 && d.stderr) problems.push(`dump exit ${d.exitCode} with nothing on stdout; stderr: ${d.stderr.trim().split("\n").slice(-3).join(" | ")}`);
   if (d.exitCode !== null && d.exitCode > 1 && d.stderr) problems.push(`dump stderr: ${d.stderr.trim().split("\n").slice(-3).join(" | ")}`);
   let exportChecked = false;
-  if (reader.capabilities.includes("export") && wantsExport(s.c) && paths.origin && d.exitCode === 0) {
+  if (reader.capabilities.includes("export") && wantsExport(s.c) && paths.origin && (d.exitCode === 0 || d.exitCode === 1)) {
     exportChecked = true;
-    const e = await runProcess([...reader.command, "export", paths.origin, paths.cow, ...extra], { cwd: root, timeoutMs, hashStdout: true });
+    const e = await runProcess([...reader.command, "export", paths.origin, paths.cow, ...extra], { cwd: root, timeoutMs, hashStdout: true, ...(env ? { env } : {}) });
     answer.exportExitCode = e.exitCode;
     if (e.sha256 !== undefined) answer.exportSha256 = e.sha256;
+    const code = e.exitCode === 1 ? errorCodeOf(e.head) : undefined;
+    if (code !== undefined) answer.exportErrorCode = code;
     if (e.timedOut) problems.push(`export: timed out after ${timeoutMs / 1000}s`);
     else if (e.exitCode === null) problems.push(`export: killed by ${e.signal ?? "a signal"}`);
     else if (e.exitCode !== 0 && e.stderr) problems.push(`export exit ${e.exitCode}: ${e.stderr.trim().split("\n").slice(-2).join(" | ")}`);
@@ -150,7 +172,7 @@ export interface BatchRequest {
   origin?: string;
   /** The table line the case is meant for. */
   table: { mode: "P" | "PO"; chunkSize: number };
-  /** Same as the process protocol's --chunk-size: present only for a blank COW. */
+  /** Same as the process protocol's --chunk-size: the table's chunk size. */
   chunkSize?: number;
 }
 
@@ -159,7 +181,7 @@ export interface BatchAnswer {
   op: "dump" | "export";
   /** 0 accepted, 1 refused (dump); 0 for a successful export. */
   exitCode: number | null;
-  /** The JSON a process reader would print for dump. */
+  /** The JSON a process reader would print for dump (or for a refusing export). */
   output?: unknown;
   /** sha256 of the export output. */
   sha256?: string;
@@ -177,7 +199,7 @@ async function runBatchReader(reader: ReaderSpec, staged: Staged[], tmp: string,
   for (const s of staged) {
     const paths = placeCopies(s, join(dir, s.c.id));
     placed.set(s.c.id, paths);
-    const extra = tableArgs(s.c).length ? { chunkSize: s.c.table.chunkSize } : {};
+    const extra = { chunkSize: s.c.table.chunkSize };
     requests.push({ id: s.c.id, op: "dump", cow: paths.cow, table: { ...s.c.table }, ...extra });
     if (reader.capabilities.includes("export") && wantsExport(s.c) && paths.origin) {
       requests.push({ id: s.c.id, op: "export", cow: paths.cow, origin: paths.origin, table: { ...s.c.table }, ...extra });
@@ -187,7 +209,8 @@ async function runBatchReader(reader: ReaderSpec, staged: Staged[], tmp: string,
   const ansFile = join(dir, "answers.json");
   writeFileSync(reqFile, `${JSON.stringify({ protocol: BATCH_PROTOCOL, requests }, null, 2)}\n`);
   const timeoutMs = (reader.timeoutSeconds ?? 1800) * 1000;
-  const r = await runProcess([...reader.command, "batch", reqFile, ansFile], { cwd: root, timeoutMs });
+  const env = reader.env ? { ...process.env, ...reader.env } : undefined;
+  const r = await runProcess([...reader.command, "batch", reqFile, ansFile], { cwd: root, timeoutMs, ...(env ? { env } : {}) });
   const out = new Map<string, { answer: ReaderAnswer; exportChecked: boolean; ms: number }>();
   let answers: BatchAnswer[] = [];
   let whole: string | null = null;
@@ -214,15 +237,18 @@ async function runBatchReader(reader: ReaderSpec, staged: Staged[], tmp: string,
     if (dump?.output !== undefined) answer.output = dump.output;
     const wanted = requests.some((q) => q.id === s.c.id && q.op === "export");
     let exportChecked = false;
-    if (wanted && answer.exitCode === 0) {
+    if (wanted && (answer.exitCode === 0 || answer.exitCode === 1)) {
       exportChecked = true;
       answer.exportExitCode = exp?.exitCode ?? null;
       if (exp?.sha256) answer.exportSha256 = exp.sha256;
+      const code = exp?.exitCode === 1 && typeof exp.output === "object" && exp.output !== null ? (exp.output as { error?: { code?: unknown } }).error?.code : undefined;
+      if (typeof code === "string") answer.exportErrorCode = code;
       if (exp?.problem) problems.push(`batch export: ${exp.problem}`);
     }
     problems.push(...checkCopies(s, placed.get(s.c.id)!));
     out.set(s.c.id, { answer, exportChecked, ms: perCaseMs });
   }
+  rmSync(dir, { recursive: true, force: true });
   return out;
 }
 
@@ -284,7 +310,8 @@ export async function runConformance(config: RunConfig): Promise<RunReport> {
     const skipCell = (caseId: string, reader: string, why: string): Cell => ({ caseId, reader, status: "skip", diffs: [], problems: [why], compared: [], ms: 0 });
     const judge = (s: Staged, reader: ReaderSpec, answer: ReaderAnswer, exportChecked: boolean, ms: number): Cell => {
       if (answer.skip && answer.problems.length === 0) return skipCell(s.c.id, reader.name, `declined by the reader: ${answer.skip}`);
-      const cmp = compareAnswer(s.c.expected, s.c.exceptions, answer, { ...(reader.fields ? { fields: reader.fields } : {}), exportChecked });
+      const refusal = exportRefusal(s.c);
+      const cmp = compareAnswer(s.c.expected, s.c.exceptions, answer, { ...(reader.fields ? { fields: reader.fields } : {}), exportChecked, ...(refusal ? { exportRefusal: refusal } : {}) });
       const status = cmp.problems.length > 0 || cmp.diffs.length > 0 ? "fail" : "pass";
       return { caseId: s.c.id, reader: reader.name, status, diffs: cmp.diffs, problems: cmp.problems, compared: cmp.compared, ms };
     };
@@ -305,17 +332,21 @@ export async function runConformance(config: RunConfig): Promise<RunReport> {
     const skips = (r: ReaderSpec, s: Staged) => r.skipStricterThanKernel === true && s.c.stricterThanKernel !== undefined;
     for (const r of runnable) for (const s of staged) if (skips(r, s)) record(skipCell(s.c.id, r.name, "the case is stricter than the kernel by design (stricterThanKernel)"));
 
-    // Batch readers: one invocation each, all cases at once.
-    const batchRuns = runnable
-      .filter((r) => r.kind === "batch")
-      .map(async (r) => {
-        const mine = staged.filter((s) => !skips(r, s));
-        const answers = mine.length ? await runBatchReader(r, mine, tmp, root) : new Map();
-        for (const s of mine) {
-          const a = answers.get(s.c.id)!;
-          record(judge(s, r, a.answer, a.exportChecked, a.ms));
-        }
-      });
+    // Batch readers: one invocation each, all cases at once; at most `jobs` at a time.
+    const batchRuns = [
+      pool(
+        runnable.filter((r) => r.kind === "batch"),
+        config.jobs ?? Math.max(1, availableParallelism()),
+        async (r) => {
+          const mine = staged.filter((s) => !skips(r, s));
+          const answers = mine.length ? await runBatchReader(r, mine, tmp, root) : new Map();
+          for (const s of mine) {
+            const a = answers.get(s.c.id)!;
+            record(judge(s, r, a.answer, a.exportChecked, a.ms));
+          }
+        },
+      ),
+    ];
 
     // Process readers: a pool over case x reader.
     const tasks = staged.flatMap((s) => runnable.filter((r) => r.kind === "process" && !skips(r, s)).map((r) => ({ s, r })));

@@ -73,6 +73,8 @@ export interface ReaderSpec {
   /** Fields of the dump object this reader can report (default: all). Others are not compared. */
   fields?: string[];
   timeoutSeconds?: number;
+  /** Extra environment variables for the reader's command (e.g. DMSNAP_MUTANT). */
+  env?: Record<string, string>;
   /** Skip cases marked stricterThanKernel (for the kernel itself: there it differs by design). */
   skipStricterThanKernel?: boolean;
   note?: string;
@@ -86,6 +88,8 @@ export interface ReaderAnswer {
   /** sha256 of `export` stdout. */
   exportSha256?: string;
   exportExitCode?: number | null;
+  /** `error.code` of the object `export` printed when it refused. */
+  exportErrorCode?: string;
   /** Protocol failures: crash, timeout, non-JSON, wrote to its input, ... */
   problems: string[];
   /** A batch reader declined the case (e.g. an image it cannot attach): not run. */

@@ -2,7 +2,8 @@
 // Conformance reader over the dmsnap CLI (packages/cli/dist/bin.js), exactly as
 // a user runs it:
 //   dump <cow> [--chunk-size N]            -> dmsnap dump <cow> --json [--chunk-size N]
-//   export <origin> <cow> [--chunk-size N] -> dmsnap export --origin <origin> --cow <cow> --output <tmp>, then the file on stdout
+//   export <origin> <cow> [--chunk-size N] -> dmsnap export --origin <origin> --cow <cow> --output <tmp> --json, then the file on stdout
+//                                            (or, when it refuses, its error object)
 // Exit codes and stdout pass through unchanged.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeSync } from "node:fs";
@@ -28,7 +29,8 @@ if (op === "dump" && pos.length === 1) {
   const dir = mkdtempSync(join(tmpdir(), "dmsnap-cli-export-"));
   try {
     const out = join(dir, "view.img");
-    const r = run(["export", "--origin", pos[0], "--cow", pos[1], "--output", out, ...table], ["ignore", "pipe", "inherit"]);
+    // --json: a refusal is the error object on stdout, as the protocol wants.
+    const r = run(["export", "--origin", pos[0], "--cow", pos[1], "--output", out, "--json", ...table], ["ignore", "pipe", "inherit"]);
     if (r.status !== 0) {
       process.stdout.write(r.stdout);
       process.exit(r.status ?? 2);

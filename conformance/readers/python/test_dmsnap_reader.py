@@ -210,14 +210,13 @@ class ReaderTest(unittest.TestCase):
         self.assertEqual(out, b"\xee" * 4096 + b"\x02" * 4096 + b"\x04" * 1000)
 
     def test_export_errors(self):
+        # refusals: one error object on stdout, nothing else (docs/conformance.md, export)
         p = self.export(bytes(4096), image(8, 16, [[(0, 2)]], valid=0), code=1)
-        self.assertEqual(p.stdout, b"")
-        self.assertEqual(json.loads(p.stderr)["error"]["code"], "SNAPSHOT_INVALID")
+        self.assertEqual(json.loads(p.stdout)["error"]["code"], "SNAPSHOT_INVALID")
         p = self.export(bytes(4096), image(8, 16, [], magic=5), code=1)
-        self.assertEqual(json.loads(p.stderr)["error"]["code"], "BAD_MAGIC")
+        self.assertEqual(json.loads(p.stdout)["error"]["code"], "BAD_MAGIC")
         p = self.export(bytes(4096), image(8, 16, [[(0, 99)]]), code=1)
-        self.assertEqual((p.stdout, json.loads(p.stderr)["error"]["code"]),
-                         (b"", "IO_EIO"))
+        self.assertEqual(json.loads(p.stdout)["error"]["code"], "IO_EIO")
         # a blank COW: the snapshot view is the origin
         self.assertEqual(self.export(b"abc" * 5000, bytes(65536)).stdout, b"abc" * 5000)
 

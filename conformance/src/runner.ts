@@ -237,7 +237,8 @@ async function runBatchReader(reader: ReaderSpec, staged: Staged[], tmp: string,
     if (dump?.output !== undefined) answer.output = dump.output;
     const wanted = requests.some((q) => q.id === s.c.id && q.op === "export");
     let exportChecked = false;
-    if (wanted && (answer.exitCode === 0 || answer.exitCode === 1)) {
+    // An export the reader declined (e.g. an origin it cannot attach) is not checked.
+    if (wanted && (answer.exitCode === 0 || answer.exitCode === 1) && !exp?.skip) {
       exportChecked = true;
       answer.exportExitCode = exp?.exitCode ?? null;
       if (exp?.sha256) answer.exportSha256 = exp.sha256;
@@ -311,7 +312,8 @@ export async function runConformance(config: RunConfig): Promise<RunReport> {
     const judge = (s: Staged, reader: ReaderSpec, answer: ReaderAnswer, exportChecked: boolean, ms: number): Cell => {
       if (answer.skip && answer.problems.length === 0) return skipCell(s.c.id, reader.name, `declined by the reader: ${answer.skip}`);
       const refusal = exportRefusal(s.c);
-      const cmp = compareAnswer(s.c.expected, s.c.exceptions, answer, { ...(reader.fields ? { fields: reader.fields } : {}), exportChecked, ...(refusal ? { exportRefusal: refusal } : {}) });
+      const fields = s.c.expected.state === "invalid" && reader.fieldsWhenInvalid ? reader.fieldsWhenInvalid : reader.fields;
+      const cmp = compareAnswer(s.c.expected, s.c.exceptions, answer, { ...(fields ? { fields } : {}), exportChecked, ...(refusal ? { exportRefusal: refusal } : {}) });
       const status = cmp.problems.length > 0 || cmp.diffs.length > 0 ? "fail" : "pass";
       return { caseId: s.c.id, reader: reader.name, status, diffs: cmp.diffs, problems: cmp.problems, compared: cmp.compared, ms };
     };

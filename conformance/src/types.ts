@@ -72,6 +72,8 @@ export interface ReaderSpec {
   requires?: string[];
   /** Fields of the dump object this reader can report (default: all). Others are not compared. */
   fields?: string[];
+  /** Fields it reports for a case whose expected state is invalid, if fewer (the kernel prints only "Invalid"). */
+  fieldsWhenInvalid?: string[];
   timeoutSeconds?: number;
   /** Extra environment variables for the reader's command (e.g. DMSNAP_MUTANT). */
   env?: Record<string, string>;

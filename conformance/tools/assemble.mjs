@@ -117,6 +117,11 @@ function assemble(dir, k) {
     e.state = "invalid";
     e.exceptions = [];
     e.status = "Invalid";
+    // The kernel prints only "Invalid": the usage an invalid COW reports is the
+    // documented rule (docs/dump-json.md, values by state), not the kernel's answer.
+    e.nextFree = 2;
+    e.usage = { totalSectors: Math.floor(cow.length / 512), allocatedSectors: 2 * e.chunkSize, metadataSectors: 2 * e.chunkSize };
+    e.currentArea = 0;
     confirmed.push("state", "status");
     if (img.state !== "invalid") alarm(id, `the kernel says Invalid, @dmsnap/format says ${img.state}`);
     return c;

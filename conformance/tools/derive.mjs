@@ -7,10 +7,10 @@
 // rules in docs/conformance.md), never computed by the code under test.
 //
 //   node conformance/tools/derive.mjs        (needs packages/format/dist)
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { damage } from "@dmsnap/format";
-import { CASES, gz, readImage, writeJson } from "./common.mjs";
+import { CASES, gz, readImage, sha256, viewSha, writeJson } from "./common.mjs";
 
 const SNAP = 0x70416e53;
 // Source: kernel-origin-writes-1s. 64-sector COW, 1-sector chunks (E = 32),
@@ -179,9 +179,12 @@ const CASES_TABLE = [
       chunkSize: 1,
       exceptionsPerArea: 32,
       exceptions: [],
+      nextFree: 2,
+      usage: { totalSectors: 64, allocatedSectors: 2, metadataSectors: 2 },
+      currentArea: 0,
       status: "Invalid",
     },
-    rule: "valid == 0: the snapshot activates as Invalid and no exceptions are loaded",
+    rule: "valid == 0: the snapshot activates as Invalid and no exceptions are loaded; its usage is that of next_free 2 and current area 0",
   },
   {
     id: "derived-new-chunk-2pow32",
@@ -215,15 +218,507 @@ const CASES_TABLE = [
   },
 ];
 
+
+// ---- plain image writing for the cases below (no @dmsnap/format code) ------
+const SECTOR = 512;
+/** A COW of `chunks` chunks of `cs` sectors: header words, then `areas[a]` = [[old, new], ...] at 1 + (E+1)*a. */
+function cowBytes({ cs, chunks, words = [SNAP, 1, 1, cs], areas = [], fill, extraBytes = 0 }) {
+  const cb = cs * SECTOR;
+  const E = 32 * cs;
+  const out = Buffer.alloc(chunks * cb + extraBytes);
+  if (fill) for (let c = 2; c < chunks; c++) if ((c - 1) % (E + 1) !== 0) fill(out.subarray(c * cb, (c + 1) * cb), c);
+  words.forEach((w, i) => out.writeUInt32LE(w, 4 * i));
+  areas.forEach((entries, a) => {
+    const base = (1 + (E + 1) * a) * cb;
+    entries.forEach(([o, n], i) => {
+      out.writeBigUInt64LE(BigInt(o), base + 16 * i);
+      out.writeBigUInt64LE(BigInt(n), base + 16 * i + 8);
+    });
+  });
+  return out;
+}
+/**
+ * `count` exceptions allocated the way the kernel allocates (format.md,
+ * Allocation): new chunks 2, 3, ... skipping every area chunk; old_chunk from
+ * `oldOf(i)`. Returns the areas and the flat list in on-disk order.
+ */
+function allocate(cs, count, oldOf) {
+  const E = 32 * cs;
+  const areas = [];
+  const flat = [];
+  let next = 2;
+  for (let i = 0; i < count; i++) {
+    const pair = [oldOf(i), next];
+    (areas[Math.floor(i / E)] ??= []).push(pair);
+    flat.push(pair);
+    next++;
+    if (next % (E + 1) === 1) next++;
+  }
+  return { areas, flat };
+}
+const valid = (cs, exceptions, nextFree, currentArea, totalSectors, over = {}) => ({
+  outcome: "accepted",
+  state: "valid",
+  header: { magic: SNAP, valid: 1, version: 1, chunkSize: cs },
+  chunkSize: cs,
+  exceptionsPerArea: 32 * cs,
+  exceptions,
+  nextFree,
+  usage: { totalSectors, allocatedSectors: nextFree * cs, metadataSectors: (currentArea + 2) * cs },
+  currentArea,
+  status: `${nextFree * cs}/${totalSectors} ${(currentArea + 2) * cs}`,
+  ...over,
+});
+const refused = (code) => ({ outcome: "refused", error: { code } });
+/** The expectations of a kernel-made case, as the kernel answered them. */
+const kernelExpected = (id) => JSON.parse(readFileSync(join(CASES, id, "case.json"), "utf8")).expected;
+const originOf = (id) => readImage(join(CASES, id, "origin.img.gz"));
+/** An origin whose every sector says which sector it is (so a wrong chunk shows in the hash). */
+const patternOrigin = (bytes) => {
+  const b = Buffer.alloc(bytes);
+  for (let s = 0; s * SECTOR < bytes; s++) b.write(`origin sector ${s} `.repeat(24), s * SECTOR, Math.min(SECTOR, bytes - s * SECTOR));
+  return b;
+};
+/** A data chunk whose bytes parse as exception entries (e.g. a disk that held another COW). */
+const entryLike = (buf, c) => {
+  for (let at = 0; at + 16 <= buf.length; at += 16) {
+    buf.writeBigUInt64LE(BigInt(1000 + c), at);
+    buf.writeBigUInt64LE(BigInt(3 + (at / 16) * 2), at + 8);
+  }
+};
+const TOO_LARGE_NOTE = "the kernel keeps 64-bit chunk numbers and would activate this image; dmsnap refuses it (CHUNK_NUMBER_TOO_LARGE)";
+
+// 1100 full areas and a partial one (1-sector chunks, E = 32): more than 1000 areas.
+const BIG = allocate(1, 1100 * 32 + 5, (i) => 7 + 3 * i);
+// Three areas with 2-sector chunks (E = 64): two full, the third holds 3.
+const THREE = allocate(2, 64 * 2 + 3, (i) => (i * 37) % 150);
+// One full area of 8-sector chunks (E = 256), cut inside area 1.
+const FULL8 = allocate(8, 256, (i) => i);
+const C8 = kernelExpected("kernel-chunk-8s");
+const C16 = kernelExpected("kernel-chunk-16s");
+const C2 = kernelExpected("kernel-chunk-2s");
+const PARTIAL = kernelExpected("kernel-partial-last-chunk-8s");
+const set = (pairs, i, pair) => pairs.map((p, j) => (j === i ? pair : p));
+
+const NEW_CASES = [
+  {
+    id: "derived-areas-1100-1s",
+    description: "1101 metadata areas (1-sector chunks): 1100 full areas and 5 entries in area 1100; the data chunks are all zero.",
+    tags: ["multi-area", "many-areas", "data-zero", "chunk-1"],
+    image: () => cowBytes({ cs: 1, chunks: 36320, areas: BIG.areas }),
+    table: { mode: "P", chunkSize: 1 },
+    expected: valid(1, BIG.flat, 36307, 1100, 36320),
+    rule: "every full area is followed by the next (no cap on their number); area a is at 1 + 33a; next_free = 36306 + 1",
+  },
+  {
+    id: "derived-areas-1100-truncated-1s",
+    description: "The first 36301 chunks of derived-areas-1100-1s: areas 0..1099 are full and area 1100 (chunk 36301) lies just past the end.",
+    tags: ["multi-area", "many-areas", "truncated", "chunk-1"],
+    image: () => cowBytes({ cs: 1, chunks: 36301, areas: BIG.areas.slice(0, 1100) }),
+    table: { mode: "P", chunkSize: 1 },
+    expected: refused("TRUNCATED"),
+    rule: "after 1100 full areas the kernel must read area 1100, which is not inside the device",
+  },
+  {
+    id: "derived-zero-data-chunks-2s",
+    description: "Three areas of 2-sector chunks (two full, three entries in area 2) whose data chunks are all zero, with the snapshot view.",
+    tags: ["multi-area", "data-zero", "chunk-2"],
+    image: () => cowBytes({ cs: 2, chunks: 140, areas: THREE.areas }),
+    originBytes: () => patternOrigin(150 * 1024),
+    table: { mode: "P", chunkSize: 2 },
+    expected: valid(2, THREE.flat, 135, 2, 280, { snapshotSha256: "view" }),
+    rule: "areas at 1, 66, 131; the highest new_chunk is 134, so next_free = 135; the view serves zeros for the mapped chunks",
+  },
+  {
+    id: "derived-entry-like-data-2s",
+    description: "The same three areas, but every data chunk holds bytes that parse as exception entries (as on a disk that once held another COW).",
+    tags: ["multi-area", "data-entries", "chunk-2"],
+    image: () => cowBytes({ cs: 2, chunks: 140, areas: THREE.areas, fill: entryLike }),
+    originBytes: () => patternOrigin(150 * 1024),
+    table: { mode: "P", chunkSize: 2 },
+    expected: valid(2, THREE.flat, 135, 2, 280, { snapshotSha256: "view" }),
+    rule: "only area chunks (1 + 65a) hold metadata; data chunks are never parsed",
+  },
+  {
+    id: "derived-partial-area-8s",
+    description: "8-sector chunks: area 0 is full (256 entries) and the device ends 4 sectors into area 1 (chunk 258).",
+    tags: ["truncated", "multi-area", "chunk-8"],
+    image: () => cowBytes({ cs: 8, chunks: 258, areas: FULL8.areas, extraBytes: 2048 }),
+    table: { mode: "P", chunkSize: 8 },
+    expected: refused("TRUNCATED"),
+    rule: "a full area must be followed by a whole area chunk inside the device; half of one is not enough",
+  },
+  {
+    id: "derived-old-chunk-2pow52-8s",
+    description: "kernel-chunk-8s with the second entry's old_chunk set to 2^52 + 5: with 4 KiB chunks its byte offset overflows 64 bits, but the chunk number is valid.",
+    tags: ["entry", "old-chunk", "high-bits", "chunk-8"],
+    from: "kernel-chunk-8s",
+    image: (o) => damage.setBytes(o, 4096 + 16, u64(2n ** 52n + 5n)),
+    origin: "../kernel-chunk-8s/origin.img.gz",
+    table: { mode: "P", chunkSize: 8 },
+    expected: { ...C8, exceptions: set(C8.exceptions, 1, [2 ** 52 + 5, 3]), snapshotSha256: "view" },
+    rule: "old_chunk is only a key: its product with the chunk size is never formed; the origin chunk 3 is no longer mapped",
+  },
+  {
+    id: "derived-old-chunk-2pow51-16s",
+    description: "kernel-chunk-16s with the first entry's old_chunk set to 2^51 + 3: times 8 KiB it overflows 64 bits.",
+    tags: ["entry", "old-chunk", "high-bits", "chunk-16"],
+    from: "kernel-chunk-16s",
+    image: (o) => damage.setBytes(o, 8192, u64(2n ** 51n + 3n)),
+    origin: "../kernel-chunk-16s/origin.img.gz",
+    table: { mode: "P", chunkSize: 16 },
+    expected: { ...C16, exceptions: set(C16.exceptions, 0, [2 ** 51 + 3, 2]), snapshotSha256: "view" },
+    rule: "old_chunk is only a key; any value below 2^53 is accepted",
+  },
+  {
+    id: "derived-old-chunk-2pow53-minus-1-8s",
+    description: "kernel-chunk-8s with the third entry's old_chunk set to 2^53 - 1.",
+    tags: ["entry", "old-chunk", "high-bits", "boundary", "chunk-8"],
+    from: "kernel-chunk-8s",
+    image: (o) => damage.setBytes(o, 4096 + 32, u64(2n ** 53n - 1n)),
+    table: { mode: "P", chunkSize: 8 },
+    expected: { ...C8, exceptions: set(C8.exceptions, 2, [2 ** 53 - 1, 4]), snapshotSha256: undefined },
+    rule: "chunk numbers up to 2^53 - 1 are accepted",
+  },
+  {
+    id: "derived-old-chunk-2pow53-1s",
+    description: "Second entry's old_chunk is exactly 2^53.",
+    tags: ["entry", "old-chunk", "high-bits", "boundary"],
+    image: (o) => damage.setBytes(o, entry1s(1), u64(2n ** 53n)),
+    expected: refused("CHUNK_NUMBER_TOO_LARGE"),
+    stricterThanKernel: TOO_LARGE_NOTE,
+    rule: "a chunk number of 2^53 or more is refused",
+  },
+  {
+    id: "derived-old-chunk-2pow53-8s",
+    description: "kernel-chunk-8s with the first entry's old_chunk exactly 2^53.",
+    tags: ["entry", "old-chunk", "high-bits", "boundary", "chunk-8"],
+    from: "kernel-chunk-8s",
+    image: (o) => damage.setBytes(o, 4096, u64(2n ** 53n)),
+    table: { mode: "P", chunkSize: 8 },
+    expected: refused("CHUNK_NUMBER_TOO_LARGE"),
+    stricterThanKernel: TOO_LARGE_NOTE,
+    rule: "a chunk number of 2^53 or more is refused",
+  },
+  {
+    id: "derived-sectors-over-2pow53-8s",
+    description: "kernel-chunk-8s with a new_chunk of 2^50 + 1: a valid chunk number, but next_free * 8 sectors is above 2^53.",
+    tags: ["entry", "new-chunk", "high-bits", "usage", "chunk-8"],
+    from: "kernel-chunk-8s",
+    image: (o) => damage.setBytes(o, 4096 + 16 + 8, u64(2n ** 50n + 1n)),
+    table: { mode: "P", chunkSize: 8 },
+    expected: refused("CHUNK_NUMBER_TOO_LARGE"),
+    stricterThanKernel: `${TOO_LARGE_NOTE}; its usage would be ${(2n ** 50n + 2n) * 8n} sectors`,
+    rule: "step 8: next_free * chunk size above 2^53 - 1 is refused, so usage figures are always exact",
+  },
+  {
+    id: "derived-sectors-over-2pow53-16s",
+    description: "kernel-chunk-16s with a new_chunk of 2^49 + 1: next_free * 16 sectors is above 2^53.",
+    tags: ["entry", "new-chunk", "high-bits", "usage", "chunk-16"],
+    from: "kernel-chunk-16s",
+    image: (o) => damage.setBytes(o, 8192 + 8, u64(2n ** 49n + 1n)),
+    table: { mode: "P", chunkSize: 16 },
+    expected: refused("CHUNK_NUMBER_TOO_LARGE"),
+    stricterThanKernel: TOO_LARGE_NOTE,
+    rule: "step 8: next_free * chunk size above 2^53 - 1 is refused",
+  },
+  {
+    id: "derived-version-2-and-huge-entry",
+    description: "Version 2 and an entry with old_chunk 2^60: the version refusal comes first (entries are only read in step 7).",
+    tags: ["header", "version", "order", "high-bits"],
+    image: (o) => damage.setBytes(damage.setHeaderField(o, "version", 2), entry1s(0), u64(2n ** 60n)),
+    expected: refused("UNSUPPORTED_VERSION"),
+    rule: "CHUNK_NUMBER_TOO_LARGE is raised while reading the areas, after every header check",
+  },
+  {
+    id: "derived-fragment-12-bad-magic",
+    blank: true,
+    description: "A 12-byte device holding the start of a bad header (deadbeef ...): shorter than the 16 header bytes.",
+    tags: ["truncated", "header", "magic"],
+    image: () => Buffer.from("efbeadde0100000001000000", "hex"),
+    table: { mode: "P", chunkSize: 0 },
+    expected: refused("TRUNCATED"),
+    rule: "a device shorter than one sector is refused before the header is looked at",
+  },
+  {
+    id: "derived-fragment-100-bad-magic",
+    description: "The first 100 bytes of a COW whose magic is 0xdeadbeef: less than a sector.",
+    tags: ["truncated", "header", "magic"],
+    image: (o) => damage.truncate(damage.setHeaderField(o, "magic", 0xdeadbeef), 100),
+    table: { mode: "P", chunkSize: 0 },
+    expected: refused("TRUNCATED"),
+    rule: "the header sector must exist (D >= 512) before its magic is judged",
+  },
+  {
+    id: "derived-fragment-300-invalid",
+    description: "The first 300 bytes of an invalidated COW (valid = 0): an invalid header, but less than a sector.",
+    tags: ["truncated", "header", "invalid"],
+    image: (o) => damage.truncate(damage.setHeaderField(o, "valid", 0), 300),
+    table: { mode: "P", chunkSize: 0 },
+    expected: refused("TRUNCATED"),
+    rule: "D < 512 is refused even when no area would be read",
+  },
+  {
+    id: "derived-blank-stale-header-2s",
+    blank: true,
+    description: "A blank COW (magic 0) whose other header words are stale (valid 1, version 1, chunk size 8), activated with table chunk size 2.",
+    tags: ["new-cow", "header", "chunk-size", "chunk-2"],
+    image: () => cowBytes({ cs: 1, chunks: 128, words: [0, 1, 1, 8] }),
+    origin: O_ORIGIN,
+    table: { mode: "P", chunkSize: 2 },
+    expected: {
+      outcome: "accepted",
+      state: "new",
+      header: { magic: 0, valid: 1, version: 1, chunkSize: 8 },
+      chunkSize: 2,
+      exceptionsPerArea: 64,
+      exceptions: [],
+      nextFree: 2,
+      usage: { totalSectors: 128, allocatedSectors: 4, metadataSectors: 4 },
+      currentArea: 0,
+      status: "4/128 4",
+      snapshotSha256: "origin",
+    },
+    rule: "magic 0: the other words are not looked at; the table's chunk size is used",
+  },
+  {
+    id: "derived-blank-stale-header-default",
+    blank: true,
+    description: "A blank COW (magic 0) with a stale chunk-size word 8, activated with table chunk size 0 (the default, 32).",
+    tags: ["new-cow", "header", "chunk-size", "chunk-default"],
+    image: () => cowBytes({ cs: 1, chunks: 128, words: [0, 0, 1, 8] }),
+    table: { mode: "P", chunkSize: 0 },
+    expected: {
+      outcome: "accepted",
+      state: "new",
+      header: { magic: 0, valid: 0, version: 1, chunkSize: 8 },
+      chunkSize: 32,
+      exceptionsPerArea: 1024,
+      exceptions: [],
+      nextFree: 2,
+      usage: { totalSectors: 128, allocatedSectors: 64, metadataSectors: 64 },
+      currentArea: 0,
+      status: "64/128 64",
+    },
+    rule: "table chunk size 0 means 32; the stale header word is ignored",
+  },
+  {
+    id: "derived-blank-table-3",
+    blank: true,
+    description: "A blank 64 KiB COW with table chunk size 3.",
+    tags: ["new-cow", "chunk-size", "table"],
+    image: () => Buffer.alloc(65536),
+    origin: O_ORIGIN,
+    table: { mode: "P", chunkSize: 3 },
+    expected: refused("INVALID_CHUNK_SIZE"),
+    rule: "the table's chunk size must pass the chunk size check",
+  },
+  {
+    id: "derived-blank-one-chunk-8s",
+    blank: true,
+    description: "A blank COW of one 8-sector chunk, table chunk size 8: area 0 (chunk 1) cannot be written.",
+    tags: ["new-cow", "truncated", "chunk-8"],
+    image: () => Buffer.alloc(4096),
+    table: { mode: "P", chunkSize: 8 },
+    expected: refused("TRUNCATED"),
+    rule: "a new COW needs two whole chunks",
+  },
+  {
+    id: "derived-table-3-existing",
+    description: "kernel-origin-writes-1s (header chunk size 1) under a table with chunk size 3.",
+    tags: ["table", "chunk-size"],
+    image: (o) => o,
+    origin: O_ORIGIN,
+    table: { mode: "P", chunkSize: 3 },
+    expected: refused("INVALID_CHUNK_SIZE"),
+    rule: "step 1: the kernel checks the table's chunk size before it reads the device, even when a header will override it",
+  },
+  {
+    id: "derived-table-too-high-existing",
+    description: "kernel-origin-writes-1s under a table with chunk size 2^23 (a power of two above 4194303).",
+    tags: ["table", "chunk-size"],
+    image: (o) => o,
+    origin: O_ORIGIN,
+    table: { mode: "P", chunkSize: 8388608 },
+    expected: refused("INVALID_CHUNK_SIZE"),
+    rule: "step 1: the table's chunk size must be at most 4194303",
+  },
+  {
+    id: "derived-table-larger-than-device-invalid",
+    description: "kernel-invalidated-1s (4 KiB, valid = 0) under a table with chunk size 16 (8 KiB): the header read of one table chunk fails.",
+    tags: ["table", "truncated", "invalid"],
+    from: "kernel-invalidated-1s",
+    image: (o) => o,
+    origin: "../kernel-invalidated-1s/origin.img.gz",
+    table: { mode: "P", chunkSize: 16 },
+    expected: refused("TRUNCATED"),
+    rule: "step 1: the header is read as one chunk of the table's size; D < T * 512 is refused",
+  },
+  {
+    id: "derived-table-larger-than-device-valid",
+    description: "kernel-overflow-po-snap-1s (4 KiB, valid) under a table with chunk size 32 (16 KiB).",
+    tags: ["table", "truncated"],
+    from: "kernel-overflow-po-snap-1s",
+    image: (o) => o,
+    origin: "../kernel-overflow-po-snap-1s/origin.img.gz",
+    table: { mode: "PO", chunkSize: 32 },
+    expected: refused("TRUNCATED"),
+    rule: "step 1: D < T * 512 is refused before the header is read",
+  },
+  {
+    id: "derived-table-smaller-than-header-2s",
+    description: "kernel-multi-area-2s (header chunk size 2) under a table with chunk size 1: the header's chunk size wins.",
+    tags: ["table", "chunk-size", "multi-area", "chunk-2"],
+    from: "kernel-multi-area-2s",
+    image: (o) => o,
+    origin: "../kernel-multi-area-2s/origin.img.gz",
+    table: { mode: "P", chunkSize: 1 },
+    expected: { ...kernelExpected("kernel-multi-area-2s"), exceptions: undefined, exceptionsFile: undefined, keepExceptionsOf: "kernel-multi-area-2s" },
+    rule: "step 4: an existing header's chunk size overrides the table's",
+  },
+  {
+    id: "derived-fragment-16-table-3",
+    description: "The 16 header bytes of a valid COW under a table with chunk size 3: the table is refused before the device is read.",
+    tags: ["table", "chunk-size", "truncated", "order"],
+    image: (o) => damage.truncate(o, 16),
+    table: { mode: "P", chunkSize: 3 },
+    expected: refused("INVALID_CHUNK_SIZE"),
+    rule: "the table's chunk size is checked first (when the table is parsed), then the device size",
+  },
+  {
+    id: "derived-empty-table-6",
+    blank: true,
+    description: "A zero-byte device under a table with chunk size 6.",
+    tags: ["table", "chunk-size", "truncated", "order"],
+    image: () => Buffer.alloc(0),
+    table: { mode: "P", chunkSize: 6 },
+    expected: refused("INVALID_CHUNK_SIZE"),
+    rule: "the table's chunk size is checked before the device is read",
+  },
+  {
+    id: "derived-valid-ffffffff",
+    description: "Header valid word 0xffffffff: any non-zero value means valid.",
+    tags: ["header", "valid"],
+    image: (o) => damage.setHeaderField(o, "valid", 0xffffffff),
+    origin: O_ORIGIN,
+    expected: oValid({ header: { magic: SNAP, valid: 0xffffffff, version: 1, chunkSize: 1 }, snapshotSha256: O_SHA }),
+    rule: "only valid == 0 means invalid",
+  },
+  {
+    id: "derived-version-0-and-chunk-size-0",
+    description: "Header version 0 AND chunk size 0: the chunk size is checked before the version.",
+    tags: ["header", "version", "chunk-size", "order"],
+    image: (o) => damage.setHeaderField(damage.setHeaderField(o, "version", 0), "chunkSize", 0),
+    expected: refused("INVALID_CHUNK_SIZE"),
+    rule: "the on-disk chunk size is validated before the version",
+  },
+  {
+    id: "derived-bad-magic-and-chunk-size-0",
+    description: "Header magic 0x12345678 AND chunk size 0: the magic is checked first.",
+    tags: ["header", "magic", "chunk-size", "order"],
+    image: (o) => damage.setHeaderField(damage.setHeaderField(o, "magic", 0x12345678), "chunkSize", 0),
+    expected: refused("BAD_MAGIC"),
+    rule: "magic, then chunk size, then version",
+  },
+  {
+    id: "derived-chunk-size-2pow23-invalid",
+    description: "An invalidated header (valid = 0) with chunk size 2^23: a power of two, but above 4194303.",
+    tags: ["header", "chunk-size", "invalid"],
+    image: (o) => damage.setHeaderField(damage.setHeaderField(o, "valid", 0), "chunkSize", 8388608),
+    expected: refused("INVALID_CHUNK_SIZE"),
+    rule: "the chunk size check includes cs <= 4194303, also for an invalidated snapshot",
+  },
+  {
+    id: "derived-terminator-nonzero-old-8s",
+    description: "kernel-chunk-8s with old_chunk 77 written into its terminator entry (entry 3): new_chunk 0 still ends the list.",
+    tags: ["entry", "terminator", "chunk-8"],
+    from: "kernel-chunk-8s",
+    image: (o) => damage.setBytes(o, 4096 + 48, u64(77)),
+    origin: "../kernel-chunk-8s/origin.img.gz",
+    table: { mode: "P", chunkSize: 8 },
+    expected: C8,
+    rule: "only new_chunk == 0 ends the list; old_chunk of the terminator is irrelevant",
+  },
+  {
+    id: "derived-valid-empty-8s",
+    description: "kernel-chunk-8s with area 0 zeroed: a valid snapshot with no exceptions.",
+    tags: ["entry", "next-free", "chunk-8"],
+    from: "kernel-chunk-8s",
+    image: (o) => damage.setBytes(o, 4096, new Uint8Array(4096)),
+    origin: "../kernel-chunk-8s/origin.img.gz",
+    table: { mode: "P", chunkSize: 8 },
+    expected: valid(8, [], 2, 0, 64, { snapshotSha256: "origin" }),
+    rule: "with no entries next_free = 2 (not highest + 1 = 0)",
+  },
+  {
+    id: "derived-partial-trailing-chunk-8s",
+    description: "kernel-chunk-8s with 3 more sectors at the end: a partial trailing chunk of an 8-sector-chunk device.",
+    tags: ["device-size", "chunk-8"],
+    from: "kernel-chunk-8s",
+    image: (o) => Buffer.concat([o, Buffer.alloc(1536)]),
+    origin: "../kernel-chunk-8s/origin.img.gz",
+    table: { mode: "P", chunkSize: 8 },
+    expected: { ...C8, usage: { ...C8.usage, totalSectors: 67 }, status: "40/67 16" },
+    rule: "total = floor(D / 512) counts the partial chunk's sectors",
+  },
+  {
+    id: "derived-partial-trailing-chunk-2s-odd",
+    description: "kernel-chunk-2s with 700 more bytes: a partial trailing chunk that also ends in a partial sector.",
+    tags: ["device-size", "chunk-2"],
+    from: "kernel-chunk-2s",
+    image: (o) => Buffer.concat([o, Buffer.alloc(700)]),
+    origin: "../kernel-chunk-2s/origin.img.gz",
+    table: { mode: "P", chunkSize: 2 },
+    expected: { ...C2, usage: { ...C2.usage, totalSectors: 65 }, status: "10/65 4" },
+    rule: "total = floor(D / 512): the 188 bytes after the last whole sector do not count",
+  },
+  {
+    id: "derived-origin-odd-bytes-8s",
+    description: "kernel-partial-last-chunk-8s's COW over its origin cut to 30001 bytes: the origin is not a whole number of sectors.",
+    tags: ["view", "device-size", "chunk-8"],
+    from: "kernel-partial-last-chunk-8s",
+    image: (o) => o,
+    originBytes: () => originOf("kernel-partial-last-chunk-8s").subarray(0, 30001),
+    table: { mode: "P", chunkSize: 8 },
+    expected: { ...PARTIAL, snapshotSha256: "view" },
+    rule: "the view has exactly the origin's size in bytes; its last chunk is partial",
+  },
+];
+
 const source = readImage(join(CASES, O, "cow.img.gz"));
-const originSha = (await import("./common.mjs")).sha256(readImage(join(CASES, O, "origin.img.gz")));
+const originSha = sha256(readImage(join(CASES, O, "origin.img.gz")));
 for (const name of readdirSync(CASES)) if (name.startsWith("derived-")) rmSync(join(CASES, name), { recursive: true, force: true });
-for (const d of CASES_TABLE) {
+for (const d of [...CASES_TABLE, ...NEW_CASES]) {
   const dir = join(CASES, d.id);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "cow.img.gz"), gz(d.image(new Uint8Array(source))));
-  const expected = { ...d.expected };
-  if (expected.snapshotSha256 === "origin") expected.snapshotSha256 = originSha; // a new COW's view is the origin itself
+  const from = d.from ?? O;
+  const cow = Buffer.from(d.image(new Uint8Array(d.from ? readImage(join(CASES, d.from, "cow.img.gz")) : source)));
+  writeFileSync(join(dir, "cow.img.gz"), gz(cow));
+  let origin;
+  let originFile = d.origin;
+  if (d.originBytes) {
+    origin = d.originBytes();
+    writeFileSync(join(dir, "origin.img.gz"), gz(origin));
+    originFile = "origin.img.gz";
+  } else if (d.origin) origin = readImage(join(dir, d.origin));
+  const expected = Object.fromEntries(Object.entries(d.expected).filter(([, v]) => v !== undefined));
+  if (expected.keepExceptionsOf) {
+    // The source case's exception list (inline or in its exceptions file) stays as it is.
+    const src = JSON.parse(readFileSync(join(CASES, expected.keepExceptionsOf, "case.json"), "utf8")).expected;
+    if (src.exceptionsFile) {
+      writeFileSync(join(dir, src.exceptionsFile), readFileSync(join(CASES, expected.keepExceptionsOf, src.exceptionsFile)));
+      expected.exceptionsFile = src.exceptionsFile;
+    } else expected.exceptions = src.exceptions;
+    delete expected.keepExceptionsOf;
+  }
+  if (expected.snapshotSha256 === "origin") expected.snapshotSha256 = d.origin === O_ORIGIN && !d.originBytes ? originSha : sha256(origin); // a new or empty COW's view is the origin itself
+  if (expected.snapshotSha256 === "view") expected.snapshotSha256 = viewSha(origin, cow, expected.chunkSize, expected.exceptions, "first");
+  // Long exception lists go to a file beside case.json.
+  if (expected.exceptions && expected.exceptions.length > 200) {
+    writeFileSync(join(dir, "exceptions.json.gz"), gz(Buffer.from(JSON.stringify(expected.exceptions))));
+    delete expected.exceptions;
+    expected.exceptionsFile = "exceptions.json.gz";
+  }
   const c = {
     $schema: "../../schema/case.schema.json",
     id: d.id,
@@ -231,15 +726,15 @@ for (const d of CASES_TABLE) {
     tags: ["derived", ...d.tags],
     provenance: {
       kind: "derived",
-      ...(d.blank ? {} : { from: O, mutation: d.id.replace(/^derived-/, "") }),
+      ...(d.blank || (!d.from && d.image.length === 0) ? {} : { from, mutation: d.id.replace(/^derived-/, "") }),
       note: `expected values written by hand from the rule: ${d.rule}`,
       generator: "conformance/tools/derive.mjs",
     },
-    files: { cow: "cow.img.gz", ...(d.origin ? { origin: d.origin } : {}) },
+    files: { cow: "cow.img.gz", ...(originFile ? { origin: originFile } : {}) },
     table: d.table ?? { mode: "P", chunkSize: 1 },
     expected,
     ...(d.stricterThanKernel ? { stricterThanKernel: d.stricterThanKernel } : {}),
   };
   writeJson(join(dir, "case.json"), c);
 }
-console.log(`derive: wrote ${CASES_TABLE.length} derived case(s)`);
+console.log(`derive: wrote ${CASES_TABLE.length + NEW_CASES.length} derived case(s)`);

@@ -31,6 +31,10 @@ REFUSALS = [
     (re.compile(r"Invalid or corrupt snapshot"), "BAD_MAGIC"),
     (re.compile(r"unable to handle snapshot disk version"), "UNSUPPORTED_VERSION"),
     (re.compile(r"invalid on-disk chunk size"), "INVALID_CHUNK_SIZE"),
+    # A bad TABLE chunk size: the constructor refuses the table before it
+    # reads the device ("Chunk size is not a power of 2" / "... too high",
+    # logged as the exception store failing to be created).
+    (re.compile(r"Couldn't create exception store|Chunk size is (not a power of 2|too high|not a multiple)"), "INVALID_CHUNK_SIZE"),
     (re.compile(r"Failed to read snapshot metadata \(-EIO\)|I/O error"), "TRUNCATED"),
 ]
 
@@ -84,8 +88,13 @@ def main():
             continue
         item = {"id": q["id"], "cow": q["cow"], "chunkSize": q["table"]["chunkSize"], "mode": q["table"]["mode"]}
         origin = (exports.get(q["id"]) or {}).get("origin")
-        if origin:
+        if origin and os.path.getsize(origin) % 512 == 0:
             item["origin"] = origin
+        elif origin:
+            # An origin that is not whole sectors cannot be attached either: dump only.
+            exports.pop(q["id"])
+            answers.append({"id": q["id"], "op": "export", "exitCode": None,
+                            "skip": "an origin of %d bytes is not a whole number of sectors" % os.path.getsize(origin)})
         items.append(item)
     if items:
         with tempfile.TemporaryDirectory(prefix="dmsnap-kernel-batch-") as tmp:

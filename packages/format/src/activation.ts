@@ -83,17 +83,18 @@ export class Activation {
 
   /** The bytes to read first: the header. */
   headerRequest(): ReadRequest {
-    if (this.deviceBytes < Math.max(HEADER_SIZE, SECTOR_SIZE)) {
-      throw new FormatError(ErrorCode.Truncated, `the device is ${this.deviceBytes} bytes, too small to hold a header sector; is this the right file?`, { chunk: 0 });
-    }
     const table = this.options.tableChunkSize;
     if (table !== undefined && table !== 0) {
-      // The kernel checks the table's chunk size when it parses the table, and
-      // reads the header as a whole chunk of that size.
+      // The kernel checks the table's chunk size when it parses the table,
+      // before it touches the device (so even a tiny device gets
+      // INVALID_CHUNK_SIZE), and reads the header as a whole chunk of that size.
       this.requireChunkSize(table, "table");
       if (this.deviceBytes < chunkBytes(table)) {
         throw new FormatError(ErrorCode.Truncated, `the kernel reads the header as one ${table}-sector chunk (the table's chunk size), but the device is only ${this.deviceBytes} bytes`, { chunk: 0 });
       }
+    }
+    if (this.deviceBytes < Math.max(HEADER_SIZE, SECTOR_SIZE)) {
+      throw new FormatError(ErrorCode.Truncated, `the device is ${this.deviceBytes} bytes, too small to hold a header sector; is this the right file?`, { chunk: 0 });
     }
     return { offset: 0, length: HEADER_SIZE, area: -1 };
   }

@@ -119,6 +119,33 @@ class ReaderTest(unittest.TestCase):
         self.assertEqual(self.dump(bytes(65536), "--chunk-size", "x", code=2)
                          ["error"]["code"], "BAD_OPTION")
 
+    def test_chunk_size_grammar(self):
+        # dump-json.md, "--chunk-size": digits only; leading zeros; the last one wins
+        for bad in ("-8", "8.0", "", "0x8", " 8"):
+            self.assertEqual(self.dump(bytes(65536), "--chunk-size", bad, code=2)
+                             ["error"]["code"], "BAD_OPTION", bad)
+        self.assertEqual(self.dump(bytes(65536), "--chunk-size=008")["chunkSize"], 8)
+        self.assertEqual(self.dump(bytes(65536), "--chunk-size", "3", "--chunk-size", "16")["chunkSize"], 16)
+        # too large to be a chunk size: the chunk size check, not a usage error
+        self.assertEqual(self.refused(bytes(65536), "--chunk-size", "9999999999"), "INVALID_CHUNK_SIZE")
+
+    def test_bad_option_before_io_error(self):
+        p = self.run_reader("dump", "--chunk-size", "x", os.path.join(self.tmp.name, "missing"))
+        self.assertEqual((p.returncode, json.loads(p.stdout)["error"]["code"]), (2, "BAD_OPTION"))
+        p = self.run_reader("dump", os.path.join(self.tmp.name, "missing"))
+        self.assertEqual((p.returncode, json.loads(p.stdout)["error"]["code"]), (2, "IO_ENOENT"))
+
+    def test_table_chunk_size_for_an_existing_cow(self):
+        good = image(8, 16, [[(10, 2)]])
+        # checked before the device is read, even a 16-byte one (format.md step 1)
+        self.assertEqual(self.refused(good, "--chunk-size", "3"), "INVALID_CHUNK_SIZE")
+        self.assertEqual(self.refused(good[:16], "--chunk-size", "3"), "INVALID_CHUNK_SIZE")
+        self.assertEqual(self.refused(good[:16], "--chunk-size", "1"), "TRUNCATED")
+        # the header is read as one table chunk: 16 chunks of 4 KiB < one 128 KiB chunk
+        self.assertEqual(self.refused(good, "--chunk-size", "256"), "TRUNCATED")
+        # a smaller table chunk size: the header's wins
+        self.assertEqual(self.dump(good, "--chunk-size", "2")["chunkSize"], 8)
+
     # ---- refusals, and their order ---------------------------------------
     def test_refusals(self):
         good = image(8, 16, [[(10, 2)]])

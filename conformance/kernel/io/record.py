@@ -113,18 +113,28 @@ def record(workloads, out_dir, keep=None):
             final = df.read((o + c) * SECTOR)
             lf.seek(ls * SECTOR)
             raw = lf.read(ln * SECTOR)
-            with open(os.path.join(out_dir, w["id"] + ".log.gz"), "wb") as g:
-                g.write(gzip.compress(trim(raw), 9, mtime=0))
+            _write_atomic(os.path.join(out_dir, w["id"] + ".log.gz"), gzip.compress(trim(raw), 9, mtime=0))
             summary["workloads"][w["id"]] = {
                 "originSectors": o, "cowSectors": c,
                 "finalSha256": hashlib.sha256(final).hexdigest(),
                 "steps": open(os.path.join(jd, "steps")).read().splitlines(),
                 "dmesg": [l for l in open(os.path.join(jd, "dmesg")).read().splitlines() if l.strip()],
             }
-    with open(os.path.join(out_dir, "record.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-        f.write("\n")
+    _write_atomic(os.path.join(out_dir, "record.json"), (json.dumps(summary, indent=2) + "\n").encode())
+    if keep is None:
+        for p in (data_path, log_path, io_path):
+            os.unlink(p)
     return summary
+
+
+def _write_atomic(path, data):
+    """A finished file or none: a crash or an error never leaves half a fixture."""
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 def trim(raw):

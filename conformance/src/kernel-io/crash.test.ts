@@ -135,3 +135,14 @@ describe("mapping to the TLA+ model's events", () => {
     expect(swapped.ok && swapped.log.events.find((e) => e.a === "IssueArea")).toMatchObject({ flush: false });
   });
 });
+
+describe("the kernel's sample", () => {
+  it("keeps the bytes of every violation and of at most keepSample other states", () => {
+    const r = enumerateCrashes(w, kernelLike(true), { keepSample: 2, seed: 3 });
+    expect(r.sample.length).toBe(2);
+    expect(r.sample.every((s) => s.verdict === "ok" && s.cow && s.origin)).toBe(true);
+    expect(r.violations.every((s) => s.cow && s.origin)).toBe(true);
+    const withBytes = new Set(r.states.filter((s) => s.cow).map((s) => s.key));
+    expect(withBytes.size).toBe(r.violations.length + 2);
+  });
+});

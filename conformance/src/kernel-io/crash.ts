@@ -47,8 +47,12 @@ export interface EnumerateOptions {
   maxExhaustive?: number;
   samples?: number;
   seed?: number;
-  /** Keep the origin/COW bytes of these states (for the kernel's activation). */
-  keep?: (s: CrashState) => boolean;
+  /**
+   * Keep the origin/COW bytes of every violating state and of a seeded sample
+   * of this many others (reservoir sampling: memory bounded by the sample,
+   * not by the number of states), for the kernel's activation.
+   */
+  keepSample?: number;
 }
 
 export interface EnumerateResult {
@@ -56,6 +60,8 @@ export interface EnumerateResult {
   /** Distinct (origin, COW) states judged. */
   unique: number;
   violations: CrashState[];
+  /** The sample of states that keep the promise (with bytes when `keepSample` was given). */
+  sample: CrashState[];
 }
 
 function mulberry(seed: number): () => number {
@@ -162,6 +168,13 @@ export function enumerateCrashes(w: Workload, events: LogEvent[], options: Enume
   const pending: number[] = [];
   const states: CrashState[] = [];
   const seen = new Map<string, CrashState>();
+  const sample: CrashState[] = [];
+  const rndSample = mulberry((options.seed ?? 1) + 7);
+  let okSeen = 0;
+  const keepBytes = (st: CrashState, origin: Uint8Array, cow: Uint8Array) => {
+    st.origin = origin.slice();
+    st.cow = cow.slice();
+  };
 
   const crashAt = (boundary: number): void => {
     const ack = acknowledgedOrigin(events, boundary);
@@ -194,9 +207,21 @@ export function enumerateCrashes(w: Workload, events: LogEvent[], options: Enume
         viewSha256: j.view === null ? null : createHash("sha256").update(j.view).digest("hex"),
         key,
       };
-      if (options.keep?.(st)) {
-        st.origin = origin.slice();
-        st.cow = cow.slice();
+      if (options.keepSample !== undefined) {
+        if (st.verdict !== "ok") keepBytes(st, origin, cow);
+        else {
+          okSeen++;
+          const slot = okSeen <= options.keepSample ? okSeen - 1 : Math.floor(rndSample() * okSeen);
+          if (slot < options.keepSample) {
+            keepBytes(st, origin, cow);
+            const evicted = sample[slot];
+            if (evicted) {
+              evicted.origin = undefined;
+              evicted.cow = undefined;
+            }
+            sample[slot] = st;
+          }
+        }
       }
       seen.set(key, st);
       states.push(st);
@@ -218,7 +243,7 @@ export function enumerateCrashes(w: Workload, events: LogEvent[], options: Enume
   });
   crashAt(events.length);
   const violations = [...seen.values()].filter((s) => s.verdict !== "ok");
-  return { states, unique: seen.size, violations };
+  return { states, unique: seen.size, violations, sample };
 }
 
 /** The data slice after every event of the log (to check a log against the slice the kernel left). */

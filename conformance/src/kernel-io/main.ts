@@ -149,19 +149,16 @@ async function main(): Promise<number> {
           modelLogs.push({ ...mm.log, mutant: { kind: name, at, of: w.id } });
         }
       }
-      const res = enumerateCrashes(w, ev, { keep: () => true, seed: 10 });
+      const per = Math.max(1, Math.floor(args.sample / workloads.length));
+      const res = enumerateCrashes(w, ev, { keepSample: per, seed: 10 });
       states += res.unique;
       const viol = res.violations;
       kernelViolations.push(...viol);
       for (const v of viol) if (!v.finding || !DOCUMENTED.has(v.finding)) problems.push(`${w.id}: unexplained violation at event ${v.boundary} (${v.verdict}): ${v.detail}`);
       report.push({ workload: w.id, events: ev.length, order: order.ok ? "accepted" : order.error, strictHeaderRule: strict.ok ? "accepted" : strict.error, actions: order.actions, mutations: mutated, crashStates: res.states.length, unique: res.unique, violations: viol.length });
       console.error(`kernel-crash: ${w.id}: ${ev.length} events, order ${order.ok ? "accepted" : "REJECTED"}${strict.ok ? "" : ` (rejected with a durable invalidation header: ${strict.error!.rule})`}, ${res.unique} crash states, ${viol.length} violations`);
-      // the kernel's sample: every violation plus a seeded spread of the rest
-      const unique = [...new Map(res.states.map((s) => [s.key, s])).values()].filter((s) => s.origin);
-      toActivate.push(...unique.filter((s) => s.verdict !== "ok"));
-      const rest = unique.filter((s) => s.verdict === "ok");
-      const per = Math.max(1, Math.floor(args.sample / used.length));
-      for (let k = 0; k < Math.min(per, rest.length); k++) toActivate.push(rest[Math.floor((k * rest.length) / Math.min(per, rest.length))]!);
+      // the kernel's sample: every violation plus a seeded sample of the rest
+      toActivate.push(...viol, ...res.sample);
     }
 
     const tEnum = Date.now();
@@ -194,10 +191,14 @@ async function main(): Promise<number> {
     let tlcRejected = 0;
     let tlcModelEvents = 0;
     if (args.tlc && modelLogs.length > 0) {
-      const r = await checkKernelLogs(ROOT, modelLogs, (m) => console.error(`kernel-crash: ${m}`));
+      const r = await checkKernelLogs(ROOT, modelLogs, (m) => console.error(`kernel-crash: ${m}`)).catch((e: Error) => {
+        problems.push(`TLC: ${e.message}`);
+        return { reached: modelLogs.map(() => -1), seconds: 0, finished: true, raw: "" };
+      });
       if (!r.finished) problems.push(`TLC did not finish:\n${r.raw.slice(-1500)}`);
       modelLogs.forEach((l, i) => {
         const got = r.reached[i] ?? 0;
+        if (got < 0) return; // TLC did not run (reported above)
         checks++;
         if (!l.mutant) {
           if (got === l.events.length) {

@@ -41,7 +41,12 @@ export async function checkKernelLogs(root: string, logs: ModelLog[], say: (s: s
     copyFileSync(join(spec, "DmSnapStore.tla"), join(dir, "DmSnapStore.tla"));
     copyFileSync(join(spec, "trace/TraceDmSnapStore.tla"), join(dir, "TraceDmSnapStore.tla"));
     copyFileSync(join(spec, "kernel/KernelTrace.tla"), join(dir, "KernelTrace.tla"));
-    const batch = traces.batchModule(logs, traces.declarations(model));
+    const decl = traces.declarations(model);
+    const unmapped = decl.constants.filter((c) => !["STALE", "HDR_INVALID", "HDR_VALID"].includes(c) && !(c in (logs[0]?.constants ?? {})));
+    if (unmapped.length > 0) {
+      throw new Error(`spec/DmSnapStore.tla declares ${unmapped.join(", ")}, which conformance/src/kernel-io/model.ts does not map to the kernel's logs: give each the kernel's value there (Linux 6.1 writes the invalidated header as a plain write, and releases origin writes after the commit)`);
+    }
+    const batch = traces.batchModule(logs, decl);
     const tla = batch.tla.replace(/INSTANCE TraceDmSnapStore /g, "INSTANCE KernelTrace ").replace(/!TraceNext\b/g, "!KernelNext");
     if (!tla.includes("!KernelNext")) throw new Error("spec/lib/traces.mjs: the batch module no longer names TraceNext; update conformance/src/kernel-io/tlc.ts");
     writeFileSync(join(dir, "TraceBatch.tla"), tla);

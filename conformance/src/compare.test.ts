@@ -99,3 +99,33 @@ describe("compareAnswer", () => {
     expect(compareAnswer(expected, exc, answer({ nope: 1 }, 1)).problems[0]).toMatch(/exit code 1 without/);
   });
 });
+
+describe("export of an image without a view", () => {
+  const refusedCase: Expected = { outcome: "refused", error: { code: "BAD_MAGIC" } };
+  const refusal = (exportExitCode: number | null, exportErrorCode?: string): ReaderAnswer => ({
+    exitCode: 1,
+    output: { error: { code: "BAD_MAGIC", message: "x" } },
+    problems: [],
+    exportExitCode,
+    ...(exportErrorCode ? { exportErrorCode } : {}),
+  });
+  const check = (a: ReaderAnswer, fields?: string[]) => compareAnswer(refusedCase, undefined, a, { exportChecked: true, exportRefusal: "BAD_MAGIC", ...(fields ? { fields } : {}) });
+
+  it("passes when export refuses with the dump's code", () => {
+    expect(check(refusal(1, "BAD_MAGIC")).diffs).toEqual([]);
+    expect(check(refusal(1, "BAD_MAGIC")).compared).toContain("exportRefusal");
+  });
+
+  it("fails an export that prints a view, refuses with another code, or prints no error object", () => {
+    expect(check(refusal(0)).diffs.map((d) => [d.field, d.actual])).toEqual([["exportRefusal", "exit 0"]]);
+    expect(check(refusal(1, "TRUNCATED")).diffs.map((d) => d.actual)).toEqual(["TRUNCATED"]);
+    expect(check(refusal(1)).diffs.map((d) => d.actual)).toEqual(["no error object"]);
+  });
+
+  it("expects SNAPSHOT_INVALID for an invalid snapshot, and is not compared for a reader that does not report it", () => {
+    const invalid: Expected = { outcome: "accepted", state: "invalid", status: "Invalid" };
+    const a: ReaderAnswer = { exitCode: 0, output: { state: "invalid", status: "Invalid" }, problems: [], exportExitCode: 0 };
+    expect(compareAnswer(invalid, undefined, a, { exportChecked: true, exportRefusal: "SNAPSHOT_INVALID" }).diffs.map((d) => d.field)).toEqual(["exportRefusal"]);
+    expect(compareAnswer(invalid, undefined, a, { exportChecked: true, exportRefusal: "SNAPSHOT_INVALID", fields: ["state", "status"] }).diffs).toEqual([]);
+  });
+});

@@ -7,7 +7,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runConformance } from "./runner.js";
+import { exportRefusal, runConformance, tableArgs, wantsExport } from "./runner.js";
 import type { ReaderSpec } from "./types.js";
 
 const suite = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -120,5 +120,21 @@ writeFileSync(ans, JSON.stringify({ answers }));
     expect(r.cells).toHaveLength(1);
     expect(r.cells[0]!.diffs).toEqual([{ field: "nextFree", expected: 3, actual: 2 }]);
     expect(r.cells[0]!.compared).toEqual(["outcome", "state", "nextFree", "snapshotSha256"]);
+  });
+});
+
+describe("what the runner asks of a case", () => {
+  const base = { id: "x", description: "", tags: [], provenance: { kind: "derived" as const }, dir: "", files: { cow: "c", origin: "o" }, table: { mode: "P" as const, chunkSize: 8 } };
+  it("always passes the table's chunk size, 0 included", () => {
+    expect(tableArgs({ ...base, expected: { outcome: "accepted", state: "valid" } })).toEqual(["--chunk-size", "8"]);
+    expect(tableArgs({ ...base, table: { mode: "P", chunkSize: 0 }, expected: { outcome: "refused", error: { code: "TRUNCATED" } } })).toEqual(["--chunk-size", "0"]);
+  });
+  it("runs export for a view hash, a refusal or an invalid snapshot, when there is an origin", () => {
+    expect(exportRefusal({ ...base, expected: { outcome: "refused", error: { code: "TRUNCATED" } } })).toBe("TRUNCATED");
+    expect(exportRefusal({ ...base, expected: { outcome: "accepted", state: "invalid" } })).toBe("SNAPSHOT_INVALID");
+    expect(exportRefusal({ ...base, expected: { outcome: "accepted", state: "new" } })).toBeUndefined();
+    expect(wantsExport({ ...base, expected: { outcome: "accepted", state: "invalid" } })).toBe(true);
+    expect(wantsExport({ ...base, expected: { outcome: "accepted", state: "valid" } })).toBe(false); // no hash: e.g. a chunk beyond the device
+    expect(wantsExport({ ...base, files: { cow: "c" }, expected: { outcome: "refused", error: { code: "BAD_MAGIC" } } })).toBe(false);
   });
 });

@@ -25,7 +25,7 @@ export function register(program: Command): void {
     .requiredOption("--cow <file>", "the snapshot's COW device or image")
     .requiredOption("--output <file>", "raw image to write: a new file (put in place when complete), or with --force an existing file (replaced) or block device (written in place)")
     .option("--force", "overwrite --output if it exists")
-    .option("--chunk-size <sectors>", "table chunk size, used only if the COW is blank")
+    .option("--chunk-size <sectors>", "the table's chunk size: checked first, the chunk size of a blank COW, overridden by an existing header")
     .option("--json", "print the result as one JSON object; errors as {\"error\": {code, message}}")
     .addOption(progressOption())
     .addHelpText("after", "\nExamples:\n  $ dmsnap export --origin /dev/vg/root --cow /dev/vg/snap-cow --output root-at-snapshot.img\n\nExit: 0 exported, 1 refused (invalid snapshot, corrupt COW), 2 usage or I/O error\n(OUTPUT_EXISTS, SAME_FILE, BUSY, NOT_A_REGULAR_FILE_OR_BLOCK_DEVICE).")

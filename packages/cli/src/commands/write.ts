@@ -26,7 +26,7 @@ export function register(program: Command): void {
     .requiredOption("--offset <bytes>", "byte offset in the origin / snapshot")
     .requiredOption("--input <file>", "file whose bytes are written")
     .option("--target <which>", "origin or snapshot", "origin")
-    .option("--chunk-size <sectors>", "table chunk size, used only if the COW is blank")
+    .option("--chunk-size <sectors>", "the table's chunk size: checked first, the chunk size of a blank COW, overridden by an existing header")
     .option("--overflow", "the PO table option: a full COW fails snapshot writes with OVERFLOW instead of invalidating")
     .option("--json", "print the result as one JSON object; errors as {\"error\": {code, message}}")
     .addHelpText("after", "\nExamples:\n  $ dmsnap write --origin disk.img --cow snap.cow --offset 4096 --input patch.bin\n  $ dmsnap write --origin disk.img --cow snap.cow --offset 0 --input mbr.bin --target snapshot\n\nExit: 0 written, 1 refused (invalid snapshot, full COW, corrupt COW), 2 usage or I/O error.")

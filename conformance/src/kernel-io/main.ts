@@ -185,6 +185,32 @@ async function main(): Promise<number> {
       });
       kernelRun.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
     }
+    const tEngine0 = Date.now();
+    // 4. our engine
+    let engineStates = 0;
+    let engineViolations = 0;
+    const engineRules: Record<HeaderRule, { states: number; violations: number; rejected: number }> = { engine: { states: 0, violations: 0, rejected: 0 }, "preflush-fua": { states: 0, violations: 0, rejected: 0 }, kernel: { states: 0, violations: 0, rejected: 0 } };
+    for (const w of workloads) {
+      for (const rule of ["engine", "preflush-fua", "kernel"] as HeaderRule[]) {
+        const ev: LogEvent[] = await engineLog(w, rule);
+        if (rule !== "kernel") checks += 2;
+        // the engine's order as a behaviour of the model too (its own rule and the fix)
+        const em = rule === "kernel" ? null : toModel(w, ev, `engine-${rule}-${w.id}`);
+        if (em?.ok && em.log.events.length > 0) modelLogs.push(em.log);
+        const order = validateOrder(w, ev, rule === "kernel" ? "plain" : rule === "engine" ? "fua" : "preflush-fua");
+        if (!order.ok) {
+          engineRules[rule].rejected++;
+          if (rule !== "kernel") problems.push(`engine (${rule}) ${w.id}: log rejected at event ${order.error!.index} (${order.error!.rule}): ${order.error!.message}`);
+        }
+        const res = enumerateCrashes(w, ev, { seed: 11 });
+        engineRules[rule].states += res.unique;
+        engineRules[rule].violations += res.violations.length;
+        if (rule !== "kernel") {
+          for (const v of res.violations) problems.push(`engine (${rule}) ${w.id}: violation at event ${v.boundary} (${v.verdict}): ${v.detail}`);
+        }
+      }
+    }
+    const tEngine = Date.now();
     // 2b. TLC: the mapped logs are behaviours of the model; every mapped mutant is rejected
     let tlcLine = "TLC: skipped (--no-tlc)";
     let tlcAccepted = 0;
@@ -204,39 +230,16 @@ async function main(): Promise<number> {
           if (got === l.events.length) {
             tlcAccepted++;
             tlcModelEvents += l.events.length;
-          } else problems.push(`TLC rejects the kernel log ${l.name} at model event ${got + 1} of ${l.events.length}: ${JSON.stringify(l.events[got]).slice(0, 160)}`);
+          } else problems.push(`TLC rejects the log ${l.name} at model event ${got + 1} of ${l.events.length}: ${JSON.stringify(l.events[got]).slice(0, 160)}`);
         } else if (got === l.events.length) problems.push(`TLC accepts the mutant ${l.name}`);
         else if (got < l.mutant.at) problems.push(`TLC rejects the mutant ${l.name} at ${got + 1}, before its mutation (${l.mutant.at + 1})`);
         else tlcRejected++;
       });
-      tlcLine = `TLC (${r.seconds.toFixed(1)}s): ${tlcAccepted} kernel logs accepted (${tlcModelEvents} model events), ${tlcRejected} of ${modelLogs.filter((l) => l.mutant).length} mutants rejected; not mapped: ${notMapped.join(", ") || "none"}`;
+      tlcLine = `TLC (${r.seconds.toFixed(1)}s): ${tlcAccepted} logs accepted (${tlcModelEvents} model events; ${modelLogs.filter((l) => !l.mutant && l.name.startsWith("engine-")).length} of them our engine's), ${tlcRejected} of ${modelLogs.filter((l) => l.mutant).length} mutants rejected; not mapped: ${notMapped.join(", ") || "none"}`;
     }
     console.error(`kernel-crash: ${tlcLine}`);
 
     const tTlc = Date.now();
-    const tEngine0 = Date.now();
-    // 4. our engine
-    let engineStates = 0;
-    let engineViolations = 0;
-    const engineRules: Record<HeaderRule, { states: number; violations: number; rejected: number }> = { engine: { states: 0, violations: 0, rejected: 0 }, "preflush-fua": { states: 0, violations: 0, rejected: 0 }, kernel: { states: 0, violations: 0, rejected: 0 } };
-    for (const w of workloads) {
-      for (const rule of ["engine", "preflush-fua", "kernel"] as HeaderRule[]) {
-        const ev: LogEvent[] = await engineLog(w, rule);
-        if (rule !== "kernel") checks += 2;
-        const order = validateOrder(w, ev, rule === "kernel" ? "plain" : rule === "engine" ? "fua" : "preflush-fua");
-        if (!order.ok) {
-          engineRules[rule].rejected++;
-          if (rule !== "kernel") problems.push(`engine (${rule}) ${w.id}: log rejected at event ${order.error!.index} (${order.error!.rule}): ${order.error!.message}`);
-        }
-        const res = enumerateCrashes(w, ev, { seed: 11 });
-        engineRules[rule].states += res.unique;
-        engineRules[rule].violations += res.violations.length;
-        if (rule !== "kernel") {
-          for (const v of res.violations) problems.push(`engine (${rule}) ${w.id}: violation at event ${v.boundary} (${v.verdict}): ${v.detail}`);
-        }
-      }
-    }
-    const tEngine = Date.now();
     if (kernelRun) {
       const out = await kernelRun;
       out.forEach((k, i) => {
@@ -291,7 +294,7 @@ async function main(): Promise<number> {
     writeFileSync(join(ROOT, ".cache/kernel-crash.json"), JSON.stringify({ passed: Math.max(0, checks - problems.length), failed: problems.length }) + "\n");
     console.error(`kernel-crash: engine rules: ${Object.entries(engineRules).map(([r, x]) => `${r} ${x.states} states ${x.violations} violations${x.rejected ? ` ${x.rejected} logs rejected` : ""}`).join("; ")}`);
     const sec = (a: number, b: number) => ((b - a) / 1000).toFixed(1);
-    console.error(`kernel-crash: times: record boot ${record.bootSeconds}s${args.logs ? " (earlier)" : ""}, kernel logs validated and crashed ${sec(t0, tEnum)}s (with the record), TLC ${sec(tEnum, tTlc)}s, engine ${sec(tEngine0, tEngine)}s, activation boot ${kernelBoot.toFixed(1)}s (alongside TLC and the engine); total ${sec(t0, Date.now())}s`);
+    console.error(`kernel-crash: times: record boot ${record.bootSeconds}s${args.logs ? " (earlier)" : ""}, kernel logs validated and crashed ${sec(t0, tEnum)}s (with the record), engine ${sec(tEngine0, tEngine)}s, TLC ${sec(tEngine, tTlc)}s, activation boot ${kernelBoot.toFixed(1)}s (alongside TLC and the engine); total ${sec(t0, Date.now())}s`);
     console.log(`kernel crash: ${used.length} workloads, ${events} events validated, ${states} crash states (${byKernel} by the kernel), ${kernelViolations.length} violations in ${violWorkloads} workloads; engine: ${engineStates} crash states, ${engineViolations} violations`);
     return problems.length === 0 ? 0 : 1;
   } finally {

@@ -9,6 +9,7 @@ const sources = [
   ["traces", ".cache/traces.json", (j) => [j.passed, j.failed, 0]],
   // pnpm kernel:crash (CI, after the kernel conformance run): its checks
   ["kernel-crash", ".cache/kernel-crash.json", (j) => [j.passed, j.failed, 0]],
+  ["spec-slow", ".cache/spec-slow.json", (j) => [j.passed, j.failed, 0]],
 ];
 // Every conformance run: conformance.json (default readers), conformance-kernel.json, ...
 for (const f of existsSync(`${root}.cache`) ? readdirSync(`${root}.cache`).sort() : []) {

@@ -19,6 +19,10 @@ import { parseTlcOutput } from "./parse.mjs";
  *   traceLength?: number,
  *   workers?: number,
  *   timeoutSeconds?: number,
+ *   upstream?: string,
+ *   bug?: string,
+ *   slow?: boolean,
+ *   spec?: string,
  * }} ManifestEntry
  * @typedef {{ spec: string, xmx?: string, configurations: ManifestEntry[] }} Manifest
  * @typedef {import("./parse.mjs").TlcResult} TlcResult
@@ -36,8 +40,27 @@ export function loadManifest(path) {
     if (c.expect !== "pass" && c.expect !== "fail") throw new Error(`${path}: ${c.name}: expect must be pass or fail`);
     if (c.expect === "fail" && !c.violated) throw new Error(`${path}: ${c.name}: a must-fail configuration names the property it violates`);
     if (c.expect === "pass" && typeof c.distinct !== "number") throw new Error(`${path}: ${c.name}: a passing configuration pins its distinct-state count`);
+    if (c.upstream !== undefined) {
+      if (c.expect !== "fail") throw new Error(`${path}: ${c.name}: only a must-fail configuration re-introduces an upstream bug`);
+      if (typeof c.upstream !== "string" || c.upstream.trim() === "") throw new Error(`${path}: ${c.name}: upstream must be a commit id or "open"`);
+    }
+    if (c.slow !== undefined && typeof c.slow !== "boolean") throw new Error(`${path}: ${c.name}: slow must be true or false`);
   }
   return m;
+}
+
+/**
+ * The configurations a run selects: those named, else every one (`all`), or
+ * only the slow ones (`slowOnly`), else every one not marked slow.
+ * @param {Manifest} m
+ * @param {{ names?: string[], all?: boolean, slowOnly?: boolean }} o
+ * @returns {ManifestEntry[]}
+ */
+export function selectConfigurations(m, o) {
+  const names = o.names ?? [];
+  if (names.length > 0) return m.configurations.filter((c) => names.includes(c.name));
+  if (o.all) return m.configurations;
+  return m.configurations.filter((c) => (o.slowOnly ? c.slow === true : c.slow !== true));
 }
 
 /**
@@ -130,7 +153,7 @@ export async function runConfiguration(o) {
     join(meta, "states"),
     "-config",
     o.entry.config,
-    o.manifest.spec,
+    o.entry.spec ?? o.manifest.spec,
   ];
   const started = process.hrtime.bigint();
   const timeoutMs = (o.entry.timeoutSeconds ?? 600) * 1000;

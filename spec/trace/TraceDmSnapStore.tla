@@ -32,7 +32,7 @@ AsBit(b) == IF b THEN 1 ELSE 0
 
 TraceInit == Init /\ pos = 0 /\ TLCSet(TraceId, 0)
 
-PrepareEv == Is("Prepare") /\ Ev.e = nextEx /\ Ev.chunk = DataChunk(nextEx) /\ Prepare /\ Advance
+PrepareEv == Is("Prepare") /\ Ev.e = nextEx /\ Ev.chunk = nextFree /\ Prepare /\ Advance
 
 CopyDoneEv == Is("CopyDone") /\ CopyDone(Ev.e) /\ Advance
 
@@ -71,13 +71,15 @@ HeaderDoneEv == Is("HeaderDone") /\ hw.taken = Blk(Ev.slots) /\ CompleteHeaderWr
 (* header and area chunk as slots, and for each exception whether its data *)
 (* chunk holds the copy) and what activation loaded from it.               *)
 IsAreaChunk(c) == c > 0 /\ (c - 1) % (E + 1) = 0
-ExceptionOf(c) == ((c - 2) \div (E + 1)) * E + ((c - 2) % (E + 1)) + 1
+\* The exception prepare gave chunk c (0: none).
+ExceptionOf(c) == IF \E e \in DOMAIN Ev.data : newChunk[e] = c
+                  THEN CHOOSE e \in DOMAIN Ev.data : newChunk[e] = c ELSE 0
 
 CrashDisk ==
     [c \in Chunks |->
         IF c = 0 THEN Blk(Ev.hdr)
         ELSE IF IsAreaChunk(c) THEN Blk(Ev.areas[(c - 1) \div (E + 1) + 1])
-        ELSE IF Ev.data[ExceptionOf(c)] = 1 THEN DataBlock(ExceptionOf(c)) ELSE StaleBlock]
+        ELSE IF ExceptionOf(c) # 0 /\ Ev.data[ExceptionOf(c)] = 1 THEN DataBlock(ExceptionOf(c)) ELSE StaleBlock]
 
 \* Before the crash, bring the disk to what the engine's device left, lowest
 \* chunk first (one order is enough: the steps on different chunks commute):
@@ -90,7 +92,7 @@ CatchUp ==
           /\ LET c == CHOOSE x \in wrong : \A y \in wrong : x <= y IN
                \/ cache[c] = target[c] /\ Destage(c)
                \/ /\ cache[c] # target[c]
-                  /\ \/ \E e \in copying : DataChunk(e) = c /\ CopyDone(e)
+                  /\ \/ \E e \in copying : newChunk[e] = c /\ CopyDone(e)
                      \/ cw.src \in {"zero", "area"} /\ cw.chunk = c /\ (TakeCommitWrite \/ CompleteCommitWrite)
                      \/ c = 0 /\ hpc = "writing" /\ (TakeHeaderWrite \/ CompleteHeaderWrite)
     /\ Stay

@@ -18,7 +18,7 @@ export interface ModelEvent {
 
 export interface ModelLog {
   name: string;
-  constants: Record<string, number | boolean>;
+  constants: Record<string, number | boolean | string>;
   events: ModelEvent[];
   /** Mutated logs: which mutation, and the model event it first affects. */
   mutant?: { kind: string; at: number; of: string };
@@ -107,10 +107,26 @@ export function toModel(w: Workload, events: LogEvent[], name = w.id): MapResult
     NAreas: Math.floor(n / E) + 1 + (n > 0 && n % E === 0 ? 1 : 0),
     N: n,
     MaxInFlight: 1,
+    // Linux 6.1 as docs/model.md's constants table has it: plain header write,
+    // origin writes released at once, first activation header-then-zeroing.
+    MaxCrashes: 1,
+    FirstActivation: false,
+    CopyFailures: false,
+    IOErrors: false,
+    OriginWrites: false,
+    Merge: false,
     HeaderInAreaBuffer: false,
-    ZeroNextArea: true,
+    ZeroOrder: "before-area",
     FlushBeforeArea: true,
     CallbackAfterWrite: true,
+    InOrderCommit: true,
+    CommitOnCopyFailure: true,
+    SkipMetadataAfterReload: true,
+    ReloadPartialArea: true,
+    HeaderFUA: false,
+    OriginWaitsHeader: false,
+    MergeFlushOrigin: true,
+    InitZeroFirst: false,
   };
   return { ok: true, log: { name, constants, events: out } };
 }

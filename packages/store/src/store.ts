@@ -1,8 +1,14 @@
 /**
- * The persistent exception store, step for step as the kernel runs it (and as
- * the TLA+ model names the steps):
+ * The persistent exception store, in the kernel's order of I/O for prepare,
+ * commit and merge, and deliberately not in three places (the model's fixed
+ * design, docs/model.md): first activation zeroes area 0 before writing the
+ * header (flush-before + FUA; the kernel writes the header first, both plain);
+ * `drop` writes the header with FUA (the kernel: plain); the snapshot's
+ * write that invalidates waits for `drop` to settle before it goes on to the
+ * origin (the kernel: at once). (An origin write arriving while that header
+ * write is still in flight does not wait: snapshot.ts checks only `valid`.)
  *
- *   open       activation: blank -> header + zeroed area 0; refused, invalid or valid
+ *   open       activation: blank -> zeroed area 0, then header; refused, invalid or valid
  *   prepare    hand out next_free, skip metadata chunks, one more in flight
  *   commit     entry into the in-memory area; batch until nothing is in flight
  *              or the area is full; full -> zero the next area first; write the
@@ -10,6 +16,8 @@
  *   drop       valid = 0, header written from its own buffer
  *   merge      prepareMerge / commitMerge
  *
+ * The model's actions are finer than these methods (commit is CommitStart,
+ * IssueArea, the write's completion and Finish); docs/model.md lists them.
  * Commit steps (and merge commits) run one at a time, like the kernel's single
  * callback thread; `drop` does not wait for them, as in the kernel. That is the
  * race of 2009, harmless here because the header has its own buffer.
@@ -52,7 +60,7 @@ export interface StoreOptions {
    * switched on for a whole run by DMSNAP_UNSAFE_SHARED_HEADER=1 (mutation run).
    */
   unsafeSharedHeaderBuffer?: boolean;
-  /** TEST ONLY (the model's ZeroNextArea = FALSE): a full area is written without zeroing the next one. */
+  /** TEST ONLY (the model's ZeroOrder = "none"): a full area is written without zeroing the next one. */
   unsafeNoZeroing?: boolean;
   /** TEST ONLY (the model's FlushBeforeArea = FALSE): the area write has no flush before it (still FUA). */
   unsafeNoFlush?: boolean;

@@ -46,11 +46,47 @@ export interface TraceConstants {
   NAreas: number;
   N: number;
   MaxInFlight: number;
+  MaxCrashes: number;
+  FirstActivation: boolean;
+  CopyFailures: boolean;
+  IOErrors: boolean;
+  OriginWrites: boolean;
+  Merge: boolean;
   HeaderInAreaBuffer: boolean;
-  ZeroNextArea: boolean;
+  ZeroOrder: "before-area" | "after-area" | "after-callbacks" | "none";
   FlushBeforeArea: boolean;
   CallbackAfterWrite: boolean;
+  InOrderCommit: boolean;
+  CommitOnCopyFailure: boolean;
+  SkipMetadataAfterReload: boolean;
+  ReloadPartialArea: boolean;
+  HeaderFUA: boolean;
+  OriginWaitsHeader: boolean;
+  MergeFlushOrigin: boolean;
+  InitZeroFirst: boolean;
 }
+
+/** The model's fixed design (docs/model.md), one crash, no environment switches: what the engine is. */
+export const ENGINE_DESIGN: Omit<TraceConstants, "E" | "NAreas" | "N" | "MaxInFlight"> = {
+  MaxCrashes: 1,
+  FirstActivation: false,
+  CopyFailures: false,
+  IOErrors: false,
+  OriginWrites: false,
+  Merge: false,
+  HeaderInAreaBuffer: false,
+  ZeroOrder: "before-area",
+  FlushBeforeArea: true,
+  CallbackAfterWrite: true,
+  InOrderCommit: true,
+  CommitOnCopyFailure: true,
+  SkipMetadataAfterReload: true,
+  ReloadPartialArea: true,
+  HeaderFUA: true,
+  OriginWaitsHeader: true,
+  MergeFlushOrigin: true,
+  InitZeroFirst: true,
+};
 
 export interface ModelTrace {
   name: string;
@@ -62,7 +98,7 @@ const TWO32 = 4294967296;
 
 /**
  * The model's initial disk in bytes: random (stale) content, a valid header,
- * area 0 zeroed. Stale entries name origin chunks no run uses (>= 2^20) and
+ * area 0 zeroed, every other area one stale entry and then zeros. Stale entries name origin chunks no run uses (>= 2^20) and
  * COW chunks inside the device, so activation reads them without complaint.
  */
 export function staleCowImage(size: number, chunkSize: number, rng: Rng): Uint8Array {
@@ -72,7 +108,9 @@ export function staleCowImage(size: number, chunkSize: number, rng: Rng): Uint8A
   const view = new DataView(img.buffer, img.byteOffset, img.byteLength);
   for (let a = 0; areaLocation(chunkSize, a) < chunks; a++) {
     const base = areaLocation(chunkSize, a) * cb;
-    for (let i = 0; i < cb; i += 16) {
+    // One stale entry, then zeros: an earlier snapshot's area (the model's StaleArea).
+    img.fill(0, base + 16, base + cb);
+    for (let i = 0; i < 16; i += 16) {
       view.setUint32(base + i, 1048576 + rng.int(1048576), true);
       view.setUint32(base + i + 4, 0, true);
       view.setUint32(base + i + 8, 2 + rng.int(chunks - 2), true);
@@ -111,12 +149,7 @@ export class ModelTracer implements StoreTracer, DeviceTracer {
   constructor(
     readonly chunkSize: number,
     private readonly cow: SimDevice,
-    readonly design: Pick<TraceConstants, "HeaderInAreaBuffer" | "ZeroNextArea" | "FlushBeforeArea" | "CallbackAfterWrite"> = {
-      HeaderInAreaBuffer: false,
-      ZeroNextArea: true,
-      FlushBeforeArea: true,
-      CallbackAfterWrite: true,
-    },
+    readonly design: Omit<TraceConstants, "E" | "NAreas" | "N" | "MaxInFlight"> = ENGINE_DESIGN,
   ) {
     this.E = exceptionsPerArea(chunkSize);
     this.cb = chunkBytes(chunkSize);

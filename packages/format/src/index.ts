@@ -12,3 +12,4 @@ export * as damage from "./damage.js";
 export * from "./diagnose.js";
 export * from "./dump.js";
 export * from "./salvage.js";
+export * from "./mapSvg.js";

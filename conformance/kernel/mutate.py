@@ -237,6 +237,84 @@ def _(c):
     set_entry(c, 1, 0, 1, old=(1 << 63) + 5)
 
 
+# Issue 13: boundaries a reader gets wrong, as kernel-judged mutations.
+K16 = "kernel-chunk-16s"        # 16-sector chunks, 3 entries, COW 128
+
+
+@m("old-chunk-2pow52-8s", C8, "Second entry's old_chunk set to 2^52 + 5: with 4 KiB chunks its byte offset overflows 64 bits, but the chunk number is valid.", ["entry", "old-chunk", "high-bits", "chunk-8"])
+def _(c):
+    set_entry(c, 8, 0, 1, old=(1 << 52) + 5)
+
+
+@m("old-chunk-2pow51-16s", K16, "First entry's old_chunk set to 2^51 + 3: times 8 KiB it overflows 64 bits.", ["entry", "old-chunk", "high-bits", "chunk-16"])
+def _(c):
+    set_entry(c, 16, 0, 0, old=(1 << 51) + 3)
+
+
+@m("old-chunk-2pow53-minus-1-8s", C8, "Third entry's old_chunk set to 2^53 - 1, the largest chunk number dmsnap accepts.", ["entry", "old-chunk", "high-bits", "boundary", "chunk-8"])
+def _(c):
+    set_entry(c, 8, 0, 2, old=(1 << 53) - 1)
+
+
+@m("old-chunk-2pow53-8s", C8, "First entry's old_chunk set to exactly 2^53.", ["entry", "old-chunk", "high-bits", "boundary", "chunk-8"])
+def _(c):
+    set_entry(c, 8, 0, 0, old=1 << 53)
+
+
+@m("sectors-over-2pow53-8s", C8, "Second entry's new_chunk set to 2^50 + 1: a valid chunk number, but next_free * 8 sectors is above 2^53.", ["entry", "new-chunk", "high-bits", "usage", "chunk-8"])
+def _(c):
+    set_entry(c, 8, 0, 1, new=(1 << 50) + 1)
+
+
+@m("sectors-over-2pow53-16s", K16, "First entry's new_chunk set to 2^49 + 1: next_free * 16 sectors is above 2^53.", ["entry", "new-chunk", "high-bits", "usage", "chunk-16"])
+def _(c):
+    set_entry(c, 16, 0, 0, new=(1 << 49) + 1)
+
+
+@m("terminator-nonzero-old-8s", C8, "old_chunk 77 written into the terminator entry (entry 3): new_chunk 0 still ends the list.", ["entry", "terminator", "chunk-8"])
+def _(c):
+    set_entry(c, 8, 0, 3, old=77)
+
+
+@m("valid-empty-8s", C8, "Area 0 zeroed: a valid snapshot with no exceptions (next_free 2, not highest + 1).", ["entry", "next-free", "chunk-8"])
+def _(c):
+    c[4096:8192] = bytes(4096)
+
+
+@m("partial-trailing-chunk-8s", C8, "Three more sectors at the end: a partial trailing chunk of an 8-sector-chunk device.", ["device-size", "chunk-8"])
+def _(c):
+    c.extend(bytes(3 * SECTOR))
+
+
+@m("valid-ffffffff", O, "Header valid word set to 0xffffffff: any non-zero value means valid.", ["header", "valid"])
+def _(c):
+    u32(c, 4, 0xFFFFFFFF)
+
+
+@m("version-0-and-chunk-size-0", O, "Header version 0 AND chunk size 0: the chunk size is checked before the version.", ["header", "version", "chunk-size", "order"])
+def _(c):
+    u32(c, 8, 0)
+    u32(c, 12, 0)
+
+
+@m("bad-magic-and-chunk-size-0", O, "Header magic 0x12345678 AND chunk size 0: the magic is checked first.", ["header", "magic", "chunk-size", "order"])
+def _(c):
+    u32(c, 0, 0x12345678)
+    u32(c, 12, 0)
+
+
+@m("chunk-size-2pow23-invalid", O, "An invalidated header (valid = 0) with chunk size 2^23: a power of two above 4194303, refused even though no area is read.", ["header", "chunk-size", "invalid"])
+def _(c):
+    u32(c, 4, 0)
+    u32(c, 12, 1 << 23)
+
+
+@m("version-2-and-huge-entry", O, "Version 2 and an entry with old_chunk 2^60: the version refusal comes first (entries are read only in step 7).", ["header", "version", "order", "high-bits"])
+def _(c):
+    u32(c, 8, 2)
+    set_entry(c, 1, 0, 0, old=1 << 60)
+
+
 def source_cow(source):
     return gunzip(os.path.join(CASES, source, "cow.img.gz"))
 

@@ -4,16 +4,18 @@
  * (decodeCow / decodeCowAsync), so both read exactly the same way.
  */
 import { chunkSizeProblem, defaultChunkSize } from "./chunkSize.js";
-import { DISK_VERSION, HEADER_SIZE, MAX_CHUNK_NUMBER, SECTOR_SIZE, SNAP_MAGIC } from "./constants.js";
+import { DISK_VERSION, EXCEPTION_SIZE, HEADER_SIZE, MAX_CHUNK_NUMBER, SECTOR_SIZE, SNAP_MAGIC } from "./constants.js";
 import { ErrorCode, FormatError } from "./errors.js";
 import { ExceptionTable } from "./exceptionTable.js";
-import { decodeAreaInto } from "./area.js";
+import { decodeEntriesInto } from "./area.js";
 import { decodeHeader, type Header } from "./header.js";
 import { areaLocation, capacity, chunkBytes, chunksInDevice, deviceSectors, exceptionsPerArea, nextFreeAfterLoad, usage, type Usage } from "./layout.js";
 import type { AsyncReader, SyncReader } from "./reader.js";
 
 /** Entries reserved up front at most (32 MiB); larger tables grow by doubling. */
 const INITIAL_TABLE_CAP = 1 << 21;
+/** Areas are read in pieces of at most this many bytes: a 1 GiB chunk never needs a 1 GiB buffer. */
+export const AREA_READ_PIECE = 1 << 20;
 
 export type CowState = "new" | "valid" | "invalid";
 
@@ -33,6 +35,16 @@ export interface ActivationOptions {
    * The state stays "invalid"; `exceptions` then holds what the areas say.
    */
   readInvalid?: boolean;
+  /**
+   * Keep every loaded entry in `exceptions` (default true). With false the
+   * entries are only handed to `onEntries` and memory stays constant: the
+   * streaming path of dump, usage and restore's reader.
+   */
+  keepEntries?: boolean;
+  /** Entries to reserve room for up front (a count from an earlier streaming pass): no growth by doubling. */
+  reserveEntries?: number;
+  /** Called after each piece with the entries it loaded: rows [from, from + count) of `table`. */
+  onEntries?: (table: ExceptionTable, from: number, count: number) => void;
 }
 
 /** A COW device as activation sees it: the one model every tool reads. */
@@ -45,8 +57,10 @@ export interface CowImage {
   /** Chunk size in effect, in sectors (the table's for a new COW). */
   chunkSize: number;
   exceptionsPerArea: number;
-  /** Exceptions in on-disk order; empty unless valid (or read with `readInvalid`). */
+  /** Exceptions in on-disk order; empty unless valid (or read with `readInvalid`), and empty when read with `keepEntries: false`. */
   exceptions: ExceptionTable;
+  /** How many exceptions were loaded (also when they were not kept). */
+  exceptionCount: number;
   /** The area commits go to next: the first area that is not full. */
   currentArea: number;
   /** Entries already in the current area (index of its terminator). */
@@ -72,6 +86,9 @@ export class Activation {
   private readonly table = new ExceptionTable(0);
   private area = 0;
   private index = 0;
+  /** Entry index within the current area where the next piece starts. */
+  private pieceStart = 0;
+  private loadedCount = 0;
   private maxNew = -1;
   private done = false;
   private overridden = false;
@@ -143,7 +160,7 @@ export class Activation {
     }
     // Size the table once for the most the device can hold (capped): growing
     // it by copying costs more than decoding the entries.
-    this.table.reserve(Math.min(capacity(this.chunkSize, deviceSectors(this.deviceBytes)).dataChunks, INITIAL_TABLE_CAP));
+    if (this.options.keepEntries !== false) this.table.reserve(this.options.reserveEntries ?? Math.min(capacity(this.chunkSize, deviceSectors(this.deviceBytes)).dataChunks, INITIAL_TABLE_CAP));
   }
 
   /** The next metadata area to read, or null when activation is complete. */
@@ -151,6 +168,10 @@ export class Activation {
     if (this.done) return null;
     const location = areaLocation(this.chunkSize, this.area);
     const bytes = chunkBytes(this.chunkSize);
+    if (this.pieceStart > 0) {
+      const at = this.pieceStart * EXCEPTION_SIZE;
+      return { offset: location * bytes + at, length: Math.min(AREA_READ_PIECE, bytes - at), area: this.area };
+    }
     if (location + 1 > chunksInDevice(this.chunkSize, this.deviceBytes)) {
       throw new FormatError(
         ErrorCode.Truncated,
@@ -160,22 +181,34 @@ export class Activation {
         { area: this.area, chunk: location },
       );
     }
-    return { offset: location * bytes, length: bytes, area: this.area };
+    return { offset: location * bytes, length: Math.min(AREA_READ_PIECE, bytes), area: this.area };
   }
 
+  /** Takes the bytes asked for by nextRead (one piece of an area). */
   acceptArea(bytes: Uint8Array): void {
-    const r = decodeAreaInto(bytes, this.perArea, this.table, this.area);
+    const count = Math.min(bytes.length, chunkBytes(this.chunkSize) - this.pieceStart * EXCEPTION_SIZE) / EXCEPTION_SIZE;
+    const keep = this.options.keepEntries !== false;
+    if (!keep) this.table.count = 0;
+    const from = this.table.count;
+    const r = decodeEntriesInto(bytes, count, this.table, this.area, this.pieceStart);
+    this.loadedCount += r.loaded;
+    if (r.loaded > 0) this.options.onEntries?.(this.table, from, r.loaded);
     if (r.maxNewChunk > this.maxNew) this.maxNew = r.maxNewChunk;
-    if (r.full) {
-      this.area++;
-    } else {
-      this.index = r.loaded;
+    if (r.terminated) {
+      this.index = this.pieceStart + r.loaded;
       this.done = true;
+      return;
+    }
+    this.pieceStart += count;
+    if (this.pieceStart >= this.perArea) {
+      this.pieceStart = 0;
+      this.area++;
     }
   }
 
   result(): CowImage {
     if (!this.header || !this.done) throw new Error("activation is not complete");
+    if (this.options.keepEntries === false) this.table.count = 0;
     const nextFree = nextFreeAfterLoad(this.chunkSize, this.maxNew);
     if (nextFree * this.chunkSize > MAX_CHUNK_NUMBER) {
       // The kernel would carry on with a 64-bit counter; we cannot count it exactly.
@@ -192,6 +225,7 @@ export class Activation {
       chunkSize: this.chunkSize,
       exceptionsPerArea: this.perArea,
       exceptions: this.table,
+      exceptionCount: this.loadedCount,
       currentArea: this.area,
       currentIndex: this.index,
       nextFree,

@@ -28,70 +28,89 @@ export function decodeAreaInto(bytes: Uint8Array, exceptionsPerArea: number, tab
   if (bytes.length < exceptionsPerArea * EXCEPTION_SIZE) {
     throw new FormatError(ErrorCode.Truncated, `metadata area ${area} needs ${exceptionsPerArea * EXCEPTION_SIZE} bytes, got ${bytes.length}`, { area });
   }
-  table.reserve(exceptionsPerArea);
-  if (!LITTLE_ENDIAN_HOST) return decodeWithDataView(bytes, exceptionsPerArea, table, area);
+  const r = decodeEntriesInto(bytes, exceptionsPerArea, table, area, 0);
+  return { loaded: r.loaded, full: !r.terminated, maxNewChunk: r.maxNewChunk };
+}
+
+export interface EntriesDecodeResult {
+  /** Entries loaded from this piece (the terminator's position in it when terminated). */
+  loaded: number;
+  /** True when a zero new_chunk ended the list inside this piece. */
+  terminated: boolean;
+  /** Highest new_chunk loaded, or -1. */
+  maxNewChunk: number;
+}
+
+/**
+ * Appends `count` entries (a piece of an area starting at entry `firstIndex`)
+ * to `table`, stopping at the terminator. Pieces let a reader walk a 1 GiB
+ * area with a bounded buffer.
+ */
+export function decodeEntriesInto(bytes: Uint8Array, count: number, table: ExceptionTable, area: number, firstIndex: number): EntriesDecodeResult {
+  table.reserve(count);
+  if (!LITTLE_ENDIAN_HOST) return decodeWithDataView(bytes, count, table, area, firstIndex);
   // Aligned 32-bit words read the little-endian fields directly.
-  const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice(0, exceptionsPerArea * EXCEPTION_SIZE);
-  const w = new Uint32Array(aligned.buffer, aligned.byteOffset, exceptionsPerArea * 4);
-  let count = table.count;
+  const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice(0, count * EXCEPTION_SIZE);
+  const w = new Uint32Array(aligned.buffer, aligned.byteOffset, count * 4);
+  let n0 = table.count;
   let maxNew = -1;
   let i = 0;
   if (!table.wide) {
     // Narrow columns: every chunk number below 2^32 (the usual case).
     const olds = table.oldChunk;
     const news = table.newChunk;
-    for (; i < exceptionsPerArea; i++) {
+    for (; i < count; i++) {
       const k = i << 2;
       const n = w[k + 2]!;
       if ((w[k + 1]! | w[k + 3]!) !== 0) break; // a high word: widen and go on below
       if (n === 0) {
-        table.count = count;
-        return { loaded: i, full: false, maxNewChunk: maxNew };
+        table.count = n0;
+        return { loaded: i, terminated: true, maxNewChunk: maxNew };
       }
-      olds[count] = w[k]!;
-      news[count] = n;
-      count++;
+      olds[n0] = w[k]!;
+      news[n0] = n;
+      n0++;
       if (n > maxNew) maxNew = n;
     }
-    table.count = count;
-    if (i === exceptionsPerArea) return { loaded: i, full: true, maxNewChunk: maxNew };
+    table.count = n0;
+    if (i === count) return { loaded: i, terminated: false, maxNewChunk: maxNew };
     table.widen();
   }
   const olds = table.oldChunk;
   const news = table.newChunk;
-  for (; i < exceptionsPerArea; i++) {
+  for (; i < count; i++) {
     const k = i << 2;
     const newLo = w[k + 2]!;
     const newHi = w[k + 3]!;
     if (newLo === 0 && newHi === 0) break;
     const oldHi = w[k + 1]!;
-    if (oldHi > MAX_SAFE_HIGH || newHi > MAX_SAFE_HIGH) throw tooLarge(area, i, oldHi > MAX_SAFE_HIGH ? "old_chunk" : "new_chunk", oldHi > MAX_SAFE_HIGH ? oldHi : newHi);
+    if (oldHi > MAX_SAFE_HIGH || newHi > MAX_SAFE_HIGH) throw tooLarge(area, firstIndex + i, oldHi > MAX_SAFE_HIGH ? "old_chunk" : "new_chunk", oldHi > MAX_SAFE_HIGH ? oldHi : newHi);
     const n = newHi * TWO_32 + newLo;
-    olds[count] = oldHi * TWO_32 + w[k]!;
-    news[count] = n;
-    count++;
+    olds[n0] = oldHi * TWO_32 + w[k]!;
+    news[n0] = n;
+    n0++;
     if (n > maxNew) maxNew = n;
   }
-  table.count = count;
-  return { loaded: i, full: i === exceptionsPerArea, maxNewChunk: maxNew };
+  table.count = n0;
+  return { loaded: i, terminated: i < count, maxNewChunk: maxNew };
 }
 
-function decodeWithDataView(bytes: Uint8Array, exceptionsPerArea: number, table: ExceptionTable, area: number): AreaDecodeResult {
-  const v = new DataView(bytes.buffer, bytes.byteOffset, exceptionsPerArea * EXCEPTION_SIZE);
+function decodeWithDataView(bytes: Uint8Array, count: number, table: ExceptionTable, area: number, firstIndex: number): EntriesDecodeResult {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, count * EXCEPTION_SIZE);
   let maxNew = -1;
   let i = 0;
-  for (; i < exceptionsPerArea; i++) {
+  for (; i < count; i++) {
     const k = i * EXCEPTION_SIZE;
     const newLo = v.getUint32(k + 8, true);
     const newHi = v.getUint32(k + 12, true);
     if (newLo === 0 && newHi === 0) break;
     const oldHi = v.getUint32(k + 4, true);
-    if (oldHi > MAX_SAFE_HIGH || newHi > MAX_SAFE_HIGH) throw tooLarge(area, i, oldHi > MAX_SAFE_HIGH ? "old_chunk" : "new_chunk", oldHi > MAX_SAFE_HIGH ? oldHi : newHi);
+    if (oldHi > MAX_SAFE_HIGH || newHi > MAX_SAFE_HIGH) throw tooLarge(area, firstIndex + i, oldHi > MAX_SAFE_HIGH ? "old_chunk" : "new_chunk", oldHi > MAX_SAFE_HIGH ? oldHi : newHi);
     const n = newHi * TWO_32 + newLo;
     table.push(oldHi * TWO_32 + v.getUint32(k, true), n);
     if (n > maxNew) maxNew = n;
   }
-  return { loaded: i, full: i === exceptionsPerArea, maxNewChunk: maxNew };
+  return { loaded: i, terminated: i < count, maxNewChunk: maxNew };
 }
 
 function tooLarge(area: number, index: number, field: string, high: number): FormatError {

@@ -4,9 +4,11 @@
  * activation (it drives the Activation class) and then inspects what was loaded.
  */
 import { Activation, type ActivationOptions, type CowImage } from "./activation.js";
-import { HEADER_SIZE } from "./constants.js";
+import { EXCEPTION_SIZE, HEADER_SIZE } from "./constants.js";
+import type { ChunkColumn } from "./exceptionTable.js";
+import { indexInSorted, repeatedValues, sortedCopy } from "./sortedChunks.js";
 import { FormatError, type Location } from "./errors.js";
-import { areaLocation, chunkBytes, chunkKind, chunksInDevice, exceptionsPerArea } from "./layout.js";
+import { areaLocation, capacity, chunkBytes, chunkKind, chunksInDevice, exceptionsPerArea } from "./layout.js";
 import type { AsyncReader, SyncReader } from "./reader.js";
 
 /** error: the kernel refuses the image; warning: it activates, but data or space is wrong; info: harmless oddity. */
@@ -62,28 +64,42 @@ class Collector {
 
 type Read = (offset: number, length: number) => Uint8Array | Promise<Uint8Array>;
 
+/** Bytes read at a time when scanning the rest of an area or the header chunk. */
+const SCAN_PIECE = 1 << 20;
+
 async function run(size: number, read: Read, options: DiagnoseOptions): Promise<Diagnosis> {
   const out = new Collector(options.maxPerCode ?? 20);
   const a = new Activation(size, options);
   let image: CowImage | null = null;
-  let lastArea: Uint8Array | null = null;
   try {
     const h = a.headerRequest();
     a.acceptHeader(await read(h.offset, h.length));
-    for (let r = a.nextRead(); r !== null; r = a.nextRead()) {
-      lastArea = (await read(r.offset, r.length)).slice();
-      a.acceptArea(lastArea);
-    }
+    for (let r = a.nextRead(); r !== null; r = a.nextRead()) a.acceptArea(await read(r.offset, r.length));
     image = a.result();
   } catch (e) {
     if (!(e instanceof FormatError)) throw e;
     out.add(e.code, "error", e.message, e.location);
   }
-  if (image) await inspect(image, lastArea, read, options, out);
+  if (image) await inspect(image, read, options, out);
   return { image, findings: out.findings, counts: out.counts };
 }
 
-async function inspect(img: CowImage, lastArea: Uint8Array | null, read: Read, options: DiagnoseOptions, out: Collector): Promise<void> {
+/** True when any byte of [from, to) is non-zero; reads in bounded pieces and stops at the first. */
+async function anyNonZero(read: Read, from: number, to: number): Promise<boolean> {
+  for (let at = from; at < to; at += SCAN_PIECE) {
+    const b = await read(at, Math.min(SCAN_PIECE, to - at));
+    for (let i = 0; i < b.length; i++) if (b[i] !== 0) return true;
+  }
+  return false;
+}
+
+/** For each entry, the index of the first entry with the same value when it repeats one; null when none does. */
+function repeats(column: ChunkColumn, count: number): { values: Float64Array; first: Float64Array } | null {
+  const values = repeatedValues(sortedCopy(column, count));
+  return values.length === 0 ? null : { values, first: new Float64Array(values.length).fill(-1) };
+}
+
+async function inspect(img: CowImage, read: Read, options: DiagnoseOptions, out: Collector): Promise<void> {
   const { chunkSize, header } = img;
   const cb = chunkBytes(chunkSize);
   if (img.state === "new") return;
@@ -94,34 +110,48 @@ async function inspect(img: CowImage, lastArea: Uint8Array | null, read: Read, o
   if (img.deviceBytes % cb !== 0) {
     out.add(FindingCode.DeviceNotChunkMultiple, "info", `the device (${img.deviceBytes} bytes) ends ${img.deviceBytes % cb} bytes into a partial chunk, which is never used`, { chunk: chunks });
   }
-  const headerChunk = await read(0, Math.min(cb, img.deviceBytes));
-  if (headerChunk.subarray(HEADER_SIZE).some((b) => b !== 0)) {
+  if (await anyNonZero(read, HEADER_SIZE, Math.min(cb, img.deviceBytes))) {
     out.add(FindingCode.HeaderPaddingNotZero, "warning", `chunk 0 holds non-zero bytes after the 16-byte header; the kernel ignores them, but they are a sign of the 2009 invalidation race or of another tool writing there`, { chunk: 0, byteOffset: HEADER_SIZE });
   }
   if (img.state !== "valid") return;
-  // Bytes after the terminator in the current area.
-  if (lastArea) {
-    // The terminator's new_chunk is zero by definition, so any non-zero byte from it on is stale.
-    const stale = lastArea.subarray(img.currentIndex * 16).some((b) => b !== 0);
-    if (stale) {
-      out.add(FindingCode.EntriesAfterTerminator, "warning", `area ${img.currentArea} has non-zero bytes at or after its terminator (entry ${img.currentIndex}); the kernel ignores them, but they are stale or torn entries`, { area: img.currentArea, index: img.currentIndex, chunk: areaLocation(chunkSize, img.currentArea) });
-    }
+  // Bytes after the terminator in the current area. The terminator's new_chunk
+  // is zero by definition, so any non-zero byte from it on is stale.
+  const areaStart = areaLocation(chunkSize, img.currentArea) * cb;
+  if (await anyNonZero(read, areaStart + img.currentIndex * EXCEPTION_SIZE, areaStart + cb)) {
+    out.add(FindingCode.EntriesAfterTerminator, "warning", `area ${img.currentArea} has non-zero bytes at or after its terminator (entry ${img.currentIndex}); the kernel ignores them, but they are stale or torn entries`, { area: img.currentArea, index: img.currentIndex, chunk: areaLocation(chunkSize, img.currentArea) });
   }
   const perArea = exceptionsPerArea(chunkSize);
   const originChunks = options.originBytes === undefined ? Infinity : Math.ceil(options.originBytes / cb);
-  const firstOld = new Map<number, number>();
-  const firstNew = new Map<number, number>();
   const { oldChunk, newChunk, count } = img.exceptions;
+  // Duplicates by sorting copies (one at a time), not by a Map per entry.
+  const dupOld = repeats(oldChunk, count);
+  const sortedNew = sortedCopy(newChunk, count);
+  // Distinct data chunks below the free cursor that some exception names (for UNREFERENCED_CHUNKS).
+  const limit = Math.min(img.nextFree, chunks);
+  let referenced = 0;
+  for (let i = 0; i < count; i++) {
+    const n = sortedNew[i]!;
+    if (n >= limit) break;
+    if ((i === 0 || n !== sortedNew[i - 1]) && n >= 2 && chunkKind(chunkSize, n) === "data") referenced++;
+  }
+  const dupNewValues = repeatedValues(sortedNew);
+  const dupNew = dupNewValues.length === 0 ? null : { values: dupNewValues, first: new Float64Array(dupNewValues.length).fill(-1) };
   for (let i = 0; i < count; i++) {
     const o = oldChunk[i]!;
     const n = newChunk[i]!;
     const loc: Location = { area: Math.floor(i / perArea), index: i % perArea, chunk: n };
-    const seenOld = firstOld.get(o);
-    if (seenOld === undefined) firstOld.set(o, i);
-    else out.add(FindingCode.DuplicateOldChunk, "warning", `origin chunk ${o} is mapped twice (entries ${seenOld} and ${i}); the kernel serves the first one (entry ${seenOld}); the later one is garbage`, loc);
-    const seenNew = firstNew.get(n);
-    if (seenNew === undefined) firstNew.set(n, i);
-    else out.add(FindingCode.DuplicateNewChunk, "warning", `COW chunk ${n} is used by two exceptions (entries ${seenNew} and ${i}); at most one of them holds the right data`, loc);
+    const jo = dupOld ? indexInSorted(dupOld.values, o) : -1;
+    if (jo >= 0) {
+      const seen = dupOld!.first[jo]!;
+      if (seen < 0) dupOld!.first[jo] = i;
+      else out.add(FindingCode.DuplicateOldChunk, "warning", `origin chunk ${o} is mapped twice (entries ${seen} and ${i}); the kernel serves the first one (entry ${seen}); the later one is garbage`, loc);
+    }
+    const jn = dupNew ? indexInSorted(dupNew.values, n) : -1;
+    if (jn >= 0) {
+      const seen = dupNew!.first[jn]!;
+      if (seen < 0) dupNew!.first[jn] = i;
+      else out.add(FindingCode.DuplicateNewChunk, "warning", `COW chunk ${n} is used by two exceptions (entries ${seen} and ${i}); at most one of them holds the right data`, loc);
+    }
     if (chunkKind(chunkSize, n) !== "data") {
       out.add(FindingCode.NewChunkIsMetadata, "warning", `entry maps origin chunk ${o} to chunk ${n}, which is a metadata area: snapshot reads of that chunk return metadata, and the next commit overwrites it`, loc);
     }
@@ -132,10 +162,11 @@ async function inspect(img: CowImage, lastArea: Uint8Array | null, read: Read, o
       out.add(FindingCode.OldChunkBeyondOrigin, "warning", `entry maps origin chunk ${o}, past the end of the ${options.originBytes}-byte origin; no read can reach it`, loc);
     }
   }
-  // Data chunks below nextFree that no exception names: leaked by a crash with commits out of order.
-  let unreferenced = 0;
-  const limit = Math.min(img.nextFree, chunks);
-  for (let c = 2; c < limit; c++) if (chunkKind(chunkSize, c) === "data" && !firstNew.has(c)) unreferenced++;
+  // Data chunks below nextFree that no exception names: leaked by a crash with
+  // commits out of order. Counted from the layout, not chunk by chunk, so a
+  // huge new_chunk costs nothing.
+  const dataBelow = limit >= 2 ? capacity(chunkSize, limit * chunkSize).dataChunks : 0;
+  const unreferenced = dataBelow - referenced;
   if (unreferenced > 0) {
     out.add(FindingCode.UnreferencedChunks, "info", `${unreferenced} data chunk(s) below the free cursor (${img.nextFree}) belong to no exception: space leaked by commits that completed out of order before a crash`, {});
   }

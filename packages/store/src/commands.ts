@@ -9,7 +9,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { capacity, chunkBytes, chunkOffset, decodeCowAsync, deviceSectors, SECTOR_SIZE, validateChunkSize, type CowImage } from "@dmsnap/format";
 import { deviceReader, FileDevice } from "./device.js";
 import { StoreError, StoreErrorCode } from "./errors.js";
-import { ExceptionIndex } from "./exceptionIndex.js";
+import { SortedExceptionIndex } from "./sortedIndex.js";
 import { Snapshot } from "./snapshot.js";
 import { PersistentStore } from "./store.js";
 
@@ -266,11 +266,14 @@ export async function exportSnapshot(options: ExportOptions, onProgress?: (done:
   const cowDev = opened?.cow ?? (await FileDevice.open(options.cow, { readOnly: true }));
   let tmp: string | undefined;
   try {
-    const image = await decodeCowAsync(deviceReader(cowDev), { ...(options.chunkSize ? { tableChunkSize: options.chunkSize } : {}), logicalBlockSize: cowDev.logicalBlockSize });
+    const activation = { ...(options.chunkSize ? { tableChunkSize: options.chunkSize } : {}), logicalBlockSize: cowDev.logicalBlockSize };
+    // A counting pass first (constant memory), so the table is allocated once at its exact size.
+    const { exceptionCount } = await decodeCowAsync(deviceReader(cowDev), { ...activation, keepEntries: false });
+    const image = await decodeCowAsync(deviceReader(cowDev), { ...activation, reserveEntries: exceptionCount });
     if (image.state === "invalid") {
       throw new StoreError(StoreErrorCode.SnapshotInvalid, `the snapshot in ${options.cow} is invalid (its header says valid = 0), so it has no view to export; the origin is intact`);
     }
-    const index = ExceptionIndex.fromTable(image.exceptions);
+    const index = SortedExceptionIndex.consume(image.exceptions);
     const cs = image.chunkSize;
     const cb = chunkBytes(cs);
     const block = Math.max(cb, Math.floor((options.blockBytes ?? 1024 * 1024) / cb) * cb);
@@ -278,13 +281,13 @@ export async function exportSnapshot(options: ExportOptions, onProgress?: (done:
     if (!opened) tmp = join(dirname(options.output), `.${basename(options.output)}.dmsnap-tmp-${process.pid}`);
     const out: ExportSink = opened?.output ?? (await fs.open(tmp!, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC, 0o644));
     let cowChunks = 0;
+    const filling: Array<Promise<Uint8Array>> = [];
     try {
       // Fill up to DEPTH blocks ahead while the oldest is written: reads of the
       // origin (runs of chunks without exceptions only) and of the COW (runs of
       // consecutive COW chunks) overlap with the output writes.
       const DEPTH = 3;
       const free: Uint8Array[] = Array.from({ length: DEPTH }, () => new Uint8Array(block));
-      const filling: Array<Promise<Uint8Array>> = [];
       let nextPos = 0;
       const fill = async (pos: number, whole: Uint8Array): Promise<Uint8Array> => {
         const n = Math.min(block, total - pos);
@@ -292,17 +295,34 @@ export async function exportSnapshot(options: ExportOptions, onProgress?: (done:
         const reads: Promise<void>[] = [];
         const first = pos / cb;
         const last = Math.ceil((pos + n) / cb) - 1;
+        const { olds, news } = index;
+        // A cursor over the sorted exceptions: one binary search per block.
+        let k = index.lowerBound(first);
         for (let c = first; c <= last; ) {
           const at = (c - first) * cb;
-          const nw = index.get(c);
           let end = c + 1;
-          if (nw < 0) {
-            while (end <= last && index.get(end) < 0) end++;
+          if (k >= olds.length || olds[k] !== c) {
+            // A run of chunks without exceptions: one origin read.
+            end = k < olds.length ? Math.min(last + 1, olds[k]!) : last + 1;
             reads.push(originDev.readInto(buf.subarray(at, Math.min(n, (end - first) * cb)), pos + at));
           } else {
-            while (end <= last && index.get(end) === nw + (end - c)) end++;
+            // A run of consecutive COW chunks: one COW read.
+            const nw = news[k]!;
+            k++;
+            while (end <= last && k < olds.length && olds[k] === end && news[k] === nw + (end - c)) {
+              end++;
+              k++;
+            }
+            const length = Math.min(n, (end - first) * cb) - at;
+            if (chunkOffset(cs, nw) + length > cowDev.size) {
+              // The kernel fails such a read; serving zeros would hide the damage.
+              throw new StoreError(
+                StoreErrorCode.ChunkBeyondDevice,
+                `origin chunk ${c} is mapped to COW chunk ${nw}, which lies past the end of the ${cowDev.size}-byte COW ${options.cow}: the kernel fails reads of it, so there is no view to export; 'dmsnap check' lists such entries and 'dmsnap repair' drops them`,
+              );
+            }
             cowChunks += end - c;
-            reads.push(cowDev.readInto(buf.subarray(at, Math.min(n, (end - first) * cb)), chunkOffset(cs, nw)));
+            reads.push(cowDev.readInto(buf.subarray(at, at + length), chunkOffset(cs, nw)));
           }
           c = end;
         }
@@ -324,6 +344,10 @@ export async function exportSnapshot(options: ExportOptions, onProgress?: (done:
         onProgress?.(pos + buf.length, total);
       }
       await out.sync();
+    } catch (e) {
+      // Blocks still being filled may fail too: their errors are this one's echo.
+      for (const f of filling) f.catch(() => undefined);
+      throw e;
     } finally {
       if (!opened) await out.close();
     }

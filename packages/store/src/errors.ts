@@ -20,6 +20,8 @@ export const StoreErrorCode = {
   InvalidArgument: "INVALID_ARGUMENT",
   /** The output file is one of the inputs. */
   SameFile: "SAME_FILE",
+  /** An exception's COW chunk lies past the end of the COW: the kernel fails reads of it. */
+  ChunkBeyondDevice: "NEW_CHUNK_BEYOND_DEVICE",
 } as const;
 export type StoreErrorCode = (typeof StoreErrorCode)[keyof typeof StoreErrorCode];
 
@@ -33,6 +35,7 @@ const EXIT: Record<StoreErrorCode, number> = {
   ALREADY_INITIALISED: 1,
   INVALID_ARGUMENT: 2,
   SAME_FILE: 2,
+  NEW_CHUNK_BEYOND_DEVICE: 1,
 };
 
 export class StoreError extends Error {

@@ -8,3 +8,4 @@ export * from "./store.js";
 export * from "./snapshot.js";
 export * from "./commands.js";
 export * from "./merge.js";
+export * from "./sortedIndex.js";

@@ -32,6 +32,7 @@ import {
   decodeCowAsync,
   deviceSectors,
   encodeHeaderInto,
+  EXCEPTION_SIZE,
   ExceptionTable,
   FIRST_DATA_CHUNK,
   makeHeader,
@@ -187,6 +188,11 @@ export class PersistentStore {
       } catch (e) {
         throw ioError(e, "reading the current metadata area");
       }
+      // Bytes after the terminator are stale (a torn or merged-away entry). The
+      // kernel keeps them in its buffer, so its next commit, which moves the
+      // terminator one slot on, makes them live again. We clear them: the next
+      // area write leaves only the entries activation loaded plus the new ones.
+      areaBytes.fill(0, image.currentIndex * EXCEPTION_SIZE);
     }
     const store = new PersistentStore(device, image, areaBytes, options);
     if (image.state === "new") await store.initialise();

@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { expect } from "vitest";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -67,5 +67,24 @@ export function errorCode(r: Run): string | null {
     return (JSON.parse(r.stdout) as { error?: { code?: string } }).error?.code ?? null;
   } catch {
     return /^dmsnap: ([A-Z_0-9]+):/m.exec(r.stderr)?.[1] ?? null;
+  }
+}
+
+/**
+ * Runs the binary and measures its peak resident set (KiB) with GNU time;
+ * stdout goes to `stdoutFile` when given (outputs of hundreds of MB).
+ */
+export function dmsnapRss(args: string[], options: { stdoutFile?: string; stdin?: string } = {}): Run & { maxRssKiB: number } {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run 'pnpm build' before the CLI's end-to-end tests`);
+  const outFd = options.stdoutFile ? openSync(options.stdoutFile, "w") : "pipe";
+  const inFd = options.stdin ? openSync(options.stdin, "r") : "ignore";
+  try {
+    const r = spawnSync("/usr/bin/time", ["-f", "MAXRSS=%M", process.execPath, BIN, ...args], { encoding: "utf8", timeout: 300_000, stdio: [inFd, outFd, "pipe"], maxBuffer: 64 << 20 });
+    const m = /MAXRSS=(\d+)\s*$/.exec(r.stderr ?? "");
+    if (!m) throw new Error(`no peak RSS from /usr/bin/time: ${r.stderr}`);
+    return { status: r.status, stdout: r.stdout ?? "", stderr: (r.stderr ?? "").slice(0, m.index), maxRssKiB: Number(m[1]) };
+  } finally {
+    if (typeof outFd === "number") closeSync(outFd);
+    if (typeof inFd === "number") closeSync(inFd);
   }
 }

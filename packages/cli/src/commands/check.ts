@@ -1,6 +1,8 @@
 import type { Command } from "commander";
-import { areaLocation, capacity, chunksInDevice, decodeHeader, exceptionsPerArea, salvage, deviceSectors, diagnose, HEADER_SIZE, SNAP_MAGIC, chunkSizeProblem, statusOf, type Diagnosis, type Finding, type Location, type SyncReader } from "@dmsnap/format";
+import { areaLocation, capacity, chunkBytes, chunkKind, chunksInDevice, decodeHeader, exceptionsPerArea, salvage, deviceSectors, diagnose, HEADER_SIZE, SNAP_MAGIC, chunkSizeProblem, statusOf, type Diagnosis, type Finding, type Location, type SyncReader } from "@dmsnap/format";
 import { Exit } from "../util/errors.js";
+import { notBlank, notBlankFinding } from "../util/notBlank.js";
+import { countEntries } from "../util/streamCow.js";
 import { openImage } from "../util/imageFile.js";
 import { parseSectors, parseSize } from "../util/options.js";
 import { runCommand } from "../util/output.js";
@@ -19,7 +21,7 @@ interface CheckOptions {
 /** The CLI's own finding for a well-formed but invalidated snapshot (the codec leaves state to the caller). */
 export const SNAPSHOT_INVALIDATED = "SNAPSHOT_INVALIDATED";
 /** The CLI's finding for magic 0 over metadata that is not blank (what the 2009 race leaves when the first entry is {0, 2}). */
-export const NEW_COW_NOT_BLANK = "NEW_COW_NOT_BLANK";
+export { NEW_COW_NOT_BLANK } from "../util/notBlank.js";
 
 export function register(program: Command): void {
   program
@@ -54,13 +56,17 @@ Exit: 0 clean (no errors or warnings), 1 problems found, 2 usage or I/O error.`,
         const progress = makeProgress(opts.quiet ? "none" : opts.progress);
         try {
           const tracked = withProgress(file, progress);
+          // A counting pass first (constant memory), so the table is allocated once at its exact size.
+          const reserveEntries = countEntries(file, tableChunkSize === undefined ? {} : { tableChunkSize });
           const diagnosis = await diagnose(tracked.reader, {
+            ...(reserveEntries === undefined ? {} : { reserveEntries }),
             ...(tableChunkSize === undefined ? {} : { tableChunkSize }),
             ...(originBytes === undefined ? {} : { originBytes }),
             maxPerCode: opts.all ? Number.MAX_SAFE_INTEGER : 20,
           });
           tracked.finish();
-          const report = toReport(cow, diagnosis, diagnosis.image?.state === "new" ? notBlank(file) : null);
+          const evidence = diagnosis.image?.state === "new" ? notBlank(file) : null;
+          const report = toReport(cow, diagnosis, evidence ? notBlankFinding(evidence) : null);
           if (opts.quiet) return report.summary.clean ? Exit.Ok : Exit.Image;
           process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : human(report, file.size, report.summary.errors > 0 ? repairAdvice(file, tableChunkSize) : ""));
           return report.summary.clean ? Exit.Ok : Exit.Image;
@@ -180,6 +186,9 @@ function repairAdvice(reader: SyncReader, chunkSize: number | undefined): string
 function withProgress(reader: SyncReader, progress: Progress): { reader: SyncReader; finish(): void } {
   let areas = 0;
   let started = false;
+  let chunkSize = 1;
+  let chunk = 512;
+  let lastArea = 0;
   const finish = (): void => {
     if (!started) return;
     progress.setTotal(areas);
@@ -194,9 +203,13 @@ function withProgress(reader: SyncReader, progress: Progress): { reader: SyncRea
         const h = decodeHeader(bytes);
         if (h.magic === SNAP_MAGIC && chunkSizeProblem(h.chunkSize) === null) {
           started = true;
+          chunkSize = h.chunkSize;
+          chunk = chunkBytes(h.chunkSize);
           progress.start("check", capacity(h.chunkSize, deviceSectors(reader.size)).areas, "areas");
         }
-      } else if (started && offset > 0) {
+      } else if (started && offset > lastArea && offset % chunk === 0 && chunkKind(chunkSize, offset / chunk) === "metadata") {
+        // An area's first piece (later pieces and re-reads of an area are not new areas).
+        lastArea = offset;
         progress.update(++areas);
       }
       return bytes;
@@ -204,20 +217,3 @@ function withProgress(reader: SyncReader, progress: Progress): { reader: SyncRea
   } };
 }
 
-/**
- * Magic 0 means "new": activation writes a fresh header and zeroes area 0. If
- * the other header words are set, or the metadata still parses at some chunk
- * size, activating would destroy exceptions: say so before anyone does.
- */
-function notBlank(reader: SyncReader): Finding | null {
-  const words = reader.read(0, HEADER_SIZE);
-  const headerDirty = words.some((b) => b !== 0);
-  const s = salvage(reader);
-  if (!headerDirty && s.exceptions.count === 0) return null;
-  return {
-    code: NEW_COW_NOT_BLANK,
-    severity: "warning",
-    message: `the header magic is 0, so the kernel would treat this COW as new: write a fresh header and zero area 0, destroying what is there. But ${headerDirty ? "the other header words are not zero" : "the header is blank"}${s.exceptions.count > 0 ? ` and ${s.exceptions.count} exception(s) parse at chunk size ${s.chunkSize}` : ""}: this is what the 2009 race leaves when the first entry written over the header is {0, 2}. Do not activate it; ${s.chunkSize !== 0 ? "run 'dmsnap repair <cow> --output <file>' first" : "no chunk size makes its metadata parse, so 'dmsnap repair' cannot salvage it (unless you know the chunk size: --chunk-size <sectors>); inspect it with 'dmsnap map'"}`,
-    location: { chunk: 0, byteOffset: 0 },
-  };
-}

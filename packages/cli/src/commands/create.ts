@@ -4,7 +4,8 @@ import { initialiseCow, type CreateResult } from "@dmsnap/store";
 import { validateChunkSize } from "@dmsnap/format";
 import { CliError, Exit } from "../util/errors.js";
 import { fileError } from "../util/ioErrors.js";
-import { openDevice } from "../util/inputs.js";
+import { fdReader, openDevice } from "../util/inputs.js";
+import { refuseNotBlank } from "../util/notBlank.js";
 import { cleanUpOnSignals, createOutput, followLinks } from "../util/outputs.js";
 import { runCommand } from "../util/output.js";
 import { parseSectors, parseSize } from "../util/options.js";
@@ -15,6 +16,7 @@ interface CreateOpts {
   chunkSize: string;
   size?: string;
   json?: boolean;
+  force?: boolean;
 }
 
 export function register(program: Command): void {
@@ -25,13 +27,14 @@ export function register(program: Command): void {
     .requiredOption("--chunk-size <sectors>", "chunk size in 512-byte sectors (a power of two, e.g. 8 = 4 KiB)")
     .option("--size <bytes>", "create a new blank COW file of this size (K, M, G, T suffixes accepted)")
     .option("--json", "print the result as one JSON object; errors as {\"error\": {code, message}}")
-    .addHelpText("after", "\nExamples:\n  $ dmsnap create --cow snap.cow --chunk-size 8 --size 64M\n  $ dmsnap create --cow /dev/vg/cow --chunk-size 16\n\nExit: 0 initialised, 1 refused (already a snapshot, corrupt header), 2 usage or I/O error.")
+    .option("--force", "initialise a COW whose magic is 0 even though its areas still hold exceptions (NEW_COW_NOT_BLANK)")
+    .addHelpText("after", "\nExamples:\n  $ dmsnap create --cow snap.cow --chunk-size 8 --size 64M\n  $ dmsnap create --cow /dev/vg/cow --chunk-size 16\n\nExit: 0 initialised, 1 refused (already a snapshot, corrupt header, NEW_COW_NOT_BLANK), 2 usage or I/O error.")
     .action((opts: CreateOpts) =>
       runCommand(!!opts.json, async () => {
         const chunkSize = parseSectors(opts.chunkSize, "--chunk-size");
         const size = opts.size === undefined ? undefined : parseSize(opts.size, "--size");
         validateChunkSize(chunkSize);
-        const r = await create(opts.cow, chunkSize, size);
+        const r = await create(opts.cow, chunkSize, size, !!opts.force);
         process.stdout.write(
           opts.json
             ? `${JSON.stringify(r)}\n`
@@ -46,7 +49,7 @@ export function register(program: Command): void {
  * and put in place when initialised and synced; an existing file or device
  * is initialised in place under an exclusive lock.
  */
-async function create(path: string, chunkSize: number, size: number | undefined): Promise<CreateResult> {
+async function create(path: string, chunkSize: number, size: number | undefined, force: boolean): Promise<CreateResult> {
   let exists = true;
   try {
     statSync(followLinks(path, "--cow"));
@@ -74,6 +77,8 @@ async function create(path: string, chunkSize: number, size: number | undefined)
   }
   const dev = await openDevice(path, "--cow", true);
   try {
+    // Magic 0 over live exceptions (the 2009 race): initialising would wipe them.
+    refuseNotBlank(fdReader(dev.handle.fd, dev.size, path), path, "create", force);
     if (size !== undefined && !dev.isBlockDevice && dev.size !== size) {
       throw new CliError("INVALID_ARGUMENT", `${path} already exists with ${dev.size} bytes, not ${size}; omit --size to initialise it as it is, or pick a new path`, Exit.Usage);
     }

@@ -1,10 +1,13 @@
 import type { Command } from "commander";
-import { decodeCow, SNAP_MAGIC, toDumpObject, type CowImage } from "@dmsnap/format";
+import { ExceptionTable, SNAP_MAGIC, toDumpObject, type ActivationOptions, type CowImage } from "@dmsnap/format";
+import { forEachEntry, scanCow } from "../util/streamCow.js";
+import { NEW_COW_NOT_BLANK, notBlank, notBlankMessage } from "../util/notBlank.js";
+import { TextSink, writeStdout } from "../util/textSink.js";
 import { openImage } from "../util/imageFile.js";
 import { runCommand } from "../util/output.js";
 import { formatBytes, plural } from "../util/units.js";
 import { parseSectors } from "../util/options.js";
-import { losslessDumpOf, writeLosslessDump } from "../util/metadataImage.js";
+import { writeLosslessDumpStream } from "../util/metadataImage.js";
 
 interface DumpOptions {
   json?: boolean;
@@ -26,16 +29,44 @@ export function register(program: Command): void {
     .action((cow: string, opts: DumpOptions) =>
       runCommand(!!opts.json || !!opts.lossless, () => {
         const tableChunkSize = opts.chunkSize === undefined ? undefined : parseSectors(opts.chunkSize, "--chunk-size");
+        const table: ActivationOptions = tableChunkSize === undefined ? {} : { tableChunkSize };
         const file = openImage(cow, "<cow>");
         try {
           if (opts.lossless) {
             // Entries of an invalidated COW are still on disk: keep them.
-            const image = decodeCow(file, { readInvalid: true, ...(tableChunkSize === undefined ? {} : { tableChunkSize }) });
-            writeLosslessDump(losslessDumpOf(image), (s) => process.stdout.write(s));
+            const options = { ...table, readInvalid: true };
+            const image = scanCow(file, options); // refusals surface here, before any output
+            writeLosslessDumpStream(image, (visit) => forEachEntry(file, options, visit), writeStdout);
             return;
           }
-          const image = decodeCow(file, tableChunkSize === undefined ? {} : { tableChunkSize });
-          process.stdout.write(opts.json ? `${JSON.stringify(toDumpObject(image))}\n` : summary(cow, image, !!opts.all));
+          const image = scanCow(file, table);
+          const evidence = image.state === "new" ? notBlank(file) : null;
+          if (evidence) process.stderr.write(`dmsnap: warning: ${NEW_COW_NOT_BLANK}: ${notBlankMessage(evidence)}\n`);
+          const warnings = evidence ? [{ code: NEW_COW_NOT_BLANK, message: notBlankMessage(evidence) }] : [];
+          if (opts.json) writeJsonDump(image, warnings, (visit) => forEachEntry(file, table, visit));
+          else {
+            // The first entries (all with --all), streamed: nothing is kept.
+            const limit = opts.all ? Infinity : 20;
+            const sink = new TextSink();
+            writeStdout(summaryHead(cow, image, evidence !== null));
+            if (image.state === "valid" && image.exceptionCount > 0) {
+              sink.push(`               #  origin chunk -> COW chunk\n`);
+              let i = 0;
+              try {
+                forEachEntry(file, table, (t, from, count) => {
+                  for (let k = from; k < from + count; k++, i++) {
+                    if (i >= limit) throw STOP;
+                    sink.push(`  ${String(i).padStart(12)}  ${String(t.oldChunk[k]).padStart(12)} -> ${t.newChunk[k]}\n`);
+                  }
+                });
+              } catch (e) {
+                if (e !== STOP) throw e;
+              }
+              if (i < image.exceptionCount) sink.push(`  ... ${image.exceptionCount - i} more (--all lists them, --json prints them all)\n`);
+            }
+            sink.flush();
+            writeStdout(summaryTail(image));
+          }
         } finally {
           file.close();
         }
@@ -43,24 +74,48 @@ export function register(program: Command): void {
     );
 }
 
-function summary(path: string, img: CowImage, all: boolean): string {
+const STOP = Symbol("stop");
+
+/**
+ * The dump object, written as it is produced: every field from the first pass,
+ * then the exceptions streamed from a second pass (docs/dump-json.md).
+ */
+function writeJsonDump(image: CowImage, warnings: Array<{ code: string; message: string }>, each: (visit: (t: ExceptionTable, from: number, count: number) => void) => void): void {
+  const o = toDumpObject({ ...image, exceptions: new ExceptionTable(0) });
+  const { exceptions: _none, ...fields } = o;
+  const head = JSON.stringify(warnings.length > 0 ? { ...fields, warnings } : fields);
+  const sink = new TextSink();
+  sink.push(`${head.slice(0, -1)},"exceptions":[`);
+  let first = true;
+  if (image.state === "valid") {
+    each((t, from, count) => {
+      for (let k = from; k < from + count; k++) {
+        sink.push(`${first ? "" : ","}[${t.oldChunk[k]},${t.newChunk[k]}]`);
+        first = false;
+      }
+    });
+  }
+  sink.push("]}\n");
+  sink.flush();
+}
+
+function summaryHead(path: string, img: CowImage, notBlank = false): string {
   const h = img.header;
   const lines: string[] = [];
   const magic = h.magic === SNAP_MAGIC ? `0x${h.magic.toString(16)} "SnAp"` : `0x${h.magic.toString(16).padStart(8, "0")}`;
   lines.push(`COW device   ${path} (${formatBytes(img.deviceBytes)}, ${img.usage.totalSectors} sectors)`);
   lines.push(`header       magic ${magic}, valid ${h.valid}, version ${h.version}, chunk size ${h.chunkSize}`);
-  lines.push(`state        ${img.state}${img.state === "new" ? " (blank: the kernel would write a header and zero area 0)" : img.state === "invalid" ? " (invalidated: no exceptions are loaded)" : ""}`);
+  lines.push(`state        ${img.state}${img.state === "new" ? (notBlank ? " (magic 0 but NOT blank: see the warning; do not activate it)" : " (blank: the kernel would write a header and zero area 0)") : img.state === "invalid" ? " (invalidated: no exceptions are loaded)" : ""}`);
   lines.push(`chunk size   ${plural(img.chunkSize, "sector")} (${formatBytes(img.chunkSize * 512)}), ${img.exceptionsPerArea} exceptions per area`);
   if (img.state === "valid") {
     lines.push(`areas        ${img.currentArea + 1} in use; area ${img.currentArea} holds ${img.currentIndex} of ${img.exceptionsPerArea}`);
-    lines.push(`exceptions   ${img.exceptions.count}`);
-    const show = all ? img.exceptions.count : Math.min(20, img.exceptions.count);
-    if (show > 0) lines.push(`               #  origin chunk -> COW chunk`);
-    for (let i = 0; i < show; i++) {
-      lines.push(`  ${String(i).padStart(12)}  ${String(img.exceptions.oldChunk[i]).padStart(12)} -> ${img.exceptions.newChunk[i]}`);
-    }
-    if (show < img.exceptions.count) lines.push(`  ... ${img.exceptions.count - show} more (--all lists them, --json prints them all)`);
+    lines.push(`exceptions   ${img.exceptionCount}`);
   }
+  return `${lines.join("\n")}\n`;
+}
+
+function summaryTail(img: CowImage): string {
+  const lines: string[] = [];
   const u = img.usage;
   const pct = u.totalSectors > 0 ? ((100 * u.allocatedSectors) / u.totalSectors).toFixed(1) : "0";
   lines.push(`next free    chunk ${img.nextFree}`);

@@ -15,6 +15,7 @@ import {
 import { CliError, Exit } from "../util/errors.js";
 import { openImage } from "../util/imageFile.js";
 import { cleanUpOnSignals, createOutput, type Output } from "../util/outputs.js";
+import { countEntries } from "../util/streamCow.js";
 import { parseSectors } from "../util/options.js";
 import { runCommand } from "../util/output.js";
 import { formatBytes } from "../util/units.js";
@@ -66,7 +67,9 @@ Exit: 0 written, 1 the image cannot be laid out (CHUNK_SIZE_UNKNOWN), 2 usage or
             cleanUpOnSignals();
             out = await createOutput(opts.svg, { role: "--svg", inputs: [file], force: !!opts.force });
           }
-          const d = await diagnose(file, { maxPerCode: 100_000, readInvalid: true, ...(tableChunkSize === undefined ? {} : { tableChunkSize }) });
+          const table = tableChunkSize === undefined ? {} : { tableChunkSize };
+          const reserveEntries = countEntries(file, { ...table, readInvalid: true });
+          const d = await diagnose(file, { maxPerCode: 100_000, readInvalid: true, ...table, ...(reserveEntries === undefined ? {} : { reserveEntries }) });
           const name = basename(cow);
           // Magic 0 over live metadata (the 2009 race with first entry {0, 2}) is drawn from salvage too.
           const salvaged = d.image?.state === "new" ? salvage(file) : null;

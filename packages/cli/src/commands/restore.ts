@@ -1,9 +1,11 @@
-import { readFileSync, statSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import type { Command } from "commander";
 import { fileError } from "../util/ioErrors.js";
 import { identify, openDevice, openImage, refuseSameFile, type Named } from "../util/inputs.js";
 import { cleanUpOnSignals, createOutput, followLinks, type Output } from "../util/outputs.js";
-import { parseLosslessDump, restoreToDevice, type LosslessDump } from "../util/metadataImage.js";
+import { readLosslessDumpFile, restoreToDevice } from "../util/metadataImage.js";
 import { runCommand } from "../util/output.js";
 import { makeProgress, progressOption, type ProgressMode } from "../util/progress.js";
 import { formatBytes } from "../util/units.js";
@@ -43,61 +45,88 @@ TARGET_NOT_BLANK, TARGET_TOO_SMALL), 2 usage or I/O error.`,
     )
     .action((dumpPath: string, opts: RestoreOptions) =>
       runCommand(!!opts.json, async () => {
-        let text: string;
-        const inputs: Named[] = [];
-        if (dumpPath === "-") {
-          try {
-            text = readFileSync(0, "utf8");
-          } catch (e) {
-            throw fileError(e, "standard input", "read");
-          }
-        } else {
-          // Through the one input opener: a FIFO or device is refused, a writer's lock respected.
-          const file = openImage(dumpPath, "<dump>");
-          try {
-            text = readFileSync(file.fd, "utf8");
-            inputs.push(file);
-          } catch (e) {
-            throw fileError(e, dumpPath, "read");
-          } finally {
-            file.close();
-          }
-        }
-        const dump = parseLosslessDump(text);
-        cleanUpOnSignals();
-        // A missing target is built whole as a temporary and put in place at the end; an existing one is rewritten in place, locked.
-        const created = !existsFollowing(opts.cow);
-        let output: Output | undefined;
-        if (created) {
-          output = await createOutput(opts.cow, { role: "--cow", inputs, force: false });
-          try {
-            await output.handle.truncate(dump.deviceBytes);
-          } catch (e) {
-            await output.abort();
-            throw fileError(e, opts.cow, `make a ${dump.deviceBytes}-byte`);
-          }
-        } else {
-          refuseSameFile([...inputs, identify(opts.cow, "--cow")]);
-        }
-        const opened = output ? undefined : await openDevice(opts.cow, "--cow", true);
-        const dev = output ? output.device(dump.deviceBytes) : opened!.device;
-        const progress = makeProgress(opts.progress);
+        // Standard input is spooled to a temporary file: the dump is read twice (check, then write).
+        const spool = dumpPath === "-" ? spoolStdin() : null;
         try {
-          const r = await restoreToDevice(dev, dump, { force: !!opts.force || created, progress, targetName: opts.cow });
-          await output?.commit();
-          const out = { cow: opts.cow, created, overwrote: created ? "none" : r.overwrote, deviceBytes: dump.deviceBytes, targetBytes: dev.size, chunkSize: dump.header.chunkSize, valid: dump.header.valid, exceptions: dump.exceptions.count, areasWritten: r.areasWritten };
-          process.stdout.write(
-            opts.json
-              ? `${JSON.stringify(out)}\n`
-              : `restored ${out.exceptions} exceptions in ${out.areasWritten} metadata area(s) and the header (chunk size ${out.chunkSize} sectors, valid ${out.valid}) to ${opts.cow}${created ? ` (created, ${formatBytes(dump.deviceBytes)} sparse)` : out.overwrote === "blank" ? "" : ` (replaced its previous ${out.overwrote === "snapshot" ? "snapshot metadata" : "contents' header chunk"})`}\n`,
-          );
+          await restoreFrom(spool ?? dumpPath, spool !== null, opts);
         } finally {
-          progress.stop();
-          if (output) await output.abort();
-          else await opened!.close();
+          if (spool) rmSync(dirname(spool), { recursive: true, force: true });
         }
       }),
     );
+}
+
+/**
+ * Checks the dump in `source` (a first streamed pass, constant memory), then
+ * restores it (a second pass). The dump stays open, under its shared lock,
+ * for both passes.
+ */
+async function restoreFrom(source: string, spooled: boolean, opts: RestoreOptions): Promise<void> {
+  // Through the one input opener: a FIFO or device is refused, a writer's lock respected.
+  const file = openImage(source, "<dump>");
+  try {
+    const inputs: Named[] = spooled ? [] : [file];
+    const dump = readLosslessDumpFile(file.fd);
+    cleanUpOnSignals();
+    // A missing target is built whole as a temporary and put in place at the end; an existing one is rewritten in place, locked.
+    const created = !existsFollowing(opts.cow);
+    let output: Output | undefined;
+    if (created) {
+      output = await createOutput(opts.cow, { role: "--cow", inputs, force: false });
+      try {
+        await output.handle.truncate(dump.deviceBytes);
+      } catch (e) {
+        await output.abort();
+        throw fileError(e, opts.cow, `make a ${dump.deviceBytes}-byte`);
+      }
+    } else {
+      refuseSameFile([...inputs, identify(opts.cow, "--cow")]);
+    }
+    const opened = output ? undefined : await openDevice(opts.cow, "--cow", true);
+    const dev = output ? output.device(dump.deviceBytes) : opened!.device;
+    const progress = makeProgress(opts.progress);
+    try {
+      const r = await restoreToDevice(dev, dump, { force: !!opts.force || created, progress, targetName: opts.cow, targetIsZero: created });
+      await output?.commit();
+      const out = { cow: opts.cow, created, overwrote: created ? "none" : r.overwrote, deviceBytes: dump.deviceBytes, targetBytes: dev.size, chunkSize: dump.header.chunkSize, valid: dump.header.valid, exceptions: dump.count, areasWritten: r.areasWritten };
+      process.stdout.write(
+        opts.json
+          ? `${JSON.stringify(out)}\n`
+          : `restored ${out.exceptions} exceptions in ${out.areasWritten} metadata area(s) and the header (chunk size ${out.chunkSize} sectors, valid ${out.valid}) to ${opts.cow}${created ? ` (created, ${formatBytes(dump.deviceBytes)} sparse)` : out.overwrote === "blank" ? "" : ` (replaced its previous ${out.overwrote === "snapshot" ? "snapshot metadata" : "contents' header chunk"})`}\n`,
+      );
+    } finally {
+      progress.stop();
+      if (output) await output.abort();
+      else await opened!.close();
+    }
+  } finally {
+    file.close();
+  }
+}
+
+/** Copies standard input to a private temporary file in 1 MiB pieces; returns its path. */
+function spoolStdin(): string {
+  const dir = mkdtempSync(join(tmpdir(), "dmsnap-restore-"));
+  const path = join(dir, "dump.json");
+  const fd = openSync(path, "wx", 0o600);
+  const buf = Buffer.allocUnsafe(1 << 20);
+  try {
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(0, buf, 0, buf.length, null);
+      } catch (e) {
+        if ((e as { code?: string }).code === "EAGAIN") continue;
+        if ((e as { code?: string }).code === "EOF") break;
+        throw fileError(e, "standard input", "read");
+      }
+      if (n === 0) break;
+      for (let done = 0; done < n; ) done += writeSync(fd, buf, done, n - done);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return path;
 }
 
 /** Whether the path (symlinks followed) names something that exists. */

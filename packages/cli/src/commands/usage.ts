@@ -1,5 +1,7 @@
 import type { Command } from "commander";
-import { capacity, chunkBytes, decodeCow, deviceSectors, statusOf, type CowImage } from "@dmsnap/format";
+import { capacity, chunkBytes, deviceSectors, statusOf, type CowImage } from "@dmsnap/format";
+import { NEW_COW_NOT_BLANK, notBlank, notBlankMessage } from "../util/notBlank.js";
+import { scanCow } from "../util/streamCow.js";
 import { openImage } from "../util/imageFile.js";
 import { parseSectors } from "../util/options.js";
 import { runCommand } from "../util/output.js";
@@ -32,6 +34,8 @@ export interface UsageReport {
   freeChunks: number;
   freeBytes: number;
   nextFree: number;
+  /** Present when something about the image needs attention (NEW_COW_NOT_BLANK). */
+  warnings?: Array<{ code: string; message: string }>;
 }
 
 export function usageReport(img: CowImage): UsageReport {
@@ -53,7 +57,7 @@ export function usageReport(img: CowImage): UsageReport {
     percentFull: u.totalSectors > 0 ? Math.round((1000 * u.allocatedSectors) / u.totalSectors) / 10 : 0,
     areasInUse: img.currentArea + 1,
     areaCapacity: cap.areas,
-    exceptions: img.exceptions.count,
+    exceptions: img.exceptionCount,
     exceptionCapacity: cap.dataChunks,
     capacityBytes: cap.dataChunks * chunkBytes(cs),
     freeChunks,
@@ -86,7 +90,13 @@ Exit: 0 read, 1 the kernel would refuse the image (see 'dmsnap check'), 2 usage 
         const tableChunkSize = opts.chunkSize === undefined ? undefined : parseSectors(opts.chunkSize, "--chunk-size");
         const file = openImage(cow, "<cow>");
         try {
-          const r = usageReport(decodeCow(file, tableChunkSize === undefined ? {} : { tableChunkSize }));
+          // Streamed: counts and cursors only, no exception kept.
+          const r = usageReport(scanCow(file, tableChunkSize === undefined ? {} : { tableChunkSize }));
+          const evidence = r.state === "new" ? notBlank(file) : null;
+          if (evidence) {
+            r.warnings = [{ code: NEW_COW_NOT_BLANK, message: notBlankMessage(evidence) }];
+            process.stderr.write(`dmsnap: warning: ${NEW_COW_NOT_BLANK}: ${notBlankMessage(evidence)}\n`);
+          }
           process.stdout.write(opts.json ? `${JSON.stringify(r)}\n` : human(cow, r));
         } finally {
           file.close();
@@ -99,7 +109,7 @@ function human(path: string, r: UsageReport): string {
   const cb = chunkBytes(r.chunkSize);
   const lines = [
     r.status,
-    `${path}: ${formatBytes(r.deviceBytes)} COW, ${r.state}${r.state === "new" ? " (blank)" : r.state === "invalid" ? " (invalidated: the kernel loads no exceptions; 'dmsnap repair' can salvage them)" : ""}, chunk size ${r.chunkSize} sectors (${formatBytes(cb)})`,
+    `${path}: ${formatBytes(r.deviceBytes)} COW, ${r.state}${r.state === "new" ? (r.warnings ? " (magic 0 but NOT blank: see the warning)" : " (blank)") : r.state === "invalid" ? " (invalidated: the kernel loads no exceptions; 'dmsnap repair' can salvage them)" : ""}, chunk size ${r.chunkSize} sectors (${formatBytes(cb)})`,
     `  allocated    ${r.allocatedSectors} of ${r.totalSectors} sectors (${r.percentFull}% full), metadata ${r.metadataSectors} sectors`,
     `  exceptions   ${r.exceptions} of ${r.exceptionCapacity} (capacity ${formatBytes(r.capacityBytes)} of copied data)`,
     `  areas        ${r.areasInUse} in use of ${r.areaCapacity}`,

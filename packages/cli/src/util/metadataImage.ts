@@ -23,19 +23,22 @@ import {
   chunkBytes,
   chunkSizeProblem,
   chunksInDevice,
-  encodeArea,
   encodeHeader,
   ExceptionTable,
   exceptionsPerArea,
   HEADER_SIZE,
+  MAX_CHUNK_NUMBER,
+  nextFreeAfterLoad,
   SECTOR_SIZE,
   SNAP_MAGIC,
   DISK_VERSION,
+  writeEntry,
   type CowImage,
   type Header,
 } from "@dmsnap/format";
 import { CliError, Exit } from "./errors.js";
 import type { Progress } from "./progress.js";
+import { DumpSyntaxError, parseDumpPieces, parseDumpStream, type DumpRoot } from "./dumpParser.js";
 
 export const DUMP_FORMAT = "dmsnap-dump";
 export const DUMP_VERSION = 1;
@@ -47,6 +50,28 @@ export interface LosslessDump {
   header: Header;
   exceptions: ExceptionTable;
 }
+
+/** Entries handed over a batch at a time: rows [from, from + count) of `table`. */
+export interface EntryBatch {
+  table: ExceptionTable;
+  from: number;
+  count: number;
+}
+
+/** A dump whose entries are read back from its file as they are written (restore of a huge dump). */
+export interface StreamedDump {
+  format: typeof DUMP_FORMAT;
+  version: typeof DUMP_VERSION;
+  deviceBytes: number;
+  header: Header;
+  count: number;
+  batches(): Iterable<EntryBatch>;
+}
+
+type AnyDump = LosslessDump | StreamedDump;
+
+const countOf = (d: AnyDump): number => ("exceptions" in d ? d.exceptions.count : d.count);
+const batchesOf = (d: AnyDump): Iterable<EntryBatch> => ("exceptions" in d ? [{ table: d.exceptions, from: 0, count: d.exceptions.count }] : d.batches());
 
 /** The device shape restore needs (the store's BlockDevice satisfies it). */
 export interface WritableDevice {
@@ -61,18 +86,36 @@ export function losslessDumpOf(image: CowImage): LosslessDump {
   return { format: DUMP_FORMAT, version: DUMP_VERSION, deviceBytes: image.deviceBytes, header: { ...image.header }, exceptions: image.exceptions };
 }
 
-/** Writes the dump as JSON, one exception per line, without building one huge string. */
+/** Writes an in-memory dump as JSON, one exception per line. */
 export function writeLosslessDump(dump: LosslessDump, write: (s: string) => void): void {
-  const h = dump.header;
-  write(`{"format":"${DUMP_FORMAT}","version":${DUMP_VERSION},"deviceBytes":${dump.deviceBytes},"header":{"magic":${h.magic},"valid":${h.valid},"version":${h.version},"chunkSize":${h.chunkSize}},"exceptions":[`);
-  const { oldChunk, newChunk, count } = dump.exceptions;
-  const BATCH = 8192;
-  for (let from = 0; from < count; from += BATCH) {
-    const parts: string[] = [];
-    for (let i = from; i < Math.min(count, from + BATCH); i++) parts.push(`${i === 0 ? "" : ","}\n[${oldChunk[i]},${newChunk[i]}]`);
-    write(parts.join(""));
-  }
-  write(`${count > 0 ? "\n" : ""}]}\n`);
+  writeLosslessDumpStream(dump, (visit) => visit(dump.exceptions, 0, dump.exceptions.count), write);
+}
+
+/**
+ * Writes the dump as JSON, one exception per line, as the entries arrive from
+ * `each` (a second activation pass): never one huge string.
+ */
+export function writeLosslessDumpStream(
+  head: { deviceBytes: number; header: Header },
+  each: (visit: (table: ExceptionTable, from: number, count: number) => void) => void,
+  write: (s: string) => void,
+): void {
+  const h = head.header;
+  write(`{"format":"${DUMP_FORMAT}","version":${DUMP_VERSION},"deviceBytes":${head.deviceBytes},"header":{"magic":${h.magic},"valid":${h.valid},"version":${h.version},"chunkSize":${h.chunkSize}},"exceptions":[`);
+  let n = 0;
+  let parts: string[] = [];
+  each((t, from, count) => {
+    const { oldChunk, newChunk } = t;
+    for (let i = from; i < from + count; i++) {
+      parts.push(`${n++ === 0 ? "" : ","}\n[${oldChunk[i]},${newChunk[i]}]`);
+      if (parts.length === 8192) {
+        write(parts.join(""));
+        parts = [];
+      }
+    }
+  });
+  if (parts.length) write(parts.join(""));
+  write(`${n > 0 ? "\n" : ""}]}\n`);
 }
 
 function bad(message: string): CliError {
@@ -82,7 +125,52 @@ function bad(message: string): CliError {
 const isU32 = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
 const isChunk = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 
-/** Parses and checks a lossless dump. Throws DUMP_INVALID with the reason. */
+/** Checks everything but the exceptions; returns the device size and header. */
+function checkHead(o: Record<string, unknown>): { deviceBytes: number; header: Header } {
+  if (!o || typeof o !== "object" || Array.isArray(o)) throw bad("the dump is not a JSON object");
+  if (o.format !== DUMP_FORMAT) throw bad(`the dump's "format" is ${JSON.stringify(o.format)}, not "${DUMP_FORMAT}" (a 'dump --json' object is a view, not a lossless dump)`);
+  if (o.version !== DUMP_VERSION) throw bad(`dump version ${JSON.stringify(o.version)} is not supported (only ${DUMP_VERSION})`);
+  if (!isChunk(o.deviceBytes) || o.deviceBytes < SECTOR_SIZE) throw bad(`"deviceBytes" must be a whole number of bytes of at least ${SECTOR_SIZE}`);
+  const h = o.header as Record<string, unknown> | undefined;
+  if (!h || typeof h !== "object" || !isU32(h.magic) || !isU32(h.valid) || !isU32(h.version) || !isU32(h.chunkSize)) throw bad(`"header" must hold magic, valid, version and chunkSize as 32-bit unsigned integers`);
+  const header: Header = { magic: h.magic, valid: h.valid, version: h.version, chunkSize: h.chunkSize };
+  if (header.magic !== SNAP_MAGIC && header.magic !== 0) throw bad(`header magic 0x${header.magic.toString(16)} is neither "SnAp" nor 0 (blank)`);
+  if (header.magic === SNAP_MAGIC) {
+    if (header.version !== DISK_VERSION) throw bad(`header version ${header.version} is not ${DISK_VERSION}`);
+    const problem = chunkSizeProblem(header.chunkSize);
+    if (problem !== null) throw bad(`header ${problem}`);
+  }
+  return { deviceBytes: o.deviceBytes, header };
+}
+
+/** One exception's numbers. */
+function checkPair(i: number, p0: unknown, p1: unknown): void {
+  if (!isChunk(p0) || !isChunk(p1)) throw bad(`exception ${i} is not a pair of chunk numbers below 2^53`);
+  if (p1 === 0) throw bad(`exception ${i} has new_chunk 0, which would end the list`);
+}
+
+/**
+ * What needs the whole list: room for the areas, and the limit 'dmsnap dump'
+ * reads back (the free cursor after the highest new_chunk, in sectors, below
+ * 2^53): restore writes nothing dump would refuse.
+ */
+function checkLayout(head: { deviceBytes: number; header: Header }, count: number, maxNew: number): void {
+  const { header } = head;
+  if (header.magic === 0) {
+    if (count > 0) throw bad("a blank COW (magic 0) has no exceptions");
+    return;
+  }
+  const last = Math.floor(count / exceptionsPerArea(header.chunkSize));
+  const chunks = chunksInDevice(header.chunkSize, head.deviceBytes);
+  if (areaLocation(header.chunkSize, last) >= chunks) {
+    throw bad(`${count} exceptions need metadata areas up to chunk ${areaLocation(header.chunkSize, last)}, but a ${head.deviceBytes}-byte device has ${chunks} chunks`);
+  }
+  if (maxNew >= 0 && nextFreeAfterLoad(header.chunkSize, maxNew) * header.chunkSize > MAX_CHUNK_NUMBER) {
+    throw bad(`the highest new_chunk (${maxNew}) puts the free cursor beyond sector 2^53, which 'dmsnap dump' cannot read back (CHUNK_NUMBER_TOO_LARGE); no real device has that many chunks, so the entry is corrupt`);
+  }
+}
+
+/** Parses and checks a lossless dump held in memory. Throws DUMP_INVALID with the reason. */
 export function parseLosslessDump(text: string): LosslessDump {
   let raw: unknown;
   try {
@@ -91,68 +179,99 @@ export function parseLosslessDump(text: string): LosslessDump {
     throw bad(`the dump is not JSON (${(e as Error).message})`);
   }
   const o = raw as Record<string, unknown>;
-  if (!o || typeof o !== "object") throw bad("the dump is not a JSON object");
-  if (o.format !== DUMP_FORMAT) throw bad(`the dump's "format" is ${JSON.stringify(o.format)}, not "${DUMP_FORMAT}" (a 'dump --json' object is a view, not a lossless dump)`);
-  if (o.version !== DUMP_VERSION) throw bad(`dump version ${JSON.stringify(o.version)} is not supported (only ${DUMP_VERSION})`);
-  if (!isChunk(o.deviceBytes) || o.deviceBytes < SECTOR_SIZE) throw bad(`"deviceBytes" must be a whole number of bytes of at least ${SECTOR_SIZE}`);
-  const h = o.header as Record<string, unknown> | undefined;
-  if (!h || !isU32(h.magic) || !isU32(h.valid) || !isU32(h.version) || !isU32(h.chunkSize)) throw bad(`"header" must hold magic, valid, version and chunkSize as 32-bit unsigned integers`);
-  const header: Header = { magic: h.magic, valid: h.valid, version: h.version, chunkSize: h.chunkSize };
-  if (header.magic !== SNAP_MAGIC && header.magic !== 0) throw bad(`header magic 0x${header.magic.toString(16)} is neither "SnAp" nor 0 (blank)`);
-  if (header.magic === SNAP_MAGIC) {
-    if (header.version !== DISK_VERSION) throw bad(`header version ${header.version} is not ${DISK_VERSION}`);
-    const problem = chunkSizeProblem(header.chunkSize);
-    if (problem !== null) throw bad(`header ${problem}`);
-  }
+  const head = checkHead(o);
   if (!Array.isArray(o.exceptions)) throw bad(`"exceptions" must be an array of [old_chunk, new_chunk] pairs`);
   const list = o.exceptions as unknown[];
-  if (header.magic === 0 && list.length > 0) throw bad("a blank COW (magic 0) has no exceptions");
+  if (head.header.magic === 0 && list.length > 0) throw bad("a blank COW (magic 0) has no exceptions");
   const table = new ExceptionTable(list.length);
+  let maxNew = -1;
   list.forEach((p, i) => {
-    if (!Array.isArray(p) || p.length !== 2 || !isChunk(p[0]) || !isChunk(p[1])) throw bad(`exception ${i} is not a pair of chunk numbers below 2^53`);
-    if (p[1] === 0) throw bad(`exception ${i} has new_chunk 0, which would end the list`);
+    if (!Array.isArray(p) || p.length !== 2) throw bad(`exception ${i} is not a pair of chunk numbers below 2^53`);
+    checkPair(i, p[0], p[1]);
     table.push(p[0], p[1]);
+    if (p[1] > maxNew) maxNew = p[1];
   });
-  const dump: LosslessDump = { format: DUMP_FORMAT, version: DUMP_VERSION, deviceBytes: o.deviceBytes, header, exceptions: table };
-  if (header.magic === SNAP_MAGIC) {
-    const last = lastArea(dump);
-    const chunks = chunksInDevice(header.chunkSize, dump.deviceBytes);
-    if (areaLocation(header.chunkSize, last) >= chunks) {
-      throw bad(`${table.count} exceptions need metadata areas up to chunk ${areaLocation(header.chunkSize, last)}, but a ${dump.deviceBytes}-byte device has ${chunks} chunks`);
-    }
+  checkLayout(head, table.count, maxNew);
+  return { format: DUMP_FORMAT, version: DUMP_VERSION, ...head, exceptions: table };
+}
+
+/**
+ * Reads a lossless dump file in constant memory: a first pass checks all of
+ * it (so nothing is written for a dump that would be refused), and
+ * `batches()` parses it again, handing the entries over as they come.
+ */
+export function readLosslessDumpFile(fd: number): StreamedDump {
+  let count = 0;
+  let maxNew = -1;
+  const root = parseOrBad(() =>
+    parseDumpStream(fd, {
+      onPair(i, a, b) {
+        checkPair(i, a, b);
+        if (b > maxNew) maxNew = b;
+        count = i + 1;
+      },
+      onBadPair(i) {
+        throw bad(`exception ${i} is not a pair of chunk numbers below 2^53`);
+      },
+    }),
+  );
+  const head = checkHead(root);
+  if (typeof root.exceptions !== "number") throw bad(`"exceptions" must be an array of [old_chunk, new_chunk] pairs`);
+  checkLayout(head, count, maxNew);
+  return {
+    format: DUMP_FORMAT,
+    version: DUMP_VERSION,
+    ...head,
+    count,
+    *batches() {
+      const table = new ExceptionTable(1 << 16);
+      const pieces = parseDumpPieces(fd, {
+        onPair: (_i, a, b) => table.push(a, b),
+        onBadPair: (i) => {
+          throw bad(`exception ${i} changed while it was being restored`);
+        },
+      });
+      for (;;) {
+        const r = parseOrBad(() => pieces.next());
+        if (table.count > 0) yield { table, from: 0, count: table.count };
+        table.count = 0;
+        if (r.done) return;
+      }
+    },
+  };
+}
+
+function parseOrBad<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof DumpSyntaxError) throw bad(`the dump is not JSON (${e.message})`);
+    throw e;
   }
-  return dump;
 }
 
-/** The last area written: the one holding the terminator (zeroed when the one before it is exactly full). */
-function lastArea(dump: LosslessDump): number {
-  return Math.floor(dump.exceptions.count / exceptionsPerArea(dump.header.chunkSize));
+/** Bytes written at a time: a 1 GiB chunk never needs a 1 GiB buffer. */
+const WRITE_PIECE = 1 << 20;
+
+/** Writes zeros over [from, to) in bounded pieces. */
+async function zeroRange(dev: WritableDevice, from: number, to: number): Promise<void> {
+  if (to <= from) return;
+  const zeros = new Uint8Array(Math.min(WRITE_PIECE, to - from));
+  for (let at = from; at < to; at += zeros.length) await dev.write(at, zeros.subarray(0, Math.min(zeros.length, to - at)));
 }
 
-/** Bytes in the header chunk of this dump (one sector for a blank COW). */
-function headerChunkBytes(dump: LosslessDump): number {
-  return dump.header.magic === SNAP_MAGIC ? chunkBytes(dump.header.chunkSize) : SECTOR_SIZE;
-}
-
-/** Every metadata chunk the kernel's layout holds for this dump, areas first, header last. */
-export function* metadataChunks(dump: LosslessDump): Generator<{ offset: number; bytes: Uint8Array; what: string }> {
-  const cs = dump.header.chunkSize;
-  if (dump.header.magic === SNAP_MAGIC) {
-    const perArea = exceptionsPerArea(cs);
-    const cb = chunkBytes(cs);
-    const last = lastArea(dump);
-    for (let a = 0; a <= last; a++) {
-      const from = a * perArea;
-      const n = Math.min(perArea, dump.exceptions.count - from);
-      yield { offset: areaLocation(cs, a) * cb, bytes: encodeArea(dump.exceptions, from, n, cb), what: `area ${a}` };
-    }
+/** True when [from, to) of the device holds only zeros (read in bounded pieces). */
+async function allZero(dev: WritableDevice, from: number, to: number): Promise<boolean> {
+  for (let at = from; at < to; at += WRITE_PIECE) {
+    const b = await dev.read(at, Math.min(WRITE_PIECE, to - at));
+    for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
   }
-  yield { offset: 0, bytes: encodeHeader(dump.header, headerChunkBytes(dump)), what: "header" };
+  return true;
 }
 
 /** How many areas restore writes (for progress). */
-export function areaCount(dump: LosslessDump): number {
-  return dump.header.magic === SNAP_MAGIC ? lastArea(dump) + 1 : 0;
+export function areaCount(dump: AnyDump): number {
+  return dump.header.magic === SNAP_MAGIC ? Math.floor(countOf(dump) / exceptionsPerArea(dump.header.chunkSize)) + 1 : 0;
 }
 
 export interface RestoreOptions {
@@ -161,6 +280,8 @@ export interface RestoreOptions {
   progress?: Progress;
   /** Label for messages. */
   targetName?: string;
+  /** The target was just created (sparse, all zeros): the zero tails of areas need not be written. */
+  targetIsZero?: boolean;
 }
 
 export interface RestoreReport {
@@ -169,15 +290,17 @@ export interface RestoreReport {
 }
 
 /** Rebuilds the metadata of `dump` on `dev` in the crash-safe order described above. */
-export async function restoreToDevice(dev: WritableDevice, dump: LosslessDump, options: RestoreOptions = {}): Promise<RestoreReport> {
+export async function restoreToDevice(dev: WritableDevice, dump: AnyDump, options: RestoreOptions = {}): Promise<RestoreReport> {
   const name = options.targetName ?? "the target";
   if (dev.size < dump.deviceBytes) {
     throw new CliError("TARGET_TOO_SMALL", `${name} is ${dev.size} bytes but the dump describes a ${dump.deviceBytes}-byte device; restore onto a device at least that large`, Exit.Image);
   }
-  const hcb = headerChunkBytes(dump);
-  const head = await dev.read(0, Math.min(dev.size, Math.max(hcb, HEADER_SIZE)));
+  const snap = dump.header.magic === SNAP_MAGIC;
+  const hcb = snap ? chunkBytes(dump.header.chunkSize) : SECTOR_SIZE;
+  const head = await dev.read(0, Math.min(dev.size, HEADER_SIZE));
   const magic = new DataView(head.buffer, head.byteOffset, HEADER_SIZE).getUint32(0, true);
-  const overwrote: RestoreReport["overwrote"] = magic === SNAP_MAGIC ? "snapshot" : head.some((b) => b !== 0) ? "other" : "blank";
+  const blank = magic === 0 && (await allZero(dev, 0, Math.min(dev.size, Math.max(hcb, HEADER_SIZE))));
+  const overwrote: RestoreReport["overwrote"] = magic === SNAP_MAGIC ? "snapshot" : blank ? "blank" : "other";
   if (!options.force && magic === SNAP_MAGIC) {
     throw new CliError("COW_EXISTS", `${name} already holds a snapshot header ("SnAp"); restoring would replace its metadata. Save it first ('dmsnap dump --lossless ${name} > old.json'), then rerun with --force`, Exit.Image);
   }
@@ -186,25 +309,50 @@ export async function restoreToDevice(dev: WritableDevice, dump: LosslessDump, o
   }
   // 1. Make the target a blank COW before touching any area: a crash from here on leaves it blank.
   if (overwrote !== "blank") {
-    await dev.write(0, new Uint8Array(Math.min(hcb, dev.size)));
+    await zeroRange(dev, 0, Math.min(hcb, dev.size));
     await dev.flush();
   }
-  // 2. The areas, then a flush so they are durable before the header names them.
+  // 2. The areas, in bounded pieces, then a flush so they are durable before the header names them.
   const total = areaCount(dump);
   options.progress?.start("restore", total, "areas");
   let areas = 0;
-  let header: Uint8Array | null = null;
-  for (const chunk of metadataChunks(dump)) {
-    if (chunk.what === "header") {
-      header = chunk.bytes;
-      continue;
+  if (snap) {
+    const cs = dump.header.chunkSize;
+    const cb = chunkBytes(cs);
+    const perArea = exceptionsPerArea(cs);
+    const piece = new Uint8Array(Math.min(cb, WRITE_PIECE));
+    const perPiece = piece.length / 16;
+    let area = 0;
+    let index = 0; // entries written into the current area
+    let pieceStart = 0; // entry index of piece[0] within the area
+    const areaBase = (): number => areaLocation(cs, area) * cb;
+    const flushPiece = async (): Promise<void> => {
+      await dev.write(areaBase() + pieceStart * 16, piece);
+      piece.fill(0);
+      pieceStart += perPiece;
+    };
+    for (const b of batchesOf(dump)) {
+      for (let i = b.from; i < b.from + b.count; i++) {
+        writeEntry(piece, index - pieceStart, b.table.oldChunk[i]!, b.table.newChunk[i]!);
+        index++;
+        if (index - pieceStart === perPiece) await flushPiece();
+        if (index === perArea) {
+          options.progress?.update(++areas);
+          area++;
+          index = 0;
+          pieceStart = 0;
+        }
+      }
     }
-    await dev.write(chunk.offset, chunk.bytes);
+    // The last area: its entries, the terminator, zeros to the end (the whole
+    // area when the one before is exactly full).
+    await dev.write(areaBase() + pieceStart * 16, piece);
+    if (!options.targetIsZero) await zeroRange(dev, areaBase() + (pieceStart + perPiece) * 16, areaBase() + cb);
     options.progress?.update(++areas);
   }
   await dev.flush();
-  // 3. The header last.
-  await dev.write(0, header!, { fua: true });
+  // 3. The header last: its chunk is already zero past the first sector.
+  await dev.write(0, encodeHeader(dump.header, SECTOR_SIZE), { fua: true });
   await dev.flush();
   options.progress?.stop();
   return { overwrote, areasWritten: areas };

@@ -1,0 +1,122 @@
+/**
+ * Issue #9 item 5: every reading command streams. One sparse COW just past
+ * 2^24 exceptions (JavaScript's Map limit) made by our own sparse writer
+ * (sparseCow.mjs, not the code under test); expected values come from its
+ * layout formulas. Peak RSS is measured with GNU time against the bounds
+ * docs/cli.md states (Memory and scale):
+ *   dump, dump --json, dump --lossless, usage, restore: constant, BASE;
+ *   check, map, export: BASE + 16 bytes an exception.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rmSync } from "node:fs";
+import { dmsnapRss, tempDir } from "./helpers.js";
+import { writeSparseCow, type SparseLayout } from "./sparseCow.mjs";
+
+/** Past JavaScript's Map limit, for check and map (which hold the exceptions). */
+const BIG = 2 ** 24 + 1;
+/** Enough that an in-memory dump or index would blow the constant bound (and quick enough for CI). */
+const COUNT = 2 ** 22 + 1;
+const SLOW = 240_000;
+const MiB = 1024;
+/** Node, the code and one batch of buffers, in KiB. */
+const BASE_KIB = 128 * MiB;
+const perExceptionKiB = (bytes: number, count = COUNT): number => (count * bytes) / 1024;
+
+const shaOfFile = (p: string): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const h = createHash("sha256");
+    createReadStream(p).on("data", (d) => h.update(d)).on("end", () => resolve(h.digest("hex"))).on("error", reject);
+  });
+
+describe(`check and map at ${BIG} exceptions (2^24 + 1)`, () => {
+  const dir = tempDir();
+  const cow = join(dir, "big.cow");
+  beforeAll(() => void writeSparseCow(cow, { chunkSize: 8, count: BIG }), SLOW);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("check: clean, every exception counted, no Map limit, memory BASE + 16 B an exception", () => {
+    const r = dmsnapRss(["check", cow, "--json"]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.exceptions).toBe(BIG);
+    expect(out.summary.clean).toBe(true);
+    expect(r.maxRssKiB).toBeLessThan(BASE_KIB + perExceptionKiB(16, BIG));
+  }, SLOW);
+
+  it("map: every exception's chunk drawn as used, memory BASE + 16 B an exception", () => {
+    const r = dmsnapRss(["map", cow, "--svg", join(dir, "map.svg"), "--json"]);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout).counts.used).toBe(BIG);
+    expect(r.maxRssKiB).toBeLessThan(BASE_KIB + perExceptionKiB(16, BIG));
+  }, SLOW);
+});
+
+describe(`the streaming commands at ${COUNT} exceptions`, () => {
+  const dir = tempDir();
+  const cow = join(dir, "medium.cow");
+  let layout: SparseLayout;
+  beforeAll(() => {
+    layout = writeSparseCow(cow, { chunkSize: 8, count: COUNT });
+  }, SLOW);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("usage and dump: constant memory", () => {
+    const u = dmsnapRss(["usage", cow, "--json"]);
+    expect(u.status).toBe(0);
+    expect(JSON.parse(u.stdout).exceptions).toBe(COUNT);
+    expect(u.maxRssKiB).toBeLessThan(BASE_KIB);
+    const d = dmsnapRss(["dump", cow]);
+    expect(d.status).toBe(0);
+    expect(d.stdout).toMatch(new RegExp(`exceptions\\s+${COUNT}\\n`));
+    expect(d.maxRssKiB).toBeLessThan(BASE_KIB);
+  }, SLOW);
+
+  it("dump --json: the whole object, written incrementally in constant memory", () => {
+    const file = join(dir, "dump.json");
+    const r = dmsnapRss(["dump", cow, "--json"], { stdoutFile: file });
+    expect(r.status).toBe(0);
+    expect(r.maxRssKiB).toBeLessThan(BASE_KIB);
+    // The exceptions array's length in characters, from the layout formulas.
+    let chars = 0;
+    for (let i = 0; i < COUNT; i++) chars += `[${COUNT - 1 - i},${layout.newOf(i)}]`.length + (i > 0 ? 1 : 0);
+    const size = statSync(file).size;
+    const head = readFileSync(file).subarray(0, 4096).toString();
+    const prefix = head.slice(0, head.indexOf(`"exceptions":[`) + `"exceptions":[`.length);
+    expect(size).toBe(prefix.length + chars + "]}\n".length);
+    expect(head).toContain(`"exceptions":[[${COUNT - 1},2],[${COUNT - 2},3]`);
+    expect(JSON.parse(`${prefix}]}`)).toMatchObject({ state: "valid", nextFree: layout.lastNew + 1, deviceBytes: layout.deviceBytes });
+  }, SLOW);
+
+  it("dump --lossless, then restore: constant memory, and the restored COW dumps identically", async () => {
+    const dump = join(dir, "cow.dump.json");
+    const d = dmsnapRss(["dump", cow, "--lossless"], { stdoutFile: dump });
+    expect(d.status).toBe(0);
+    expect(d.maxRssKiB).toBeLessThan(BASE_KIB);
+    const restored = join(dir, "restored.cow");
+    const r = dmsnapRss(["restore", dump, "--cow", restored, "--json"]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ exceptions: COUNT, areasWritten: layout.areas });
+    expect(r.maxRssKiB).toBeLessThan(BASE_KIB);
+    const again = join(dir, "again.dump.json");
+    expect(dmsnapRss(["dump", restored, "--lossless"], { stdoutFile: again }).status).toBe(0);
+    expect(await shaOfFile(again)).toBe(await shaOfFile(dump));
+    rmSync(restored);
+  }, SLOW);
+
+  it("export: the view streamed, memory BASE + 16 B an exception", () => {
+    const origin = join(dir, "origin.img");
+    writeFileSync(origin, "");
+    truncateSync(origin, 64 << 20);
+    const r = dmsnapRss(["export", "--origin", origin, "--cow", cow, "--output", join(dir, "view.img"), "--json"]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    // Origin chunks 0..16383 all have exceptions (old = COUNT - 1 - i covers them).
+    expect(JSON.parse(r.stdout).cowChunks).toBe(16384);
+    expect(r.maxRssKiB).toBeLessThan(BASE_KIB + perExceptionKiB(16));
+  }, SLOW);
+});

@@ -10,6 +10,8 @@ const sources = [
   // pnpm kernel:crash (CI, after the kernel conformance run): its checks
   ["kernel-crash", ".cache/kernel-crash.json", (j) => [j.passed, j.failed, 0]],
   ["spec-slow", ".cache/spec-slow.json", (j) => [j.passed, j.failed, 0]],
+  // pnpm fuzz: one count per CLI run over a hostile input
+  ["fuzz", ".cache/fuzz.json", (j) => [j.passed, j.failed, 0]],
 ];
 // Every conformance run: conformance.json (default readers), conformance-kernel.json, ...
 for (const f of existsSync(`${root}.cache`) ? readdirSync(`${root}.cache`).sort() : []) {

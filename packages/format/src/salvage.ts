@@ -21,6 +21,7 @@ import { ExceptionTable } from "./exceptionTable.js";
 import { decodeHeader, type Header } from "./header.js";
 import { areaLocation, areaOfChunk, chunkBytes, chunkKind, chunksInDevice, exceptionsPerArea } from "./layout.js";
 import type { SyncReader } from "./reader.js";
+import { isZero } from "./diagnose.js";
 
 const TWO_32 = 4294967296;
 const MAX_SAFE_HIGH = 0x1fffff;
@@ -145,8 +146,7 @@ function walkChain(
 function staleAfter(reader: SyncReader, piece: Uint8Array, from: number, restStart: number, areaEnd: number): boolean {
   for (let i = from; i < piece.length; i++) if (piece[i] !== 0) return true;
   for (let at = restStart; at < areaEnd; at += READ_PIECE) {
-    const b = reader.read(at, Math.min(READ_PIECE, areaEnd - at));
-    for (let i = 0; i < b.length; i++) if (b[i] !== 0) return true;
+    if (!isZero(reader.read(at, Math.min(READ_PIECE, areaEnd - at)))) return true;
   }
   return false;
 }

@@ -1,0 +1,301 @@
+// `pnpm fuzz`: hostile inputs through every reading command of the built CLI
+// (issue #9). Seeded and deterministic: the same inputs every run.
+//
+// Inputs: one mutant of every conformance case (conformance/cases/*: bit
+// flips, header words, entries with huge or zero or metadata chunk numbers,
+// truncation, extension), and sparse-geometry images (chunk size 2^0 .. 2^21
+// sectors, devices up to 2 TiB, sparse files). Each input goes through dump,
+// dump --json, dump --lossless, check, usage, map and export.
+//
+// A run fails on: a stack trace or INTERNAL code, an exit code other than
+// 0/1/2 (or a signal), a hang over 10 s, a peak RSS over the constant bound
+// of docs/cli.md (BASE = 128 MiB: the mutants hold a handful of exceptions),
+// or any change to an input (sha256 of every byte of the small images; for
+// the sparse ones, of every region written plus size and allocated blocks).
+//
+// Writes .cache/fuzz.json ({passed, failed, ...}) for scripts/summary.mjs.
+// Options (environment): DMSNAP_FUZZ_SEED, DMSNAP_FUZZ_GEOMETRY (count),
+// DMSNAP_FUZZ_JOBS (parallel runs), DMSNAP_TEST_BIN (another build).
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync, ftruncateSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+
+const root = new URL("..", import.meta.url).pathname;
+const BIN = process.env.DMSNAP_TEST_BIN ?? join(root, "packages/cli/dist/bin.js");
+const SEED = Number(process.env.DMSNAP_FUZZ_SEED ?? 20091214);
+const GEOMETRY = Number(process.env.DMSNAP_FUZZ_GEOMETRY ?? 16);
+const JOBS = Number(process.env.DMSNAP_FUZZ_JOBS ?? Math.max(2, availableParallelism()));
+const HANG_MS = 10_000;
+const BOUND_KIB = 128 * 1024;
+const SNAP_MAGIC = 0x70416e53;
+const TIB = 2 ** 40;
+
+if (!existsSync(BIN)) {
+  console.error(`fuzz: ${BIN} is missing; run 'pnpm build' first`);
+  process.exit(2);
+}
+
+/** mulberry32, as packages/store/src/rng.ts. */
+function rng(seed) {
+  let s = seed >>> 0;
+  const next = () => {
+    let t = (s = (s + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const int = (n) => Math.floor(next() * n);
+  return { next, int, pick: (a) => a[int(a.length)] };
+}
+
+const INTERESTING32 = [0, 1, 2, 3, 31, 32, 0x7fffffff, 0x80000000, 0xffffffff, SNAP_MAGIC, 0x1fffff, 0x200000, 4194303];
+
+/** One mutant of a small image: 1 to 4 of the operations below. */
+function mutate(bytes, r) {
+  let b = Buffer.from(bytes);
+  const ops = 1 + r.int(4);
+  const done = [];
+  for (let k = 0; k < ops; k++) {
+    const op = r.int(7);
+    if (op === 0 && b.length > 0) {
+      const at = r.int(Math.min(b.length, 1 << 16));
+      b[at] ^= 1 << r.int(8);
+      done.push(`flip@${at}`);
+    } else if (op === 1 && b.length >= 16) {
+      const w = r.int(4);
+      b.writeUInt32LE(r.pick(INTERESTING32), w * 4);
+      done.push(`header${w}`);
+    } else if (op === 2) {
+      // An entry somewhere in the first areas: old and new words from the interesting set.
+      const at = 16 * r.int(Math.max(1, Math.min(b.length, 1 << 16) >> 4));
+      if (at + 16 <= b.length) {
+        for (let w = 0; w < 4; w++) b.writeUInt32LE(r.next() < 0.5 ? r.pick(INTERESTING32) : r.int(2 ** 32), at + 4 * w);
+        done.push(`entry@${at}`);
+      }
+    } else if (op === 3) {
+      const len = r.int(b.length + 1);
+      b = b.subarray(0, len);
+      done.push(`truncate${len}`);
+    } else if (op === 4) {
+      const extra = r.pick([1, 511, 512, 4096, 65536]);
+      b = Buffer.concat([b, Buffer.alloc(extra)]);
+      done.push(`extend${extra}`);
+    } else if (op === 5 && b.length > 0) {
+      const at = r.int(b.length);
+      b.fill(0, at, Math.min(b.length, at + r.pick([16, 512, 4096])));
+      done.push(`zero@${at}`);
+    } else {
+      // The 2009 race: magic 0 over an area's entries.
+      if (b.length >= 32) {
+        b.writeUInt32LE(0, 0);
+        b.writeUInt32LE(0, 4);
+        done.push("magic0");
+      }
+    }
+  }
+  return { bytes: b, ops: done.join(",") };
+}
+
+/** A sparse COW: a header and area 0 with a few entries, written into a sparse file of up to 2 TiB. */
+function geometry(path, r) {
+  const cs = 2 ** r.int(22); // 1 sector .. 2^21 sectors (1 GiB)
+  const cb = cs * 512;
+  const minBytes = 2 * cb;
+  const deviceBytes = r.next() < 0.1 ? Math.max(512, r.int(minBytes)) : Math.min(2 * TIB, minBytes + 512 * Math.floor((r.next() ** 3 * 2 * TIB) / 512));
+  const chunks = Math.floor(deviceBytes / cb);
+  const regions = [];
+  const fd = openSync(path, "w");
+  try {
+    ftruncateSync(fd, deviceBytes);
+    const header = Buffer.alloc(512);
+    const magic0 = r.next() < 0.15;
+    header.writeUInt32LE(magic0 ? 0 : SNAP_MAGIC, 0);
+    header.writeUInt32LE(magic0 ? 0 : r.pick([1, 1, 1, 0, 2]), 4);
+    header.writeUInt32LE(magic0 ? 0 : 1, 8);
+    header.writeUInt32LE(magic0 ? 0 : cs, 12);
+    const put = (at, buf) => {
+      if (at + buf.length > deviceBytes) return;
+      writeSync(fd, buf, 0, buf.length, at);
+      regions.push([at, buf.length]);
+    };
+    put(0, header.subarray(0, Math.min(512, deviceBytes)));
+    const n = r.int(9);
+    const area = Buffer.alloc(16 * (n + 3));
+    for (let i = 0; i < n; i++) {
+      const kind = r.int(6);
+      const nw = kind === 0 ? 4e9 : kind === 1 ? chunks + r.int(1000) : kind === 2 ? 1 : 2 + r.int(Math.max(1, Math.min(chunks - 2, 2 ** 31)));
+      area.writeUInt32LE(r.int(2 ** 32), 16 * i);
+      area.writeUInt32LE(r.next() < 0.1 ? r.pick(INTERESTING32) : 0, 16 * i + 4);
+      area.writeUInt32LE(nw % 2 ** 32, 16 * i + 8);
+      area.writeUInt32LE(Math.floor(nw / 2 ** 32), 16 * i + 12);
+    }
+    // Sometimes stale entries after the terminator.
+    if (r.next() < 0.3) area.writeUInt32LE(7, 16 * (n + 1) + 8);
+    put(cb, area);
+    // Sometimes bytes far into the header chunk or at the end of the device.
+    if (r.next() < 0.2 && cb > 4096) put(cb - 512, Buffer.alloc(512, 0xa5));
+    if (r.next() < 0.2 && deviceBytes > 4096) put(deviceBytes - 512, Buffer.alloc(512, 0x5a));
+  } finally {
+    closeSync(fd);
+  }
+  return { regions, desc: `cs=${cs} device=${deviceBytes}` };
+}
+
+/** What identifies an input's contents: every byte for small files; written regions, size and blocks for sparse ones. */
+function fingerprint(path, regions) {
+  const st = statSync(path);
+  const h = createHash("sha256");
+  if (!regions) h.update(readFileSync(path));
+  else {
+    const fd = openSync(path, "r");
+    try {
+      for (const [at, len] of regions) {
+        const b = Buffer.alloc(len);
+        readSync(fd, b, 0, len, at);
+        h.update(b);
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return `${st.size}:${st.blocks}:${st.mtimeMs}:${h.digest("hex")}`;
+}
+
+function run(args) {
+  return new Promise((resolve) => {
+    const child = spawn("/usr/bin/time", ["-f", "MAXRSS=%M", process.execPath, BIN, ...args], { stdio: ["ignore", "pipe", "pipe"], detached: true });
+    let out = "";
+    let err = "";
+    // Outputs can be large (a lossless dump): keep the start and the end.
+    const keep = (acc, d) => (acc.length > 1 << 16 ? acc.slice(0, 1 << 15) + acc.slice(-(1 << 15)) : acc) + d;
+    child.stdout.setEncoding("utf8").on("data", (d) => (out = keep(out, d)));
+    child.stderr.setEncoding("utf8").on("data", (d) => (err = keep(err, d)));
+    let hung = false;
+    const timer = setTimeout(() => {
+      hung = true;
+      // The whole group: time and the node under it.
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {}
+    }, HANG_MS);
+    child.on("close", () => {
+      clearTimeout(timer);
+      const m = /MAXRSS=(\d+)\s*$/.exec(err);
+      const exit = /Command exited with non-zero status (\d+)/.exec(err);
+      const signalled = /Command terminated by signal/.test(err);
+      resolve({ status: signalled ? null : exit ? Number(exit[1]) : 0, rss: m ? Number(m[1]) : -1, stdout: out, stderr: m ? err.slice(0, m.index) : err, hung });
+    });
+  });
+}
+
+const STACK = /\n\s+at .+:\d+:\d+\)?/;
+
+const work = mkdtempSync(join(tmpdir(), "dmsnap-fuzz-"));
+const r = rng(SEED);
+const inputs = [];
+const casesDir = join(root, "conformance/cases");
+for (const id of readdirSync(casesDir).sort()) {
+  const dir = join(casesDir, id);
+  const c = JSON.parse(readFileSync(join(dir, "case.json"), "utf8"));
+  const load = (f) => (f.endsWith(".gz") ? gunzipSync(readFileSync(join(dir, f))) : readFileSync(join(dir, f)));
+  const m = mutate(load(c.files.cow), r);
+  const cow = join(work, `${id}.cow`);
+  writeFileSync(cow, m.bytes);
+  let origin = join(work, `${id}.origin`);
+  writeFileSync(origin, c.files.origin ? load(c.files.origin) : Buffer.alloc(64 * 1024));
+  inputs.push({ name: `${id} [${m.ops}]`, cow, origin, chunkSize: r.next() < 0.5 ? c.table?.chunkSize : undefined, regions: null });
+}
+for (let g = 0; g < GEOMETRY; g++) {
+  const cow = join(work, `geometry-${g}.cow`);
+  const { regions, desc } = geometry(cow, r);
+  const origin = join(work, `geometry-${g}.origin`);
+  writeFileSync(origin, Buffer.alloc(0));
+  // A sparse origin: its size is all export reads.
+  const fd = openSync(origin, "r+");
+  ftruncateSync(fd, 512 * (1 + r.int(4096)));
+  closeSync(fd);
+  inputs.push({ name: `geometry-${g} [${desc}]`, cow, origin, chunkSize: undefined, regions, originRegions: [] });
+}
+
+const jobs = [];
+let seq = 0;
+for (const input of inputs) {
+  const table = input.chunkSize ? ["--chunk-size", String(input.chunkSize)] : [];
+  const out = () => join(work, `out-${seq++}`);
+  jobs.push(
+    { input, args: ["dump", input.cow, ...table] },
+    { input, args: ["dump", input.cow, "--json", ...table] },
+    { input, args: ["dump", input.cow, "--lossless", ...table] },
+    { input, args: ["check", input.cow, "--json", ...table] },
+    { input, args: ["usage", input.cow, "--json", ...table] },
+    { input, args: ["map", input.cow, "--svg", `${out()}.svg`, ...table] },
+    { input, args: ["export", "--origin", input.origin, "--cow", input.cow, "--output", `${out()}.img`, ...table] },
+  );
+}
+
+const t0 = Date.now();
+const failures = [];
+let maxRss = 0;
+let maxRssRun = "";
+let stackTraces = 0;
+let badExits = 0;
+let hangs = 0;
+let overBound = 0;
+let modified = 0;
+const exits = { 0: 0, 1: 0, 2: 0 };
+let next = 0;
+async function worker() {
+  while (next < jobs.length) {
+    const job = jobs[next++];
+    const { input, args } = job;
+    const before = [fingerprint(input.cow, input.regions), fingerprint(input.origin, input.originRegions ?? null)];
+    const res = await run(args);
+    const after = [fingerprint(input.cow, input.regions), fingerprint(input.origin, input.originRegions ?? null)];
+    const why = [];
+    if (res.hung) {
+      hangs++;
+      why.push(`hang over ${HANG_MS / 1000} s`);
+    } else if (res.status === null || !(res.status in exits)) {
+      badExits++;
+      why.push(`exit ${res.status}`);
+    } else exits[res.status]++;
+    if (STACK.test(res.stdout) || STACK.test(res.stderr) || /"INTERNAL"|: INTERNAL:/.test(res.stdout + res.stderr)) {
+      stackTraces++;
+      why.push("stack trace / INTERNAL");
+    }
+    if (res.rss > BOUND_KIB) {
+      overBound++;
+      why.push(`peak RSS ${res.rss} KiB over ${BOUND_KIB}`);
+    }
+    if (res.rss > maxRss) {
+      maxRss = res.rss;
+      maxRssRun = `${args[0]} ${input.name}`;
+    }
+    if (before[0] !== after[0] || before[1] !== after[1]) {
+      modified++;
+      why.push("an input changed");
+    }
+    if (why.length) failures.push({ run: `dmsnap ${args.join(" ")}`, input: input.name, why: why.join("; "), stderr: res.stderr.slice(0, 400) });
+    // Outputs of export and map go away at once (sparse geometry makes large ones).
+    for (const a of args) if (a.startsWith(join(work, "out-"))) rmSync(a, { force: true });
+  }
+}
+await Promise.all(Array.from({ length: JOBS }, worker));
+const seconds = (Date.now() - t0) / 1000;
+rmSync(work, { recursive: true, force: true });
+
+for (const f of failures.slice(0, 20)) console.log(`FAIL ${f.run}\n     input ${f.input}: ${f.why}\n     ${f.stderr.split("\n").slice(0, 4).join("\n     ")}`);
+console.log(
+  `fuzz: seed ${SEED}, ${inputs.length} inputs (${inputs.length - GEOMETRY} conformance mutants, ${GEOMETRY} sparse geometries), ${jobs.length} runs in ${seconds.toFixed(1)} s; ` +
+    `exits 0/1/2: ${exits[0]}/${exits[1]}/${exits[2]}; stack traces ${stackTraces}, other exits ${badExits}, hangs ${hangs}, over ${BOUND_KIB / 1024} MiB ${overBound}, inputs modified ${modified}; ` +
+    `max RSS ${(maxRss / 1024).toFixed(1)} MiB (${maxRssRun})`,
+);
+mkdirSync(join(root, ".cache"), { recursive: true });
+writeFileSync(
+  join(root, ".cache/fuzz.json"),
+  `${JSON.stringify({ seed: SEED, inputs: inputs.length, runs: jobs.length, passed: jobs.length - failures.length, failed: failures.length, stackTraces, badExits, hangs, overBound, modified, maxRssKiB: maxRss, seconds })}\n`,
+);
+process.exit(failures.length > 0 ? 1 : 0);

@@ -1,6 +1,6 @@
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { rmSync, statSync } from "node:fs";
+import { dirname } from "node:path";
+import { spoolStdin } from "../util/spool.js";
 import type { Command } from "commander";
 import { fileError } from "../util/ioErrors.js";
 import { identify, openDevice, openImage, refuseSameFile, type Named } from "../util/inputs.js";
@@ -104,30 +104,6 @@ async function restoreFrom(source: string, spooled: boolean, opts: RestoreOption
   }
 }
 
-/** Copies standard input to a private temporary file in 1 MiB pieces; returns its path. */
-function spoolStdin(): string {
-  const dir = mkdtempSync(join(tmpdir(), "dmsnap-restore-"));
-  const path = join(dir, "dump.json");
-  const fd = openSync(path, "wx", 0o600);
-  const buf = Buffer.allocUnsafe(1 << 20);
-  try {
-    for (;;) {
-      let n: number;
-      try {
-        n = readSync(0, buf, 0, buf.length, null);
-      } catch (e) {
-        if ((e as { code?: string }).code === "EAGAIN") continue;
-        if ((e as { code?: string }).code === "EOF") break;
-        throw fileError(e, "standard input", "read");
-      }
-      if (n === 0) break;
-      for (let done = 0; done < n; ) done += writeSync(fd, buf, done, n - done);
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return path;
-}
 
 /** Whether the path (symlinks followed) names something that exists. */
 function existsFollowing(path: string): boolean {

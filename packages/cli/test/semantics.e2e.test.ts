@@ -1,11 +1,12 @@
 /**
- * Issue #9 items 4, 7, 8 and 14: what the commands do with images that are
+ * Issue #9 items 4, 7, 8, 10 and 14: what the commands do with images that are
  * legal to the kernel but dangerous to act on. Images come from the format's
  * builder and damage generators (our own writer's data, laid out per
  * docs/format.md); expected values are stated from the layout, not computed
  * by the code under test.
  */
-import { readFileSync, existsSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { readFileSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { buildCow, damage } from "@dmsnap/format";
@@ -152,6 +153,41 @@ describe("restore accepts only what dump reads back (item 14)", () => {
       const back = dmsnap("dump", cow, "--lossless");
       expect(back.status).toBe(0);
       expect(json(back.stdout).exceptions).toEqual(pairs);
+    }
+  });
+});
+
+describe("a sparse COW on a full file system (item 10)", () => {
+  it.skipIf(process.getuid?.() !== 0)("write refuses with NO_SPACE before touching the origin; the snapshot stays valid", () => {
+    const dir = tempDir();
+    const mnt = tempDir();
+    // A 1 MiB tmpfs; the COW is a 512 KiB sparse file on it, and a filler takes the rest.
+    if (spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt]).status !== 0) return; // no mount here: nothing to test
+    try {
+      const cow = join(mnt, "snap.cow");
+      expect(dmsnap("create", "--cow", cow, "--chunk-size", "8", "--size", "512K").status).toBe(0);
+      const filler = join(mnt, "filler");
+      for (let k = 0; k < 4096; k++) {
+        try {
+          writeFileSync(filler, new Uint8Array(4096), { flag: "a" });
+        } catch {
+          break; // full
+        }
+      }
+      const origin = writeTemp(dir, "origin.img", random(256 * 1024, 11));
+      const input = writeTemp(dir, "in.bin", random(100, 12));
+      const r = untouched([origin, cow], "write", "--origin", origin, "--cow", cow, "--offset", "40960", "--input", input, "--json");
+      expect(r.status).toBe(1);
+      expect(json(r.stdout).error.code).toBe("NO_SPACE");
+      expect(json(r.stdout).error.message).toMatch(/origin and the snapshot are intact/);
+      expect(json(dmsnap("dump", cow, "--json").stdout).state).toBe("valid");
+      // With room again the same write goes through.
+      writeFileSync(filler, "");
+      const ok = dmsnap("write", "--origin", origin, "--cow", cow, "--offset", "40960", "--input", input, "--json");
+      expect(ok.status).toBe(0);
+      expect(json(ok.stdout).exceptionsAdded).toBe(1);
+    } finally {
+      spawnSync("umount", [mnt]);
     }
   });
 });

@@ -11,6 +11,7 @@ import { deviceReader, FileDevice } from "./device.js";
 import { StoreError, StoreErrorCode } from "./errors.js";
 import { SortedExceptionIndex } from "./sortedIndex.js";
 import { Snapshot } from "./snapshot.js";
+import { copyRange, reserve } from "./reserve.js";
 import { PersistentStore } from "./store.js";
 
 export interface CreateOptions {
@@ -189,6 +190,9 @@ export async function applyWrite(options: WriteOptions): Promise<WriteResult> {
       throw new StoreError(StoreErrorCode.SnapshotInvalid, `the snapshot in ${options.cow} is invalid (its header says valid = 0), so its view cannot be written; the origin is intact; remove the snapshot and create a new one`);
     }
     const wasValid = snap.valid;
+    // Room for the copies first: a sparse COW on a full file system refuses here, before the origin is touched.
+    const range = copyRange(snap, options.offset, length);
+    if (range) await reserve(cowDev, range.from, range.to, range.chunks);
     const buf = new Uint8Array(Math.min(PIECE, Math.max(1, length)));
     for (let done = 0; done < length; ) {
       const n = Math.min(buf.length, length - done);

@@ -119,6 +119,15 @@ export class FileDevice implements BlockDevice {
     }
   }
 
+  /** The open descriptor (to hand to a tool such as fallocate through /proc). */
+  get fd(): number {
+    return this.handle.fd;
+  }
+
+  async isRegularFile(): Promise<boolean> {
+    return (await this.handle.stat()).isFile();
+  }
+
   async read(offset: number, length: number): Promise<Uint8Array> {
     checkRange(this, offset, length, "read");
     const buf = new Uint8Array(length);

@@ -127,7 +127,7 @@ describe("mapping to the TLA+ model's events", () => {
       { a: "AreaDone", chunk: 1, slots: [1], fua: true },
       { a: "Finish", full: false, ok: true },
       { a: "Invalidate", buffer: "header" },
-      { a: "HeaderDone", slots: [-2] },
+      { a: "HeaderDone", slots: [-2], fua: false },
     ]);
     expect(r.log.constants).toMatchObject({ E: 32, N: 1, NAreas: 1, FlushBeforeArea: true });
     // the swapped flush shows as an area write issued without a flush

@@ -55,7 +55,7 @@ export function toModel(w: Workload, events: LogEvent[], name = w.id): MapResult
       const valid = e.data[4]! | e.data[5]! | e.data[6]! | e.data[7]!;
       if (valid && setup) continue;
       if (valid) return { ok: false, reason: "a valid header written after activation" };
-      out.push({ a: "Invalidate", buffer: "header" }, { a: "HeaderDone", slots: [-2] });
+      out.push({ a: "Invalidate", buffer: "header" }, { a: "HeaderDone", slots: [-2], fua: e.fua });
       continue;
     }
     if (kind === "metadata") {

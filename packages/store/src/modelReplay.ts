@@ -147,7 +147,7 @@ export interface ReplayResult {
   problems: string[];
 }
 
-type Design = { options: StoreOptions; inOrder: boolean; commitOnCopyFailure: boolean };
+type Design = { options: StoreOptions; inOrder: boolean; commitOnCopyFailure: boolean; mergeFlushOrigin: boolean };
 
 /**
  * The model's design constants: the engine's test-only switch for the value
@@ -177,7 +177,9 @@ const DESIGN: Record<string, { fixed: string; apply: (d: Design, value: string) 
   InOrderCommit: { fixed: "TRUE", apply: (d) => ((d.inOrder = false), true) },
   CommitOnCopyFailure: { fixed: "TRUE", apply: (d) => ((d.commitOnCopyFailure = false), true) },
   OriginWaitsHeader: { fixed: "TRUE", apply: () => false },
-  MergeFlushOrigin: { fixed: "TRUE", apply: () => false },
+  // The merge driver's (merge.ts) order: flush the origin before commitMerge; the design leaves it out
+  // (merge.ts's own test-only switch is unsafeOrdering: "no-origin-flush").
+  MergeFlushOrigin: { fixed: "TRUE", apply: (d) => ((d.mergeFlushOrigin = false), true) },
 };
 
 /** The environment: what the replay can drive (the rest is unsupported when a trace uses it). */
@@ -190,22 +192,28 @@ const ENGINE_E = 32; // chunk size 1: 32 entries per area
 const BACKGROUND_OLD = 2097152; // origin chunks of the padding entries (no model exception uses them)
 const ORIGIN_OF = (e: number) => 1000 + e;
 
-/** What the copy of exception e writes into its data chunk (recognisable bytes). */
+/** Origin chunk e's data before the snapshot: what the copy of exception e writes into its data chunk. */
 function copyData(e: number): Uint8Array {
   const b = new Uint8Array(chunkBytes(1)).fill((e * 37 + 11) & 0xff);
   new DataView(b.buffer).setUint32(0, 0xda7a0000 + e, true);
   return b;
 }
 
+/** What an origin write puts in origin chunk e. */
+function newOriginData(e: number): Uint8Array {
+  return new Uint8Array(chunkBytes(1)).fill((e * 53 + 5) & 0xff);
+}
+
 const SUPPORTED_ACTIONS = new Set([
   "Prepare", "CopyDone", "CopyFail", "CommitStart", "TakeCommitWrite", "CompleteCommitWrite", "FailCommitWrite", "IssueArea", "Finish",
   "Invalidate", "TakeHeaderWrite", "CompleteHeaderWrite", "FailHeaderWrite", "Destage", "Crash", "Reload", "InitWriteHeader", "InitZeroArea0", "Halted", "Stuttering",
+  "OriginWrite", "OriginDestage", "MergeCopy", "MergeCommit",
 ]);
 
 export async function replayCounterexample(cx: Counterexample): Promise<ReplayResult> {
   const witness = WITNESSES.has(cx.violated);
   const unsupported: string[] = [];
-  const design: Design = { options: {}, inOrder: true, commitOnCopyFailure: true };
+  const design: Design = { options: {}, inOrder: true, commitOnCopyFailure: true, mergeFlushOrigin: true };
   let differs = false;
   for (const [k, v] of Object.entries(cx.constants)) {
     const d = DESIGN[k];
@@ -222,7 +230,7 @@ export async function replayCounterexample(cx: Counterexample): Promise<ReplayRe
   const problems: string[] = [];
   if (unsupported.length === 0) {
     runs.push(await runOnce(cx, design, true));
-    if (differs) runs.push(await runOnce(cx, { options: {}, inOrder: true, commitOnCopyFailure: true }, false));
+    if (differs) runs.push(await runOnce(cx, { options: {}, inOrder: true, commitOnCopyFailure: true, mergeFlushOrigin: true }, false));
     const [d, shipped] = runs;
     if (d && !d.violated) problems.push(`the engine ${witness ? "as shipped never reached" : "with the design's switches kept"} ${cx.violated}`);
     if (d && d.mismatches.length > 0) problems.push(`the engine left the model's behaviour: ${d.mismatches.slice(0, 3).join("; ")}`);
@@ -248,6 +256,10 @@ interface Ctx {
   quiescentIO: boolean;
   crashes: number;
   crash: { image: Uint8Array; act: CowImage | Error } | null;
+  /** The origin device (origin chunk ORIGIN_OF(e) is the model's origin chunk e) and its image at the crash. */
+  origin: SimDevice;
+  originCrash: Uint8Array | null;
+  merged: number;
 }
 
 const pairOf = (c: Ctx, e: number) => `${ORIGIN_OF(e)},${c.chunkOf[e]}`;
@@ -291,10 +303,35 @@ const CHECKS: Record<string, (c: Ctx) => boolean> = {
   },
   NeverRecoversAfterReload: (c) => c.crashes < 2 || CHECKS.NeverRecoversEverything!(c),
   NeverHeaderDuringAreaWrite: (c) => !c.headerAndAreaInFlight,
+  SnapshotViewIntact: (c) => {
+    if (!recovered(c)) return true;
+    const pairs = loadedPairs(c);
+    for (let e = 1; e <= Number(c.cx.constants.N); e++) {
+      if (c.chunkOf[e] !== undefined && pairs.has(pairOf(c, e))) continue;
+      if (!sameBytes(originChunk(c.originCrash!, e), copyData(e))) return false;
+    }
+    return true;
+  },
+  NeverOriginAfterInvalidation: (c) => {
+    if (c.crash === null || !c.headerDone) return true;
+    for (let e = 1; e <= Number(c.cx.constants.N); e++) if (c.acked.get(e) !== true && sameBytes(originChunk(c.originCrash!, e), newOriginData(e))) return false;
+    return true;
+  },
+  NeverMerged: (c) => !(recovered(c) && c.merged > 0),
 };
 
 /** Properties the model checks at the end of a behaviour that stutters (liveness): checked once the engine has done all it can. */
 const AT_END = new Set(["CallbacksEventuallyRun"]);
+
+function originChunk(img: Uint8Array, e: number): Uint8Array {
+  return img.subarray(chunkOffset(1, ORIGIN_OF(e)), chunkOffset(1, ORIGIN_OF(e) + 1));
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 function isBackground(pair: string): boolean {
   return Number(pair.split(",")[0]) >= BACKGROUND_OLD;
@@ -350,12 +387,14 @@ async function runOnce(cx: Counterexample, d: Design, design: boolean): Promise<
   const c: Ctx = {
     cx, E, pad, store: null, cow: new SimDevice(image, sched, { flushAtSubmit: true }), sched, chunkOf: [0], committed: new Set(), acked: new Map(),
     headerAndAreaInFlight: false, headerDone: false, blankAgain: false, quiescentIO: false, crashes: 0, crash: null,
+    origin: new SimDevice(originImage(Number(cx.constants.N)), sched, { flushAtSubmit: true }), originCrash: null, merged: 0,
   };
   let opening: Promise<PersistentStore> | null = null;
   let paddedArea = -1;
   let toSettle: PendingOp | null = null;
   let violatedAt: number | null = null;
   let destaged = new Set<WriteRecord>();
+  const originDestaged = new Set<WriteRecord>();
   const failed = new Set<number>();
   const deferred: number[] = [];
   const check = CHECKS[cx.violated]!;
@@ -540,7 +579,43 @@ async function runOnce(cx: Counterexample, d: Design, design: boolean): Promise<
         }
         break;
       }
+      case "OriginWrite": {
+        const e = exceptionWhere(prev.ocache, next.ocache, (was, now) => was === "none" && now === "new");
+        void c.origin.write(chunkOffset(1, ORIGIN_OF(e)), newOriginData(e));
+        sched.completeAt(sched.pending.length - 1);
+        break;
+      }
+      case "OriginDestage": {
+        const e = exceptionWhere(prev.ocache, next.ocache, (was, now) => was !== "none" && now === "none");
+        for (const w of c.origin.writes) if (w.completeT !== Infinity && w.offset === chunkOffset(1, ORIGIN_OF(e))) originDestaged.add(w);
+        break;
+      }
+      case "MergeCopy": {
+        // prepareMerge names the last entry; its data goes back onto the origin (a plain write).
+        const e = next.merging as number;
+        const m = store().prepareMerge();
+        await drain(2);
+        const { lastOld } = await m;
+        if (lastOld !== ORIGIN_OF(e) && design) mismatches.push(`state ${k + 1}: the engine merges origin chunk ${lastOld}, the model exception ${e}`);
+        void c.origin.write(chunkOffset(1, lastOld), copyData(lastOld - 1000));
+        sched.completeAt(sched.pending.length - 1);
+        break;
+      }
+      case "MergeCommit": {
+        if (d.mergeFlushOrigin) {
+          void c.origin.flush();
+          sched.completeAt(sched.pending.length - 1);
+        }
+        const m = store().commitMerge(1);
+        await drain(2);
+        const i = findWrite(areaLocation(1, store().currentArea));
+        if (i >= 0) sched.completeAt(i); // the model's merge commit is one step: the area is durable (flush + FUA)
+        await m;
+        c.merged++;
+        break;
+      }
       case "Crash": {
+        c.originCrash = c.origin.crashImage(c.origin.now, (w) => (originDestaged.has(w) ? "all" : "none"), new Rng(1));
         const img = c.cow.crashImage(c.cow.now, (w) => (destaged.has(w) ? "all" : "none"), new Rng(1));
         c.crash = { image: img, act: activate(img, 1) };
         c.crashes++;
@@ -589,10 +664,28 @@ async function runOnce(cx: Counterexample, d: Design, design: boolean): Promise<
   return { design, violated: violatedAt !== null, at: violatedAt, mismatches, added };
 }
 
+/** f[e] of a function over 1..N as TLC prints it (a sequence, or `e :> v @@ ...`). */
+function at(f: TlaValue, e: number): TlaValue | undefined {
+  return Array.isArray(f) ? f[e - 1] : (f as Record<string, TlaValue>)[String(e)];
+}
+
+/** The exception e for which (prev[e], next[e]) satisfies `p` (0 if none). */
+function exceptionWhere(prev: TlaValue | undefined, next: TlaValue | undefined, p: (was: TlaValue | undefined, now: TlaValue | undefined) => boolean): number {
+  const n = Array.isArray(next) ? next.length : Object.keys(next as object).length;
+  for (let e = 1; e <= n; e++) if (p(at(prev!, e), at(next!, e))) return e;
+  return 0;
+}
+
+/** The origin before the snapshot: chunk ORIGIN_OF(e) holds copyData(e). */
+function originImage(n: number): Uint8Array {
+  const img = new Uint8Array(chunkBytes(1) * (ORIGIN_OF(n) + 1));
+  for (let e = 1; e <= n; e++) img.set(copyData(e), chunkOffset(1, ORIGIN_OF(e)));
+  return img;
+}
+
 /** The data chunk the model gave exception e (newChunk, or the first model's fixed layout). */
 function modelChunkOf(st: Record<string, TlaValue>, e: number, E: number): number {
-  const nc = st.newChunk as Record<string, number> | undefined;
-  if (nc && typeof nc === "object") return Number(nc[String(e)] ?? (nc as unknown as number[])[e - 1]);
+  if (st.newChunk !== undefined) return Number(at(st.newChunk, e));
   const i = e - 1;
   return 2 + Math.floor(i / E) * (E + 1) + (i % E);
 }

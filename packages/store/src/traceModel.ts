@@ -30,6 +30,7 @@ export type TraceEvent =
   | { a: "Invalidate"; buffer: "header" | "area" }
   | { a: "HeaderDone"; slots: number[] }
   | { a: "Crash"; hdr: number[]; areas: number[][]; data: number[]; status: ActStatus; loaded: number[] }
+  | { a: "Reload"; area: number; idx: number; nextFree: number }
   | { a: "Unmapped"; what: string };
 
 export type ActStatus = "blank" | "invalid" | "valid" | "corrupt";
@@ -145,6 +146,8 @@ export class ModelTracer implements StoreTracer, DeviceTracer {
   private pendingArea = -1;
   maxPending = 0;
   private readonly cb: number;
+  /** The stale bytes data chunks held before the run (a reactivated device starts from a crash image). */
+  private stale: Uint8Array | null = null;
 
   constructor(
     readonly chunkSize: number,
@@ -262,7 +265,7 @@ export class ModelTracer implements StoreTracer, DeviceTracer {
     for (let e = 1; e < this.chunkOf.length; e++) {
       const c = this.chunkOf[e]!;
       const now = chunk(c);
-      const was = this.cow.initial.subarray(c * cb, (c + 1) * cb);
+      const was = (this.stale ?? this.cow.initial).subarray(c * cb, (c + 1) * cb);
       let same = true;
       for (let i = 0; i < cb && same; i++) same = now[i] === was[i];
       data.push(same ? 0 : 1);
@@ -286,6 +289,33 @@ export class ModelTracer implements StoreTracer, DeviceTracer {
       constants: { E: this.E, NAreas: this.areasOnDevice(), N, MaxInFlight: Math.max(1, this.maxPending), ...this.design },
       events,
     };
+  }
+
+  /**
+   * The tracer of a reactivation: the run as it stood at device time `until`
+   * (its exceptions and events up to then) and `crash`, continuing on `cow`,
+   * the device reopened over the crash image (then call `reload`).
+   */
+  reactivate(until: number, crash: TraceEvent, cow: SimDevice): ModelTracer {
+    const t = new ModelTracer(this.chunkSize, cow, this.design);
+    const prefix = this.events.filter((s) => s.t <= until);
+    const n = prefix.filter((s) => s.ev.a === "Prepare").length;
+    for (let e = 1; e <= n; e++) {
+      t.chunkOf.push(this.chunkOf[e]!);
+      t.oldOf.push(this.oldOf[e]!);
+      t.byChunk.set(this.chunkOf[e]!, e);
+    }
+    for (const s of prefix) if (s.ev.a === "CopyDone") t.copied.add(s.ev.e);
+    t.maxPending = this.maxPending;
+    t.stale = this.stale ?? this.cow.initial;
+    for (const s of prefix) t.events.push({ t: -1, ev: s.ev });
+    t.events.push({ t: -1, ev: crash.a === "Crash" ? { ...crash, data: crash.data.slice(0, n) } : crash });
+    return t;
+  }
+
+  /** The store reopened after a crash: where it resumes (the model's Reload). */
+  reload(area: number, idx: number, nextFree: number): void {
+    this.log({ a: "Reload", area, idx, nextFree });
   }
 }
 

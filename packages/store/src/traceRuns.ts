@@ -49,13 +49,7 @@ export async function simulationTrace(seed: number): Promise<TracedRun> {
   return { traces: [t.trace(`sim-${seed}`)], stats: { invalidated: stats.invalidated, overflowed: stats.overflowed, areasFilled: areasFilled(t) } };
 }
 
-/**
- * The crash suite's workload (crash.test.ts), traced; `points` crash moments,
- * each a trace. `long`: chunk size 1 and 40-80 origin chunks into a COW with
- * room for them, so that metadata areas fill (the crash suite's own sizes
- * rarely reach 32 exceptions).
- */
-export async function crashTraces(seed: number, points: number, long = false): Promise<TracedRun> {
+async function crashRun(seed: number, long: boolean) {
   const rng = new Rng(seed);
   const chunkSize = long || rng.chance(0.6) ? 1 : 2;
   const cb = chunkBytes(chunkSize);
@@ -87,7 +81,17 @@ export async function crashTraces(seed: number, points: number, long = false): P
   }
   await Promise.all(ops);
   await snap.idle();
+  return { tracer, cow, rng, chunkSize, cb, originChunks, snap };
+}
 
+/**
+ * The crash suite's workload (crash.test.ts), traced; `points` crash moments,
+ * each a trace. `long`: chunk size 1 and 40-80 origin chunks into a COW with
+ * room for them, so that metadata areas fill (the crash suite's own sizes
+ * rarely reach 32 exceptions).
+ */
+export async function crashTraces(seed: number, points: number, long = false): Promise<TracedRun> {
+  const { tracer, cow, rng, chunkSize, snap } = await crashRun(seed, long);
   const all = cow.crashPoints();
   const traces: ModelTrace[] = [];
   for (let k = 0; k < points; k++) {
@@ -150,4 +154,41 @@ export async function recordTraces(o: RecordOptions = {}): Promise<Recorded> {
     }
   }
   return { traces, cover };
+}
+
+/**
+ * Reactivation: the crash suite's long workload cut at a crash moment whose
+ * image activates as a valid snapshot, the store reopened over that image
+ * (the model's Reload: current area, entries and next_free as read back),
+ * more origin writes on top, and a second crash at the end.
+ */
+export async function reactivationTrace(seed: number): Promise<TracedRun | null> {
+  const first = await crashRun(seed, true);
+  const { tracer, cow, rng, chunkSize, cb, originChunks } = first;
+  const all = cow.crashPoints();
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const t = all[Math.floor(all.length / 3) + rng.int(Math.max(1, Math.floor((all.length * 2) / 3)))] ?? all[all.length - 1]!;
+    const image = cow.crashImage(t, () => (rng.chance(0.5) ? "none" : "all"), rng);
+    const act = activationOf(activate(image, chunkSize));
+    if (act.status !== "valid") continue;
+    const cow2 = new SimDevice(image, new AutoScheduler(rng), { flushAtSubmit: true });
+    const t2 = tracer.reactivate(t, tracer.crashEvent(image, act), cow2);
+    cow2.tracer = t2;
+    const snap = await Snapshot.open(new MemoryDevice(rng.bytes(originChunks * cb)), cow2, { chunkSize, tracer: t2 });
+    t2.reload(snap.store.currentArea, snap.store.currentIndex, snap.store.nextFree);
+    const ops: Promise<unknown>[] = [];
+    for (let i = 0, n = 5 + rng.int(20); i < n; i++) {
+      const c = rng.int(originChunks);
+      ops.push(snap.writeOrigin(c * cb + rng.int(cb), rng.bytes(1)));
+      if (rng.chance(0.3)) await Promise.race([...ops, new Promise((r) => setImmediate(r))]);
+    }
+    await Promise.all(ops);
+    await snap.idle();
+    const end = cow2.crashImage(cow2.now, () => (rng.chance(0.5) ? "none" : "all"), rng);
+    t2.crash(end, activationOf(activate(end, chunkSize)));
+    const trace = t2.trace(`reload-${seed}-t${t}`);
+    (trace.constants as unknown as Record<string, unknown>).MaxCrashes = 2;
+    return { traces: [trace], stats: { invalidated: !snap.valid, overflowed: false, areasFilled: areasFilled(t2) } };
+  }
+  return null;
 }

@@ -132,7 +132,11 @@ async function main() {
         console.log(`   trace written to ${file}`);
       }
     }
-    if (validation && entry.expect === "fail" && r.trace.length > 0 && o.mismatches.length === 0) {
+    if (validation && entry.expect === "fail" && entry.spec !== undefined && entry.spec !== manifest.spec && o.mismatches.length === 0) {
+      // A module of its own (the byte-level 2009 race): its steps are CPU stores below the engine's API.
+      notReplayed.push(entry.name);
+      console.log(`   NOT REPLAYED into the engine: ${entry.spec} models bytes and CPU stores, not the engine's steps (bug2009* replay the race at the engine's level)`);
+    } else if (validation && entry.expect === "fail" && r.trace.length > 0 && o.mismatches.length === 0) {
       // The other direction of trace validation: the counterexample, driven into the engine.
       const x = await replay({ specDir, name: entry.name, config: entry.config, violated: r.violated ?? "", trace: traceToJson(r.trace) });
       const [design, shipped] = x.runs;
@@ -144,7 +148,7 @@ async function main() {
         );
       } else if (x.unsupported.length > 0) {
         notReplayed.push(entry.name);
-        console.log(`   NOT REPLAYED into the engine (no counterpart yet): ${x.unsupported.join("; ")}`);
+        console.log(`   NOT REPLAYED into the engine (no counterpart yet): ${x.unsupported.slice(0, 3).join("; ")}${x.unsupported.length > 3 ? `; ${x.unsupported.length - 3} more` : ""}`);
       } else {
         replayFailures.push(`${entry.name}: ${x.problems.join("; ")}`);
         console.log(`   REPLAY FAILED: ${x.problems.join("; ")}`);

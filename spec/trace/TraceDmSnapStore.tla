@@ -72,14 +72,16 @@ HeaderDoneEv == Is("HeaderDone") /\ hw.taken = Blk(Ev.slots) /\ CompleteHeaderWr
 (* chunk holds the copy) and what activation loaded from it.               *)
 IsAreaChunk(c) == c > 0 /\ (c - 1) % (E + 1) = 0
 \* The exception prepare gave chunk c (0: none).
-ExceptionOf(c) == IF \E e \in DOMAIN Ev.data : newChunk[e] = c
-                  THEN CHOOSE e \in DOMAIN Ev.data : newChunk[e] = c ELSE 0
+\* The exception whose copy data chunk c holds (0: none; after a reload a lost
+\* exception's chunk may have been given again).
+ExceptionOf(c) == IF \E e \in DOMAIN Ev.data : newChunk[e] = c /\ Ev.data[e] = 1
+                  THEN CHOOSE e \in DOMAIN Ev.data : newChunk[e] = c /\ Ev.data[e] = 1 ELSE 0
 
 CrashDisk ==
     [c \in Chunks |->
         IF c = 0 THEN Blk(Ev.hdr)
         ELSE IF IsAreaChunk(c) THEN Blk(Ev.areas[(c - 1) \div (E + 1) + 1])
-        ELSE IF ExceptionOf(c) # 0 /\ Ev.data[ExceptionOf(c)] = 1 THEN DataBlock(ExceptionOf(c)) ELSE StaleBlock]
+        ELSE IF ExceptionOf(c) # 0 THEN DataBlock(ExceptionOf(c)) ELSE StaleBlock]
 
 \* Before the crash, bring the disk to what the engine's device left, lowest
 \* chunk first (one order is enough: the steps on different chunks commute):
@@ -104,11 +106,18 @@ CrashEv ==
     /\ act'.loaded = {SlotOf(Ev.loaded[i]) : i \in DOMAIN Ev.loaded}
     /\ Advance
 
+\* Reactivation: the engine reopened the device over the crash image and
+\* resumes where the model's reload says (area, entries, next_free).
+ReloadEv ==
+    /\ Is("Reload") /\ Reload
+    /\ curArea' = Ev.area /\ curIdx' = Ev.idx /\ nextFree' = Ev.nextFree
+    /\ Advance
+
 TraceNext ==
     \/ PrepareEv \/ CopyDoneEv \/ CommitStartEv \/ IssueAreaEv
     \/ TakeEv \/ ZeroDoneEv \/ AreaDoneEv \/ FinishEv
     \/ InvalidateEv \/ HeaderDoneEv
-    \/ CatchUp \/ CrashEv
+    \/ CatchUp \/ CrashEv \/ ReloadEv
 
 \* An invariant that only reports: the furthest position reached in this log
 \* (the log is accepted when that is Len(Log)).

@@ -148,6 +148,8 @@ export class ModelTracer implements StoreTracer, DeviceTracer {
   private readonly cb: number;
   /** The stale bytes data chunks held before the run (a reactivated device starts from a crash image). */
   private stale: Uint8Array | null = null;
+  /** Exception e's chunk as e's own writes left it. */
+  private readonly content = new Map<number, Uint8Array>();
 
   constructor(
     readonly chunkSize: number,
@@ -215,6 +217,10 @@ export class ModelTracer implements StoreTracer, DeviceTracer {
     }
     const e = this.byChunk.get(c);
     if (e !== undefined) {
+      // What e's chunk holds as written by e (a crash image holds e's data if it equals this).
+      const had = this.content.get(e) ?? (this.stale ?? this.cow.initial).slice(c * this.cb, (c + 1) * this.cb);
+      had.set(data, offset - c * this.cb);
+      this.content.set(e, had);
       // The copy is the exception's first write; later ones are snapshot writes into
       // its chunk, which the model does not distinguish from the copy.
       if (this.copied.has(e)) return null;
@@ -263,12 +269,11 @@ export class ModelTracer implements StoreTracer, DeviceTracer {
     for (let a = 0; a < this.areasOnDevice(); a++) areas.push(this.block(chunk(areaLocation(this.chunkSize, a))));
     const data: number[] = [];
     for (let e = 1; e < this.chunkOf.length; e++) {
-      const c = this.chunkOf[e]!;
-      const now = chunk(c);
-      const was = (this.stale ?? this.cow.initial).subarray(c * cb, (c + 1) * cb);
-      let same = true;
-      for (let i = 0; i < cb && same; i++) same = now[i] === was[i];
-      data.push(same ? 0 : 1);
+      const now = chunk(this.chunkOf[e]!);
+      const mine = this.content.get(e);
+      let same = mine !== undefined;
+      for (let i = 0; i < cb && same; i++) same = now[i] === mine![i];
+      data.push(same ? 1 : 0);
     }
     const loaded = [...new Set(act.pairs.map(([o, n]) => this.slot(o, n)))].sort((x, y) => x - y);
     return { a: "Crash", hdr: this.block(chunk(0)), areas, data, status: act.status, loaded };
@@ -306,6 +311,7 @@ export class ModelTracer implements StoreTracer, DeviceTracer {
       t.byChunk.set(this.chunkOf[e]!, e);
     }
     for (const s of prefix) if (s.ev.a === "CopyDone") t.copied.add(s.ev.e);
+    for (let e = 1; e <= n; e++) if (this.content.has(e)) t.content.set(e, this.content.get(e)!);
     t.maxPending = this.maxPending;
     t.stale = this.stale ?? this.cow.initial;
     for (const s of prefix) t.events.push({ t: -1, ev: s.ev });

@@ -81,6 +81,10 @@ export function flips(events: TraceEvent[]): Flip[] {
       case "HeaderDone":
         at("HeaderDone.valid", () => ({ ...ev, slots: [ev.slots[0] === -2 ? -3 : -2, ...ev.slots.slice(1)] }));
         break;
+      case "Reload":
+        at("Reload.nextFree+1", () => ({ ...ev, nextFree: ev.nextFree + 1 }));
+        at("Reload.idx+1", () => ({ ...ev, idx: ev.idx + 1 }));
+        break;
       case "Crash":
         at("Crash.status", () => ({ ...ev, status: ev.status === "valid" ? "invalid" : "valid" }));
         at("Crash.loaded", () => ({ ...ev, loaded: ev.loaded.length > 0 ? ev.loaded.slice(1) : [-1] }));

@@ -111,6 +111,10 @@ export interface RecordOptions {
   crashSeeds?: number;
   /** Crash-suite seeds again, with the long workload (full areas). */
   longSeeds?: number;
+  /** Crashes per long run. */
+  longPoints?: number;
+  /** Crash-suite seeds again, long, crashed, reactivated, crashed again. */
+  reloads?: number;
   points?: number;
 }
 
@@ -139,7 +143,8 @@ export async function recordTraces(o: RecordOptions = {}): Promise<Recorded> {
   const runs = [
     ...(await select(1, o.sims ?? 30, 120, (s) => simulationTrace(s), (s) => s.overflowed || s.invalidated)),
     ...(await select(2, o.crashSeeds ?? 10, 10, (s) => crashTraces(s, points), () => false)),
-    ...(await select(2, o.longSeeds ?? 6, 40, (s) => crashTraces(s, points, true), (s) => s.areasFilled > 0, 1)),
+    ...(await select(2, o.longSeeds ?? 6, 40, (s) => crashTraces(s, o.longPoints ?? 2, true), (s) => s.areasFilled > 0, 1)),
+    ...(await select(2, o.reloads ?? 6, 16, async (s) => (await reactivationTrace(s)) ?? { traces: [], stats: { invalidated: false, overflowed: false, areasFilled: 0 } }, (s) => s.areasFilled > 0)),
   ];
   const cover = { runs: runs.length, invalidated: 0, overflowed: 0, areasFilled: 0, crashes: 0, events: 0 };
   const traces: ModelTrace[] = [];
@@ -165,9 +170,11 @@ export async function recordTraces(o: RecordOptions = {}): Promise<Recorded> {
 export async function reactivationTrace(seed: number): Promise<TracedRun | null> {
   const first = await crashRun(seed, true);
   const { tracer, cow, rng, chunkSize, cb, originChunks } = first;
-  const all = cow.crashPoints();
-  for (let attempt = 0; attempt < 8; attempt++) {
-    const t = all[Math.floor(all.length / 3) + rng.int(Math.max(1, Math.floor((all.length * 2) / 3)))] ?? all[all.length - 1]!;
+  // Crash after an area write landed, so that the reload has entries to resume after.
+  const written = tracer.events.find((s) => s.ev.a === "AreaDone")?.t ?? 0;
+  const all = cow.crashPoints().filter((t) => t >= written);
+  for (let attempt = 0; attempt < 8 && all.length > 0; attempt++) {
+    const t = all[rng.int(all.length)]!;
     const image = cow.crashImage(t, () => (rng.chance(0.5) ? "none" : "all"), rng);
     const act = activationOf(activate(image, chunkSize));
     if (act.status !== "valid") continue;

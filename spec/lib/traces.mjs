@@ -172,7 +172,8 @@ export async function checkLogs(o) {
       const i = Number(m[1]) - 1;
       reached[i] = Math.max(reached[i] ?? 0, Number(m[2]));
     }
-    const states = /(\d+) distinct states found/.exec(raw.replace(/,/g, ""));
+    const found = [...raw.replace(/,/g, "").matchAll(/(\d+) distinct states found/g)];
+    const states = found[found.length - 1];
     const finished = /Model checking completed|No error has been found/.test(raw);
     return { code, raw, seconds, reached, distinct: states ? Number(states[1]) : null, finished };
   } finally {

@@ -35,7 +35,8 @@ const REPO = resolve(HERE, "..", "..");
 const CLI = join(REPO, "packages/cli/dist/bin.js");
 const STORE = join(REPO, "packages/store/dist/index.js");
 const FORMAT = join(REPO, "packages/format/dist/index.js");
-const { applyWrite, createCow, StoreError } = await import(STORE);
+const { StoreError } = await import(STORE);
+const { applyWrite, createCow } = await import(join(REPO, "packages/store/dist/node.js"));
 const { bytesReader, decodeCow } = await import(FORMAT);
 
 const SECTOR = 512;

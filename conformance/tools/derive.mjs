@@ -9,7 +9,7 @@
 //   node conformance/tools/derive.mjs        (needs packages/format/dist)
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { damage } from "@dmsnap/format";
+import { damage } from "@dmsnap/format/testing";
 import { CASES, gz, readImage, sha256, viewSha, writeJson } from "./common.mjs";
 
 const SNAP = 0x70416e53;

@@ -12,7 +12,8 @@
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildCow, bytesReader, decodeCow, toDumpObject } from "../../packages/format/dist/index.js";
+import { bytesReader, decodeCow, toDumpObject } from "../../packages/format/dist/index.js";
+import { buildCow } from "../../packages/format/dist/testing.js";
 
 const CHUNK_SIZE = 1; // sectors: 512-byte chunks, 32 entries per area
 const COUNT = 34; // fills area 0 (32 entries) and puts 2 in area 1

@@ -3,7 +3,10 @@ import { commands } from "./commands/index.js";
 import { Exit } from "./util/errors.js";
 import { printError } from "./util/output.js";
 
-export const VERSION = "0.1.0";
+// The one place the version lives is package.json; the bundler inlines it.
+import { version } from "../package.json";
+
+export const VERSION: string = version;
 
 /** Commander's error codes mapped to ours: a script matches on these, never on commander's wording. */
 const USAGE_CODES: Record<string, string> = {

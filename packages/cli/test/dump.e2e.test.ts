@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { buildCow, damage } from "@dmsnap/format";
+import { buildCow, damage } from "@dmsnap/format/testing";
 import { dmsnap, tempDir, writeTemp } from "./helpers.js";
 
 describe("dmsnap dump (built binary, real files)", () => {

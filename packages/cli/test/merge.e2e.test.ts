@@ -8,7 +8,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bytesReader, decodeCow } from "@dmsnap/format";
-import { FaultDevice, FileDevice, isStoreError, mergeSnapshot, StoreErrorCode } from "@dmsnap/store";
+import { isStoreError, mergeSnapshot, StoreErrorCode } from "@dmsnap/store";
+import { FileDevice } from "@dmsnap/store/node";
+import { FaultDevice } from "@dmsnap/store/testing";
 import { dmsnap, random, tempDir, writeTemp } from "./helpers.js";
 
 const CB = 4096;

@@ -1,7 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { buildCow, bytesReader, decodeCow, FormatError } from "@dmsnap/format";
-import { AutoScheduler, FaultDevice, MemoryDevice, Rng, SimDevice } from "@dmsnap/store";
+import { bytesReader, decodeCow, FormatError } from "@dmsnap/format";
+import { buildCow } from "@dmsnap/format/testing";
+import { MemoryDevice } from "@dmsnap/store";
+import { AutoScheduler, FaultDevice, Rng, SimDevice } from "@dmsnap/store/testing";
 import { losslessDumpOf, parseLosslessDump, restoreToDevice, writeLosslessDump, type LosslessDump } from "../src/util/metadataImage.js";
 
 function dumpText(bytes: Uint8Array): string {

@@ -7,7 +7,8 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { buildCow, bytesReader, damage, decodeCow } from "@dmsnap/format";
+import { bytesReader, decodeCow } from "@dmsnap/format";
+import { buildCow, damage } from "@dmsnap/format/testing";
 import { dmsnap, sha, tempDir, untouched, writeTemp } from "./helpers.js";
 
 const json = (text: string): any => JSON.parse(text);

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { buildCow, bytesReader, damage, decodeCow, decodeCowAsync, ErrorCode, type AsyncReader } from "./index.js";
+import { bytesReader, decodeCow, decodeCowAsync, ErrorCode, type AsyncReader } from "./index.js";
+import { buildCow, damage } from "./testing.js";
 
 /**
  * A tiny image written by hand from the spec, without the builder: 1-sector

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { buildCow, bytesReader, damage, diagnose, ErrorCode, FindingCode } from "./index.js";
+import { bytesReader, diagnose, ErrorCode, FindingCode } from "./index.js";
+import { buildCow, damage } from "./testing.js";
 
 const codes = async (bytes: Uint8Array, opts = {}) => (await diagnose(bytesReader(bytes), opts)).findings.map((f) => f.code);
 

@@ -1,3 +1,4 @@
+/** `@dmsnap/format`: the codec, bytes in, typed structures out; no I/O and no Node built-ins. Image builders and damage generators: `@dmsnap/format/testing`. */
 export * from "./constants.js";
 export * from "./errors.js";
 export * from "./chunkSize.js";
@@ -7,8 +8,6 @@ export * from "./exceptionTable.js";
 export * from "./area.js";
 export * from "./reader.js";
 export * from "./activation.js";
-export * from "./build.js";
-export * as damage from "./damage.js";
 export * from "./diagnose.js";
 export * from "./dump.js";
 export * from "./salvage.js";

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { buildCow, bytesReader, decodeCow } from "./index.js";
+import { bytesReader, decodeCow } from "./index.js";
+import { buildCow } from "./testing.js";
 
 describe("activation option readInvalid", () => {
   const pairs = Array.from({ length: 40 }, (_, i) => 500 + i);

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { buildCow, bytesReader, damage, decodeCow, DropReason, salvage, scoreChunkSize } from "./index.js";
+import { bytesReader, decodeCow, DropReason, salvage, scoreChunkSize } from "./index.js";
+import { buildCow, damage } from "./testing.js";
 
 function pairsOf(r: ReturnType<typeof salvage>): Array<[number, number]> {
   return r.exceptions.toPairs();

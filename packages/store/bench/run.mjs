@@ -18,7 +18,8 @@ import { performance } from "node:perf_hooks";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const store = await import(new URL("../dist/index.js", import.meta.url).href);
-const { FileDevice, PersistentStore, ExceptionIndex, createCow, exportSnapshot } = store;
+const { PersistentStore, ExceptionIndex } = store;
+const { FileDevice, createCow, exportSnapshot } = await import(new URL("../dist/node.js", import.meta.url).href);
 
 const quick = process.argv.includes("--quick");
 const json = process.argv.includes("--json");

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtemp, readFile, rm, writeFile, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bytesReader, decodeCow, damage } from "@dmsnap/format";
+import { bytesReader, decodeCow } from "@dmsnap/format";
+import { damage } from "@dmsnap/format/testing";
 import { applyWrite, createCow, exportSnapshot } from "./commands.js";
 import { Rng } from "./rng.js";
 

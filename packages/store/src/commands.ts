@@ -7,7 +7,8 @@
 import { constants as fsConstants, promises as fs } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { capacity, chunkBytes, chunkOffset, decodeCowAsync, deviceSectors, SECTOR_SIZE, validateChunkSize, type CowImage } from "@dmsnap/format";
-import { deviceReader, FileDevice } from "./device.js";
+import { deviceReader } from "./device.js";
+import { FileDevice } from "./fileDevice.js";
 import { StoreError, StoreErrorCode } from "./errors.js";
 import { SortedExceptionIndex } from "./sortedIndex.js";
 import { Snapshot } from "./snapshot.js";

@@ -11,10 +11,8 @@
  * of exactly this contract; the simulated devices read the buffer at
  * completion time so that such a break shows up in tests.
  */
-import { constants as fsConstants, promises as fs } from "node:fs";
-import { readFileSync } from "node:fs";
 import { SECTOR_SIZE } from "@dmsnap/format";
-import { ioError, StoreError, StoreErrorCode } from "./errors.js";
+import { StoreError, StoreErrorCode } from "./errors.js";
 
 export interface WriteFlags {
   /** Make every write completed before this one durable before it is applied. */
@@ -75,117 +73,6 @@ export class MemoryDevice implements BlockDevice {
   }
 
   async close(): Promise<void> {}
-}
-
-export interface FileDeviceOptions {
-  /** Open read-only (reads only; writes throw). */
-  readOnly?: boolean;
-  /** Skip fdatasync (benchmarks of the raw path, tests on tmpfs). Never for real data. */
-  noSync?: boolean;
-}
-
-/**
- * A regular file or a block device, through `fs.promises`. flush = fdatasync,
- * so flush-before is a fdatasync before the write and FUA one after it.
- */
-export class FileDevice implements BlockDevice {
-  readonly logicalBlockSize = SECTOR_SIZE;
-  private constructor(
-    readonly path: string,
-    private readonly handle: fs.FileHandle,
-    readonly size: number,
-    private readonly options: FileDeviceOptions,
-  ) {}
-
-  /**
-   * Wraps a handle the caller opened (and checked, locked) itself: the CLI
-   * opens every file in one place and hands the store the result. `size` is
-   * the caller's measure (a block device's comes from the device, not fstat).
-   * close() closes the handle.
-   */
-  static fromHandle(path: string, handle: fs.FileHandle, size: number, options: FileDeviceOptions = {}): FileDevice {
-    return new FileDevice(path, handle, size, options);
-  }
-
-  static async open(path: string, options: FileDeviceOptions = {}): Promise<FileDevice> {
-    const handle = await fs.open(path, options.readOnly ? fsConstants.O_RDONLY : fsConstants.O_RDWR);
-    try {
-      const st = await handle.stat();
-      const size = st.isBlockDevice() ? blockDeviceSize(st.rdev) : st.size;
-      return new FileDevice(path, handle, size, options);
-    } catch (e) {
-      await handle.close();
-      throw e;
-    }
-  }
-
-  /** The open descriptor (to hand to a tool such as fallocate through /proc). */
-  get fd(): number {
-    return this.handle.fd;
-  }
-
-  async isRegularFile(): Promise<boolean> {
-    return (await this.handle.stat()).isFile();
-  }
-
-  async read(offset: number, length: number): Promise<Uint8Array> {
-    checkRange(this, offset, length, "read");
-    const buf = new Uint8Array(length);
-    await this.readInto(buf, offset);
-    return buf;
-  }
-
-  /** Reads `buf.length` bytes at `offset` into `buf` (no allocation: the export path uses it). */
-  async readInto(buf: Uint8Array, offset: number): Promise<void> {
-    let done = 0;
-    while (done < buf.length) {
-      let n: number;
-      try {
-        ({ bytesRead: n } = await this.handle.read(buf, done, buf.length - done, offset + done));
-      } catch (e) {
-        throw ioError(e, `reading ${buf.length} bytes at offset ${offset} of ${this.path}`);
-      }
-      if (n === 0) {
-        buf.fill(0, done);
-        return;
-      }
-      done += n;
-    }
-  }
-
-  async write(offset: number, data: Uint8Array, flags: WriteFlags = {}): Promise<void> {
-    checkRange(this, offset, data.length, "write");
-    if (flags.flushBefore) await this.flush();
-    let done = 0;
-    while (done < data.length) {
-      try {
-        const { bytesWritten } = await this.handle.write(data, done, data.length - done, offset + done);
-        done += bytesWritten;
-      } catch (e) {
-        throw ioError(e, `writing ${data.length} bytes at offset ${offset} of ${this.path}`);
-      }
-    }
-    if (flags.fua) await this.flush();
-  }
-
-  async flush(): Promise<void> {
-    if (this.options.noSync) return;
-    try {
-      await this.handle.datasync();
-    } catch (e) {
-      throw ioError(e, `flushing ${this.path}`);
-    }
-  }
-
-  async close(): Promise<void> {
-    await this.handle.close();
-  }
-}
-
-function blockDeviceSize(rdev: number): number {
-  const major = Math.floor(rdev / 256) & 0xfff;
-  const minor = (rdev & 0xff) | ((Math.floor(rdev / 1048576) & 0xfff) << 8);
-  return Number(readFileSync(`/sys/dev/block/${major}:${minor}/size`, "utf8").trim()) * SECTOR_SIZE;
 }
 
 /** The format codec's async reader over a device. */

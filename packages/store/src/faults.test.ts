@@ -5,7 +5,8 @@
  * the 2011 recovery did, shows them all).
  */
 import { describe, expect, it } from "vitest";
-import { chunkKind, chunkOffset, damage, type CowImage } from "@dmsnap/format";
+import { chunkKind, chunkOffset, type CowImage } from "@dmsnap/format";
+import { damage } from "@dmsnap/format/testing";
 import { MemoryDevice } from "./device.js";
 import { FaultDevice, type FaultOp } from "./fault.js";
 import { PersistentStore } from "./store.js";

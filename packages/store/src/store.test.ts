@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { areaLocation, buildCow, chunkOffset, ErrorCode, FormatError, SNAP_MAGIC } from "@dmsnap/format";
+import { areaLocation, chunkOffset, ErrorCode, FormatError, SNAP_MAGIC } from "@dmsnap/format";
+import { buildCow } from "@dmsnap/format/testing";
 import { MemoryDevice } from "./device.js";
 import { AutoScheduler, SimDevice } from "./crash.js";
 import { StoreError } from "./errors.js";

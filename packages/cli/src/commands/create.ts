@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { statSync } from "node:fs";
-import { initialiseCow, type CreateResult } from "@dmsnap/store";
+import { initialiseCow, type CreateResult } from "@dmsnap/store/node";
 import { validateChunkSize } from "@dmsnap/format";
 import { CliError, Exit } from "../util/errors.js";
 import { fileError } from "../util/ioErrors.js";

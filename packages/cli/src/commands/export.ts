@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { exportSnapshot } from "@dmsnap/store";
+import { exportSnapshot } from "@dmsnap/store/node";
 import { closeAll, identify, openDevice, refuseSameFile, type OpenedDevice } from "../util/inputs.js";
 import { cleanUpOnSignals, createOutput, type Output } from "../util/outputs.js";
 import { runCommand } from "../util/output.js";

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { applyWrite } from "@dmsnap/store";
+import { applyWrite } from "@dmsnap/store/node";
 import { CliError, Exit } from "../util/errors.js";
 import { closeAll, fdReader, identify, openDevice, refuseSameFile, type OpenedDevice } from "../util/inputs.js";
 import { refuseNotBlank } from "../util/notBlank.js";

@@ -13,7 +13,7 @@
  */
 import { closeSync, constants, fstatSync, openSync, promises as fsp, readFileSync, readSync, statSync, type Stats } from "node:fs";
 import type { SyncReader } from "@dmsnap/format";
-import { FileDevice } from "@dmsnap/store";
+import { FileDevice } from "@dmsnap/store/node";
 import { CliError, Exit } from "./errors.js";
 import { fileError } from "./ioErrors.js";
 import { lock } from "./locks.js";

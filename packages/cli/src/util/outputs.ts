@@ -20,7 +20,7 @@
 import { closeSync, constants, lstatSync, openSync, promises as fsp, readdirSync, readlinkSync, statSync, unlinkSync, type Stats } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join, resolve } from "node:path";
-import { FileDevice } from "@dmsnap/store";
+import { FileDevice } from "@dmsnap/store/node";
 import { CliError, Exit } from "./errors.js";
 import { fileError } from "./ioErrors.js";
 import { blockDeviceBytes, identityOf, kindName, refuseSameFile, type Named } from "./inputs.js";

@@ -1,0 +1,3 @@
+/** `@dmsnap/store/node`: Node-only parts: file and block-device access, and the create/write/export helpers the CLI uses. */
+export * from "./fileDevice.js";
+export * from "./commands.js";

@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { buildCow, damage } from "@dmsnap/format";
+import { buildCow, damage } from "@dmsnap/format/testing";
 import { dmsnap, random, tempDir, untouched, writeTemp } from "./helpers.js";
 
 const json = (s: string) => JSON.parse(s);

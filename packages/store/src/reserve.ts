@@ -9,7 +9,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { advanceNextFree, chunkOffset, skipMetadata } from "@dmsnap/format";
-import type { FileDevice } from "./device.js";
+import type { FileDevice } from "./fileDevice.js";
 import { StoreError, StoreErrorCode } from "./errors.js";
 import type { Snapshot } from "./snapshot.js";
 

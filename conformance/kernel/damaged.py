@@ -38,8 +38,9 @@ def main():
         src = json.load(open(os.path.join(CASES, mu["source"], "kernel.json")))
         cow = apply(mu)
         origin = gunzip(os.path.join(CASES, mu["source"], "origin.img.gz"))
+        table = mu.get("table") or src["table"]  # a mutation may change the table too
         items.append({"id": "damaged-" + mu["name"], "cow": cow, "origin": origin,
-                      "chunkSize": src["table"]["chunkSize"], "mode": src["table"]["mode"],
+                      "chunkSize": table["chunkSize"], "mode": table["mode"],
                       "_mut": mu, "_src": src})
     res = kreader.read_images(items, keep_dir=a.keep)
     rows = []

@@ -52,10 +52,13 @@ C8 = "kernel-chunk-8s"          # 8-sector chunks, 3 entries, COW 64
 I8 = "kernel-invalidated-8s"    # 8-sector chunks, valid=0 after overflow, 3 entries
 
 
-def m(name, source, description, tags=()):
+def m(name, source, description, tags=(), table=None):
+    """`table`: (mode, chunk size) of the table the kernel is shown the image
+    with, when it is not the source case's."""
     def deco(fn):
         MUTATIONS.append({"name": name, "source": source, "description": description,
-                          "tags": list(tags), "fn": fn})
+                          "tags": list(tags), "fn": fn,
+                          **({"table": {"mode": table[0], "chunkSize": table[1]}} if table else {})})
         return fn
     return deco
 
@@ -313,6 +316,57 @@ def _(c):
 def _(c):
     u32(c, 8, 2)
     set_entry(c, 1, 0, 0, old=1 << 60)
+
+
+# The table's chunk size (issue 13): checked before the device is read, the
+# size of the header read, the chunk size of a blank COW.
+IV1 = "kernel-invalidated-1s"   # 1-sector chunks, valid=0, COW 8 sectors
+POS = "kernel-overflow-po-snap-1s"  # 1-sector chunks, valid, COW 8 sectors
+
+
+@m("table-3-existing", O, "An unchanged valid COW (header chunk size 1) under a table with chunk size 3: the table is refused before the device is read.", ["table", "chunk-size"], table=("P", 3))
+def _(c):
+    pass
+
+
+@m("table-too-high-existing", O, "An unchanged valid COW under a table with chunk size 2^23 (a power of two above 4194303).", ["table", "chunk-size"], table=("P", 1 << 23))
+def _(c):
+    pass
+
+
+@m("table-larger-than-device-invalid", IV1, "An invalidated 4 KiB COW under a table with chunk size 16 (8 KiB): the header read of one table chunk fails, though no area would be read.", ["table", "truncated", "invalid"], table=("P", 16))
+def _(c):
+    pass
+
+
+@m("table-larger-than-device-valid", POS, "A valid 4 KiB COW under a table with chunk size 32 (16 KiB): the header read fails.", ["table", "truncated"], table=("PO", 32))
+def _(c):
+    pass
+
+
+@m("table-smaller-than-header-2s", M2, "A valid COW with 2-sector chunks under a table with chunk size 1: the header's chunk size wins.", ["table", "chunk-size", "multi-area", "chunk-2"], table=("P", 1))
+def _(c):
+    pass
+
+
+@m("blank-stale-header-2s", C8, "Magic zeroed on an 8-sector-chunk COW: a blank COW whose stale words say valid 1, version 1, chunk size 8, under a table with chunk size 2.", ["new-cow", "header", "chunk-size", "chunk-2"], table=("P", 2))
+def _(c):
+    u32(c, 0, 0)
+
+
+@m("blank-stale-header-default", C8, "Magic zeroed on an 8-sector-chunk COW (stale chunk size 8) under a table with chunk size 0: the default 32 applies.", ["new-cow", "header", "chunk-size", "chunk-default"], table=("P", 0))
+def _(c):
+    u32(c, 0, 0)
+
+
+@m("blank-table-3", O, "An all-zero COW under a table with chunk size 3.", ["new-cow", "chunk-size", "table"], table=("P", 3))
+def _(c):
+    c[:] = bytes(len(c))
+
+
+@m("blank-one-chunk-8s", C8, "An all-zero COW of one 8-sector chunk under a table with chunk size 8: area 0 cannot be written.", ["new-cow", "truncated", "chunk-8"], table=("P", 8))
+def _(c):
+    c[:] = bytes(4096)
 
 
 def source_cow(source):

@@ -23,6 +23,8 @@ const REFUSALS = [
   { match: /Invalid or corrupt snapshot/, code: "BAD_MAGIC" },
   { match: /unable to handle snapshot disk version/, code: "UNSUPPORTED_VERSION" },
   { match: /invalid on-disk chunk size/, code: "INVALID_CHUNK_SIZE" },
+  // A bad table chunk size: the constructor refuses the table before reading.
+  { match: /Couldn't create exception store|Chunk size is (not a power of 2|too high|not a multiple)/, code: "INVALID_CHUNK_SIZE" },
   { match: /Failed to read snapshot metadata \(-EIO\)|I\/O error/, code: "TRUNCATED" },
 ];
 

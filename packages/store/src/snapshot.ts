@@ -150,6 +150,11 @@ export class Snapshot {
       }
     }
     await Promise.all(waits);
+    // Once the snapshot is being invalidated, no origin write may pass the
+    // header write that says so: a crash in between would leave a valid
+    // header over post-snapshot origin data (Linux 6.1 lets it pass;
+    // docs/kernel-findings.md, model configuration origin-before-header).
+    if (this.invalidation) await this.invalidation;
     try {
       await this.origin.write(offset, data);
     } catch (e) {

@@ -4,9 +4,9 @@
  * design, docs/model.md): first activation zeroes area 0 before writing the
  * header (flush-before + FUA; the kernel writes the header first, both plain);
  * `drop` writes the header with FUA (the kernel: plain); the snapshot's
- * write that invalidates waits for `drop` to settle before it goes on to the
- * origin (the kernel: at once). (An origin write arriving while that header
- * write is still in flight does not wait: snapshot.ts checks only `valid`.)
+ * write that invalidates, and every origin write issued while that header
+ * write is in flight, waits for `drop` to settle before it goes on to the
+ * origin (the kernel: at once).
  *
  *   open       activation: blank -> zeroed area 0, then header; refused, invalid or valid
  *   prepare    hand out next_free, skip metadata chunks, one more in flight

@@ -2,6 +2,8 @@ import { defineConfig } from "tsup";
 
 export default defineConfig({
   entry: { bin: "src/bin.ts", mutants: "src/mutants-bin.ts", index: "src/index.ts", "kernel-crash": "src/kernel-io/main.ts" },
+  // Types for the library entry only (the runner API).
+  dts: { entry: { index: "src/index.ts" } },
   format: ["esm"],
   clean: true,
   sourcemap: true,

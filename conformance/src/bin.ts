@@ -3,9 +3,15 @@
  * dmsnap-conformance: run the conformance cases against readers.
  *
  *   dmsnap-conformance [--reader NAME]... [--reader-command "CMD"] [--case GLOB]...
- *                      [--tag TAG]... [--json] [--jobs N] [--timeout SECONDS] [--no-write]
+ *                      [--tag TAG]... [--cases DIR] [--out DIR] [--json] [--jobs N]
+ *                      [--timeout SECONDS] [--no-write]
+ *
+ * Installed from npm (`npx @dmsnap/conformance --reader-command "..."`) it needs
+ * nothing of the repository: the cases travel in the package, the reader runs
+ * in the caller's folder and the matrix is written there (or to --out). The
+ * built-in readers (readers.json) exist only in a clone of the repository.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -17,18 +23,27 @@ import type { Capability } from "./types.js";
 const here = dirname(fileURLToPath(import.meta.url));
 const suite = resolve(here, "..");
 const root = resolve(suite, "..");
+// A clone of the repository (not an installed package): built-in readers and the repo's result files.
+const inRepo = existsSync(join(root, "pnpm-workspace.yaml")) && existsSync(join(suite, "readers.json"));
+// The caller's folder: npx runs us there; a pnpm script runs in conformance/ and names it INIT_CWD.
+const callerDir = process.env.INIT_CWD ?? process.cwd();
 
 const USAGE = `usage: dmsnap-conformance [options]
   --reader NAME             run this registered reader (repeatable; default: every reader
-                            in conformance/readers.json with runByDefault != false)
-  --reader-command "CMD"    also run CMD as a reader (protocol: docs/conformance.md)
+                            in conformance/readers.json with runByDefault != false);
+                            only in a clone of the dmsnap repository
+  --reader-command "CMD"    also run CMD as a reader, in the current folder (protocol:
+                            docs/conformance.md); alone, only CMD runs
   --reader-capabilities L   what --reader-command implements: dump or dump,export (default dump,export)
   --case GLOB               only cases whose id matches (repeatable; * and ?)
   --tag TAG                 only cases with this tag (repeatable: all must match)
+  --cases DIR               the cases folder (default: the cases shipped with this package)
+  --out DIR                 write conformance-matrix.json and .md here (default: the current
+                            folder; in a clone of the repository, conformance/results/)
   --json                    print the result matrix as JSON on stdout
   --jobs N                  commands run at once (default: number of CPUs)
   --timeout SECONDS         per-command timeout for process readers (default 30)
-  --no-write                do not write conformance/results/ or .cache/conformance.json
+  --no-write                write no matrix files (nor the repository's .cache/conformance.json)
 Exit: 0 all required readers passed every case they support, 1 a failure, 2 usage error.`;
 
 async function main(): Promise<number> {
@@ -41,6 +56,8 @@ async function main(): Promise<number> {
         "reader-capabilities": { type: "string" },
         case: { type: "string", multiple: true },
         tag: { type: "string", multiple: true },
+        cases: { type: "string" },
+        out: { type: "string" },
         json: { type: "boolean" },
         jobs: { type: "string" },
         timeout: { type: "string" },
@@ -62,7 +79,14 @@ async function main(): Promise<number> {
     process.stderr.write(`--reader-capabilities must be dump or dump,export\n`);
     return 2;
   }
-  const extra = (args["reader-command"] ?? []).map((cmd, i) => adHocReader(cmd, caps, i === 0 ? "custom" : `custom${i + 1}`));
+  const extra = (args["reader-command"] ?? []).map((cmd, i) => adHocReader(cmd, caps, i === 0 ? "custom" : `custom${i + 1}`, callerDir));
+  if (!inRepo && (extra.length === 0 || (args.reader ?? []).length > 0)) {
+    process.stderr.write(
+      `dmsnap-conformance: NO_READER: the built-in readers exist only in a clone of the dmsnap repository.\n` +
+        `Next step: name your reader, e.g. --reader-command "python3 myreader.py" (protocol: docs/conformance.md).\n`,
+    );
+    return 2;
+  }
   const jobs = args.jobs ? Number(args.jobs) : undefined;
   const timeout = args.timeout ? Number(args.timeout) : undefined;
   if ((jobs !== undefined && !(jobs >= 1)) || (timeout !== undefined && !(timeout > 0))) {
@@ -77,7 +101,7 @@ async function main(): Promise<number> {
   try {
     report = await runConformance({
       root,
-      casesDir: join(suite, "cases"),
+      casesDir: args.cases ? resolve(callerDir, args.cases) : join(suite, "cases"),
       schemaPath: join(suite, "schema", "case.schema.json"),
       readersFile: onlyCustom ? undefined : join(suite, "readers.json"),
       extraReaders: extra,
@@ -96,11 +120,16 @@ async function main(): Promise<number> {
   // does not overwrite the default run's matrix and counts.
   const chosen = (args.reader as string[] | undefined) ?? [];
   const suffix = chosen.length > 0 ? `-${chosen.join("-")}` : "";
+  // In the repository: conformance/results/matrix*.md; elsewhere (or with --out): conformance-matrix*.md in the caller's folder.
+  const repoResults = inRepo && !args.out;
+  const results = repoResults ? join(suite, "results") : resolve(callerDir, args.out ?? ".");
+  const matrixFile = join(results, `${repoResults ? "matrix" : "conformance-matrix"}${suffix}.md`);
   if (!args["no-write"]) {
-    const results = join(suite, "results");
     mkdirSync(results, { recursive: true });
-    writeFileSync(join(results, `matrix${suffix}.json`), renderJson(report));
-    writeFileSync(join(results, `matrix${suffix}.md`), renderMarkdown(report));
+    writeFileSync(matrixFile.replace(/\.md$/, ".json"), renderJson(report));
+    writeFileSync(matrixFile, renderMarkdown(report));
+  }
+  if (!args["no-write"] && inRepo) {
     mkdirSync(join(root, ".cache"), { recursive: true });
     const { passed, failed, skipped, advisoryFailed } = report.counts;
     writeFileSync(
@@ -123,7 +152,7 @@ async function main(): Promise<number> {
     }
     const { passed, failed, skipped, advisoryFailed } = report.counts;
     process.stdout.write(
-      `conformance: ${report.cases.length} cases × ${report.readers.length} readers: ${passed} passed, ${failed} failed, ${skipped} skipped${advisoryFailed ? `, ${advisoryFailed} failed in optional readers` : ""} (${(report.ms / 1000).toFixed(1)}s)${args["no-write"] ? "" : `; matrix in conformance/results/matrix${suffix}.md`}\n`,
+      `conformance: ${report.cases.length} cases × ${report.readers.length} readers: ${passed} passed, ${failed} failed, ${skipped} skipped${advisoryFailed ? `, ${advisoryFailed} failed in optional readers` : ""} (${(report.ms / 1000).toFixed(1)}s)${args["no-write"] ? "" : `; matrix in ${matrixFile}`}\n`,
     );
   }
   return report.failed ? 1 : 0;

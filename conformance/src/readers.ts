@@ -28,8 +28,8 @@ export function loadReaders(file: string): ReaderSpec[] {
 }
 
 /** A reader given as one shell-style command line (--reader-command). */
-export function adHocReader(commandLine: string, capabilities: Capability[], name = "custom"): ReaderSpec {
-  return { name, command: splitCommandLine(commandLine), capabilities, required: true, kind: "process", description: `--reader-command ${commandLine}` };
+export function adHocReader(commandLine: string, capabilities: Capability[], name = "custom", cwd?: string): ReaderSpec {
+  return { name, command: splitCommandLine(commandLine), capabilities, required: true, kind: "process", description: `--reader-command ${commandLine}`, ...(cwd ? { cwd } : {}) };
 }
 
 /** Splits a command line on spaces, honouring '…' and "…" quotes and backslash escapes. */
@@ -71,7 +71,7 @@ export function notInstalled(reader: ReaderSpec, root: string): string | null {
   const first = reader.command[0]!;
   if (first.includes("/")) paths.push(first);
   for (const p of paths) {
-    const abs = isAbsolute(p) ? p : resolve(root, p);
+    const abs = isAbsolute(p) ? p : resolve(reader.cwd ?? root, p);
     if (!existsSync(abs)) return `not installed: ${p} does not exist${reader.note ? ` (${reader.note})` : ""}`;
   }
   return null;

@@ -138,7 +138,7 @@ async function runProcessReader(reader: ReaderSpec, s: Staged, dir: string, root
   const extra = tableArgs(s.c);
   const problems: string[] = [];
   const env = reader.env ? { ...process.env, ...reader.env } : undefined;
-  const d = await runProcess([...reader.command, "dump", paths.cow, ...extra], { cwd: root, timeoutMs, ...(env ? { env } : {}) });
+  const d = await runProcess([...reader.command, "dump", paths.cow, ...extra], { cwd: reader.cwd ?? root, timeoutMs, ...(env ? { env } : {}) });
   const answer: ReaderAnswer = { exitCode: d.exitCode, problems };
   if (d.spawnError) problems.push(`dump: ${d.spawnError}`);
   if (d.timedOut) problems.push(`dump: timed out after ${timeoutMs / 1000}s`);
@@ -151,7 +151,7 @@ async function runProcessReader(reader: ReaderSpec, s: Staged, dir: string, root
   let exportChecked = false;
   if (reader.capabilities.includes("export") && wantsExport(s.c) && paths.origin && (d.exitCode === 0 || d.exitCode === 1)) {
     exportChecked = true;
-    const e = await runProcess([...reader.command, "export", paths.origin, paths.cow, ...extra], { cwd: root, timeoutMs, hashStdout: true, ...(env ? { env } : {}) });
+    const e = await runProcess([...reader.command, "export", paths.origin, paths.cow, ...extra], { cwd: reader.cwd ?? root, timeoutMs, hashStdout: true, ...(env ? { env } : {}) });
     answer.exportExitCode = e.exitCode;
     if (e.sha256 !== undefined) answer.exportSha256 = e.sha256;
     const code = e.exitCode === 1 ? errorCodeOf(e.head) : undefined;
@@ -210,7 +210,7 @@ async function runBatchReader(reader: ReaderSpec, staged: Staged[], tmp: string,
   writeFileSync(reqFile, `${JSON.stringify({ protocol: BATCH_PROTOCOL, requests }, null, 2)}\n`);
   const timeoutMs = (reader.timeoutSeconds ?? 1800) * 1000;
   const env = reader.env ? { ...process.env, ...reader.env } : undefined;
-  const r = await runProcess([...reader.command, "batch", reqFile, ansFile], { cwd: root, timeoutMs, ...(env ? { env } : {}) });
+  const r = await runProcess([...reader.command, "batch", reqFile, ansFile], { cwd: reader.cwd ?? root, timeoutMs, ...(env ? { env } : {}) });
   const out = new Map<string, { answer: ReaderAnswer; exportChecked: boolean; ms: number }>();
   let answers: BatchAnswer[] = [];
   let whole: string | null = null;

@@ -75,6 +75,8 @@ export interface ReaderSpec {
   /** Fields it reports for a case whose expected state is invalid, if fewer (the kernel prints only "Invalid"). */
   fieldsWhenInvalid?: string[];
   timeoutSeconds?: number;
+  /** Working directory of the command (default: the repository root); --reader-command uses the caller's folder. */
+  cwd?: string;
   /** Extra environment variables for the reader's command (e.g. DMSNAP_MUTANT). */
   env?: Record<string, string>;
   /** Skip cases marked stricterThanKernel (for the kernel itself: there it differs by design). */

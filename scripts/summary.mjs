@@ -12,6 +12,7 @@ const sources = [
   // pnpm test:explorer (CI): the format explorer in Debian's chromium
   ["explorer", ".cache/explorer.json", (j) => [j.passed, j.failed, 0]],
   ["spec-slow", ".cache/spec-slow.json", (j) => [j.passed, j.failed, 0]],
+  ["traces-slow", ".cache/traces-slow.json", (j) => [j.passed, j.failed, 0]],
   // pnpm fuzz: one count per CLI run over a hostile input
   ["fuzz", ".cache/fuzz.json", (j) => [j.passed, j.failed, 0]],
 ];

@@ -1,22 +1,30 @@
 #!/usr/bin/env node
-// dmsnap's TLC runner: fetches TLC if needed, runs every configuration of
-// spec/manifest.json, and fails on any difference from the manifest.
+// dmsnap-tlc: fetches TLC if needed, runs every configuration of a manifest
+// (spec/manifest.json by default, or any spec's: paths resolve relative to the
+// manifest file), and fails on any difference from the manifest.
 
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { parseTlcOutput } from "../lib/parse.mjs";
 import { loadManifest, runConfiguration, selectConfigurations } from "../lib/runner.mjs";
+import { schemaProblems } from "../lib/schema.mjs";
 import { findJava, findTlc } from "../lib/tools.mjs";
 import { formatTrace, traceToJson } from "../lib/trace.mjs";
 import { replay, validateTraces } from "../lib/traces.mjs";
 
 const specDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+// A clone of the repository (trace validation needs the built engine; the closing count lives there).
+const inRepo = existsSync(join(specDir, "..", "pnpm-workspace.yaml"));
 
-const HELP = `usage: tlc [options] [configuration ...]
+const HELP = `usage: dmsnap-tlc [options] [configuration ...]
 
-Runs the TLA+ model of the persistent exception store (spec/DmSnapStore.tla)
+With --manifest, runs any TLA+ spec: the manifest (checked against
+manifest.schema.json, shipped beside this runner) names the root module and
+each configuration's .cfg, relative to the manifest file, and what TLC must
+find for it. Without, runs the TLA+ model of the persistent exception store (spec/DmSnapStore.tla)
 under every configuration of spec/manifest.json not marked slow (or only those
 named; --all: every one; --slow: only the slow ones) and
 compares each result with the manifest: a passing configuration must pass with
@@ -24,7 +32,9 @@ exactly the pinned state counts, a must-fail configuration must violate exactly
 the named property. Exits 1 on any mismatch.
 
 options:
-  --manifest PATH     manifest to use (default: spec/manifest.json)
+  --manifest PATH     manifest to use (default: spec/manifest.json); trace
+                      validation and the repository's counts only for the default
+  --results FILE      write the per-configuration results as JSON
   --all               also the configurations marked "slow"
   --slow              only the configurations marked "slow" (results go to
                       .cache/spec-slow.json for the closing count)
@@ -54,6 +64,7 @@ async function main() {
     allowPositionals: true,
     options: {
       manifest: { type: "string" },
+      results: { type: "string" },
       workers: { type: "string" },
       "trace-json": { type: "string" },
       "save-output": { type: "string" },
@@ -82,12 +93,28 @@ async function main() {
     return 0;
   }
 
+  // A pnpm script runs in spec/ and names the caller's folder INIT_CWD.
+  const manifestPath = values.manifest ? resolve(process.env.INIT_CWD ?? process.cwd(), values.manifest) : join(specDir, "manifest.json");
+  const own = manifestPath === join(specDir, "manifest.json");
+  // Paths in a manifest are relative to the manifest file.
+  const manifestDir = dirname(manifestPath);
+  if (!values.which) {
+    if (!existsSync(manifestPath)) {
+      log(`NO_MANIFEST: ${manifestPath} does not exist`);
+      return 2;
+    }
+    const problems = schemaProblems(JSON.parse(readFileSync(manifestPath, "utf8")));
+    if (problems.length > 0) {
+      log(`BAD_MANIFEST: ${manifestPath} does not match manifest.schema.json:\n  ${problems.join("\n  ")}`);
+      return 2;
+    }
+  }
+
   const { java, major } = findJava();
   const tlc = await findTlc(log);
   log(`Java ${major} (${java}); TLC ${tlc.jar} [${tlc.source}] sha256 ${tlc.sha256}`);
   if (values.which) return 0;
 
-  const manifestPath = values.manifest ? resolve(values.manifest) : join(specDir, "manifest.json");
   const manifest = loadManifest(manifestPath);
   const unknown = positionals.filter((p) => !manifest.configurations.some((c) => c.name === p));
   if (unknown.length > 0) {
@@ -102,8 +129,11 @@ async function main() {
   let failures = 0;
   let passed = 0;
   // Engine traces with the default set; counterexample replays with whichever set runs (--slow too).
-  const replays = !values["no-trace-validation"] && positionals.length === 0;
+  // Both only for the repository's own manifest, in a clone (they need the built engine).
+  const replays = own && inRepo && !values["no-trace-validation"] && positionals.length === 0;
   const validation = replays && !values.slow;
+  /** @type {object[]} */
+  const results = [];
   let replayed = 0;
   /** @type {string[]} */
   const replayFailures = [];
@@ -113,7 +143,7 @@ async function main() {
     const expectation = entry.expect === "pass" ? "must pass" : `must violate ${entry.violated}`;
     const origin = entry.upstream ? `; upstream ${entry.upstream}${entry.bug ? `, BUG-HISTORY ${entry.bug}` : ""}` : "";
     console.log(`\n== ${entry.name}: ${entry.design}\n   (${entry.config}, ${expectation}${origin})`);
-    const o = await runConfiguration({ java, jar: tlc.jar, specDir, manifest, entry, ...(workers ? { workers } : {}) });
+    const o = await runConfiguration({ java, jar: tlc.jar, specDir: manifestDir, manifest, entry, ...(workers ? { workers } : {}) });
     const r = o.result;
     if (values["save-output"]) {
       mkdirSync(values["save-output"], { recursive: true });
@@ -157,6 +187,7 @@ async function main() {
       }
     }
     const ok = o.mismatches.length === 0;
+    results.push({ name: entry.name, expect: entry.expect, ...(entry.violated ? { violated: entry.violated } : {}), ok, outcome: r.outcome, found: r.violated ?? null, distinct: r.distinct ?? null, traceLength: r.trace.length, seconds: o.wallSeconds, mismatches: o.mismatches });
     if (ok) passed++;
     else failures++;
     console.log(ok ? "   OK: as the manifest expects" : `   MISMATCH:\n${o.mismatches.map((m) => `     - ${m}`).join("\n")}`);
@@ -166,8 +197,11 @@ async function main() {
     );
   }
   console.log(`\nTLC ${tlc.jar} (sha256 ${tlc.sha256})\n${rows.join("\n")}`);
+  if (values.results) writeFileSync(resolve(process.env.INIT_CWD ?? process.cwd(), values.results), JSON.stringify({ manifest: manifestPath, passed, failed: failures, configurations: results }, null, 2) + "\n");
+  // The repository's closing count (scripts/summary.mjs): only for its own manifest, in a clone.
   const cache = join(specDir, "..", ".cache");
-  mkdirSync(cache, { recursive: true });
+  const counts = own && inRepo;
+  if (counts) mkdirSync(cache, { recursive: true });
   let traceFailures = 0;
   if (validation) {
     console.log("\n== trace validation: engine runs as behaviours of the model (spec/trace/TraceDmSnapStore.tla)");
@@ -188,7 +222,7 @@ async function main() {
   }
   console.log(`\nspec: ${passed} passed, ${failures} failed`);
   // For the repo's closing summary (scripts/summary.mjs).
-  writeFileSync(join(cache, values.slow ? "spec-slow.json" : "spec.json"), JSON.stringify({ passed, failed: failures }) + "\n");
+  if (counts) writeFileSync(join(cache, values.slow ? "spec-slow.json" : "spec.json"), JSON.stringify({ passed, failed: failures }) + "\n");
   return failures > 0 || traceFailures > 0 ? 1 : 0;
 }
 

@@ -1,16 +1,16 @@
 /**
- * Issue #9 items 4, 7, 8, 10 and 14: what the commands do with images that are
+ * Issue #9 items 4, 6, 7, 8, 10 and 14: what the commands do with images that are
  * legal to the kernel but dangerous to act on. Images come from the format's
  * builder and damage generators (our own writer's data, laid out per
  * docs/format.md); expected values are stated from the layout, not computed
  * by the code under test.
  */
 import { spawnSync } from "node:child_process";
-import { readFileSync, existsSync, writeFileSync } from "node:fs";
+import { closeSync, ftruncateSync, openSync, readFileSync, existsSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { buildCow, damage } from "@dmsnap/format/testing";
-import { dmsnap, random, tempDir, untouched, writeTemp } from "./helpers.js";
+import { dmsnap, dmsnapRss, random, tempDir, untouched, writeTemp } from "./helpers.js";
 
 const json = (s: string) => JSON.parse(s);
 
@@ -190,4 +190,54 @@ describe("a sparse COW on a full file system (item 10)", () => {
       spawnSync("umount", [mnt]);
     }
   });
+});
+
+describe("sparse and huge geometry (item 6)", () => {
+  /** Node, the code and one 1 MiB piece (docs/cli.md, Memory and scale), in KiB. */
+  const BASE_KIB = 128 * 1024;
+
+  it("check of a 2 TiB sparse COW with 1 GiB chunks and one entry at new_chunk 4e9: bounded memory, counted from the layout", () => {
+    const dir = tempDir();
+    const cow = join(dir, "huge.cow");
+    const cs = 2 ** 21; // sectors: 1 GiB chunks
+    const fd = openSync(cow, "w");
+    ftruncateSync(fd, 2 * 2 ** 40);
+    const header = Buffer.alloc(512);
+    header.writeUInt32LE(0x70416e53, 0);
+    header.writeUInt32LE(1, 4);
+    header.writeUInt32LE(1, 8);
+    header.writeUInt32LE(cs, 12);
+    writeSync(fd, header, 0, 512, 0);
+    const entry = Buffer.alloc(16);
+    entry.writeUInt32LE(5, 0);
+    entry.writeUInt32LE(4e9, 8); // below 2^32: one word
+    writeSync(fd, entry, 0, 16, cs * 512);
+    closeSync(fd);
+    const r = dmsnapRss(["check", cow, "--json"]);
+    expect(r.status).toBe(1);
+    const out = json(r.stdout);
+    expect(out.counts.NEW_CHUNK_BEYOND_DEVICE).toBe(1);
+    // 2048 chunks: header, area 0, then 2046 data chunks, none named (the entry points past the end).
+    expect(out.findings.find((f: { code: string }) => f.code === "UNREFERENCED_CHUNKS").message).toMatch(/^2046 data chunk/);
+    expect(r.maxRssKiB).toBeLessThan(BASE_KIB);
+  }, 120_000);
+
+  it("a 100-byte write with 128 MiB chunks: no chunk-sized buffer (the copy goes in pieces)", () => {
+    const dir = tempDir();
+    const cs = 2 ** 18; // sectors: 128 MiB chunks
+    const cow = join(dir, "big-chunks.cow");
+    expect(dmsnap("create", "--cow", cow, "--chunk-size", String(cs), "--size", "1G").status).toBe(0);
+    const origin = join(dir, "origin.img");
+    writeFileSync(origin, "");
+    const fo = openSync(origin, "r+");
+    ftruncateSync(fo, 512 * 2 ** 20);
+    closeSync(fo);
+    const input = writeTemp(dir, "in.bin", random(100, 21));
+    const r = dmsnapRss(["write", "--origin", origin, "--cow", cow, "--offset", "1000", "--input", input, "--json"]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(json(r.stdout).exceptionsAdded).toBe(1);
+    expect(r.maxRssKiB).toBeLessThan(BASE_KIB);
+    expect(json(dmsnap("dump", cow, "--json").stdout).exceptions).toEqual([[0, 2]]);
+  }, 120_000);
 });

@@ -8,7 +8,7 @@
  * a refusal (NO_SPACE) with nothing written anywhere.
  */
 import { spawnSync } from "node:child_process";
-import { advanceNextFree, chunkOffset, skipMetadata } from "@dmsnap/format";
+import { advanceNextFree, chunkKind, chunkOffset, skipMetadata } from "@dmsnap/format";
 import type { FileDevice } from "./fileDevice.js";
 import { StoreError, StoreErrorCode } from "./errors.js";
 import type { Snapshot } from "./snapshot.js";
@@ -25,9 +25,10 @@ export function copyRange(snap: Snapshot, offset: number, length: number): { fro
   if (chunks === 0) return null;
   let last = skipMetadata(cs, snap.store.nextFree);
   for (let i = 1; i < chunks; i++) last = advanceNextFree(cs, last);
-  // One more chunk: the next area, zeroed when the current one fills.
+  // And the next area when the last copy fills the current one (it is zeroed then).
+  const end = chunkKind(cs, last + 1) === "metadata" ? last + 2 : last + 1;
   const from = chunkOffset(cs, snap.store.nextFree);
-  const to = Math.min(snap.cow.size, chunkOffset(cs, last + 2));
+  const to = Math.min(snap.cow.size, chunkOffset(cs, end));
   return from < to ? { from, to, chunks } : null;
 }
 

@@ -21,6 +21,9 @@ import { ioError, isStoreError, StoreError, StoreErrorCode } from "./errors.js";
 import { ExceptionIndex } from "./exceptionIndex.js";
 import { PersistentStore, type StoreOptions } from "./store.js";
 
+/** Copies of chunks larger than this go in pieces of this size. */
+const COPY_PIECE = 1 << 20;
+
 interface Pending {
   readonly old: number;
   readonly newChunk: number;
@@ -227,8 +230,11 @@ export class Snapshot {
 
   private async copy(p: Pending, fill: Uint8Array | null): Promise<void> {
     try {
-      const data = fill ?? (await this.origin.read(p.old * this.cb, this.chunkLength(p.old)));
-      await this.cow.write(chunkOffset(this.chunkSize, p.newChunk), data);
+      const length = this.chunkLength(p.old);
+      const at = chunkOffset(this.chunkSize, p.newChunk);
+      if (fill || length <= COPY_PIECE) await this.cow.write(at, fill ?? (await this.origin.read(p.old * this.cb, length)));
+      // A huge chunk (up to 1 GiB) is copied in bounded pieces, never held whole.
+      else for (let done = 0; done < length; done += COPY_PIECE) await this.cow.write(at + done, await this.origin.read(p.old * this.cb + done, Math.min(COPY_PIECE, length - done)));
       p.copyOk = true;
     } catch (e) {
       this.errors.push(ioError(e, `copying origin chunk ${p.old} to COW chunk ${p.newChunk}`));

@@ -34,6 +34,7 @@ import {
   encodeHeaderInto,
   EXCEPTION_SIZE,
   ExceptionTable,
+  SECTOR_SIZE,
   FIRST_DATA_CHUNK,
   makeHeader,
   readEntry,
@@ -183,8 +184,11 @@ export class PersistentStore {
     let areaBytes: Uint8Array = new Uint8Array(cb);
     if (image.state === "valid" && !options.unsafeZeroAreaOnReload) {
       // The kernel keeps the last area it read in memory; commits append to it.
+      // Only the live entries are read (whole sectors): a 1 GiB area with a
+      // few entries costs a sector, and the rest of the buffer is never touched.
+      const live = Math.min(cb, Math.ceil((image.currentIndex * EXCEPTION_SIZE) / SECTOR_SIZE) * SECTOR_SIZE);
       try {
-        areaBytes = await device.read(chunkOffset(image.chunkSize, areaLocation(image.chunkSize, image.currentArea)), cb);
+        if (live > 0) areaBytes.set(await device.read(chunkOffset(image.chunkSize, areaLocation(image.chunkSize, image.currentArea)), live));
       } catch (e) {
         throw ioError(e, "reading the current metadata area");
       }
@@ -192,7 +196,7 @@ export class PersistentStore {
       // kernel keeps them in its buffer, so its next commit, which moves the
       // terminator one slot on, makes them live again. We clear them: the next
       // area write leaves only the entries activation loaded plus the new ones.
-      areaBytes.fill(0, image.currentIndex * EXCEPTION_SIZE);
+      areaBytes.fill(0, image.currentIndex * EXCEPTION_SIZE, live);
     }
     const store = new PersistentStore(device, image, areaBytes, options);
     if (image.state === "new") await store.initialise();
@@ -203,15 +207,14 @@ export class PersistentStore {
     if (this.initHeaderFirst) {
       // The kernel's order: the header and the zeroing of area 0 issued together, both plain.
       const header = this.headerBuffer;
-      header.fill(0);
       encodeHeaderInto(makeHeader(this.chunkSize, true), header);
       await Promise.all([this.device.write(0, header), this.device.write(chunkOffset(this.chunkSize, areaLocation(this.chunkSize, 0)), this.zeroChunk)]);
       return;
     }
     try {
       await this.device.write(chunkOffset(this.chunkSize, areaLocation(this.chunkSize, 0)), this.zeroChunk);
+      // The header buffer past its 16 bytes is never written: it stays zero (and, for a huge chunk, untouched).
       const header = this.headerBuffer;
-      header.fill(0);
       encodeHeaderInto(makeHeader(this.chunkSize, true), header);
       await this.device.write(0, header, { flushBefore: true, fua: true });
     } catch (e) {
@@ -394,7 +397,8 @@ export class PersistentStore {
     this.valid = false;
     const buffer = this.sharedHeader ? this.area : this.headerBuffer;
     if (this.tracer) this.tracer.invalidate(this.sharedHeader ? "area" : "header");
-    buffer.fill(0);
+    // The header buffer past its 16 bytes is never written, so only the shared (unsafe) buffer needs clearing.
+    if (buffer !== this.headerBuffer) buffer.fill(0);
     encodeHeaderInto(makeHeader(this.chunkSize, false), buffer);
     try {
       await this.device.write(0, buffer, this.plainHeader ? {} : { fua: true });

@@ -125,10 +125,17 @@ function renderMap(d: Decoded): void {
   });
 }
 
+/** A file of the user's own: no example's description or expectation applies. */
+function openFile(f: File): void {
+  $<HTMLSelectElement>("[data-testid=examples]").value = "";
+  $("#case-description").textContent = "";
+  open(f, f.name, tableChunkSizeInput());
+}
+
 // Opening: the picker, a drop anywhere on the page, or an example.
 $<HTMLInputElement>("[data-testid=file-input]").addEventListener("change", (ev) => {
   const f = (ev.target as HTMLInputElement).files?.[0];
-  if (f) open(f, f.name, tableChunkSizeInput());
+  if (f) openFile(f);
 });
 document.addEventListener("dragover", (ev) => {
   ev.preventDefault();
@@ -139,7 +146,7 @@ document.addEventListener("drop", (ev) => {
   ev.preventDefault();
   document.body.classList.remove("dragging");
   const f = ev.dataTransfer?.files[0];
-  if (f) open(f, f.name, tableChunkSizeInput());
+  if (f) openFile(f);
 });
 $("#table-cs").addEventListener("change", () => {
   // Re-decode only when the value changed (a change event also fires on blur).

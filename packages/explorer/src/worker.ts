@@ -19,7 +19,7 @@ import {
   type ChunkColumn,
   type MapInput,
 } from "@dmsnap/format";
-import { blobReader, blobSyncReader } from "./blobReader.js";
+import { blobReader, blobSyncReader, prefetchingReader } from "./blobReader.js";
 import type { Decoded, MapPicture, OpenRequest, WorkerReply } from "./protocol.js";
 
 const post = (reply: WorkerReply, transfer: Transferable[] = []): void => (self as unknown as Worker).postMessage(reply, transfer);
@@ -37,11 +37,12 @@ async function decode(req: OpenRequest): Promise<Decoded> {
   const { blob, name } = req;
   let areasRead = 0;
   const base = blobReader(blob);
+  const ahead = prefetchingReader(base);
   const reader = {
     size: base.size,
     read: (o: number, l: number) => {
       if (l > HEADER_SIZE) areasRead++;
-      return base.read(o, l);
+      return ahead.read(o, l);
     },
   };
   const options = req.tableChunkSize === undefined ? {} : { tableChunkSize: req.tableChunkSize };

@@ -167,6 +167,11 @@ try {
       const ok = s.state === e.state && (e.count === null || Number(s.count) === e.count) && (e.status === null || s.status === e.status);
       check(`example ${id} (${e.kind}): state ${e.state}, ${e.count ?? "-"} exceptions, status ${e.status ?? "-"}`, ok, JSON.stringify(s));
       if (ok) agree++;
+      // The picture in docs/explorer.md: a kernel image with a duplicate, as check and the map show it.
+      if (id === "damaged-duplicate-new-chunk") {
+        await page.evaluate(() => window.scrollTo(0, 0));
+        await page.screenshot({ path: join(artefacts, "docs-explorer.png"), clip: { x: 0, y: 0, width: 1280, height: 1000 } });
+      }
     }
     metrics.cases = { total: ids.length, agree };
     await page.selectOption("[data-testid=examples]", "kernel-overflow-p-1s");

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Outside use (issue #14): the packages as an npm user gets them. Packs every
+# package, installs the tarballs into an empty project outside the clone, and
+# runs what our three audiences run: the CLI, the conformance runner with the
+# repository's Python reader as a third-party reader, dmsnap-tlc on the
+# example spec, and a browser bundle of the codec + store core. Each check has
+# a failing control where one is cheap. Needs `pnpm build` (pnpm verify does
+# it), npm, python3, Java (TLC is in the cache after pnpm spec).
+# Counts go to .cache/outside-use.json for scripts/summary.mjs.
+set -uo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+started=$SECONDS
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "  ok    $1"; }
+bad() { failed=$((failed + 1)); echo "  FAIL  $1"; [ -n "${2:-}" ] && sed 's/^/        /' "$2" | tail -15; return 0; }
+# check NAME CMD...: CMD must exit 0. refuse NAME CODE CMD...: CMD must exit CODE (a control).
+check() { local n="$1"; shift; if "$@" >"$work/out" 2>&1; then ok "$n"; else bad "$n (exit $?)" "$work/out"; fi; }
+refuse() {
+  local n="$1" want="$2"; shift 2
+  "$@" >"$work/out" 2>&1; local got=$?
+  if [ "$got" = "$want" ]; then ok "$n"; else bad "$n (exit $got, expected $want)" "$work/out"; fi
+}
+finish() {
+  mkdir -p "$repo/.cache"
+  printf '{"passed": %d, "failed": %d, "seconds": %d}\n' "$passed" "$failed" "$((SECONDS - started))" >"$repo/.cache/outside-use.json"
+  echo "outside-use: $passed passed, $failed failed ($((SECONDS - started)) s)"
+  [ "$failed" -eq 0 ]
+}
+
+echo "== outside use: pack every package, install the tarballs into $work/project"
+mkdir -p "$work/tgz" "$work/project"
+for p in packages/format packages/store packages/cli conformance spec; do
+  (cd "$repo/$p" && pnpm pack --pack-destination "$work/tgz" >/dev/null) || bad "pnpm pack $p"
+done
+for t in "$work"/tgz/*.tgz; do echo "  $(basename "$t"): $(( $(stat -c %s "$t") / 1024 )) KiB packed"; done
+cd "$work/project"
+npm init -y >/dev/null
+# Only the tarballs: a bundled-and-listed @dmsnap dependency would be looked up on the registry (E404).
+check "npm install of the 5 tarballs into an empty project" npm install --no-audit --no-fund --loglevel=error "$work"/tgz/*.tgz
+[ -x node_modules/.bin/dmsnap ] || { bad "installed: no dmsnap bin"; finish; exit 1; }
+bin=node_modules/.bin
+
+echo "== the CLI"
+want="$(node -p 'require(process.argv[1]).version' "$repo/packages/cli/package.json")"
+check "dmsnap --version prints $want (package.json)" bash -c "[ \"\$($bin/dmsnap --version)\" = '$want' ]"
+case_dir=node_modules/@dmsnap/conformance/cases/kernel-snap-writes-1s
+gunzip -c "$case_dir/cow.img.gz" >"$work/cow.img"
+check "dmsnap dump --json of kernel-snap-writes-1s agrees with the kernel-judged case.json" node -e '
+  const [out, kase] = [JSON.parse(require("fs").readFileSync(0, "utf8")), require(process.argv[1])];
+  const e = kase.expected;
+  for (const k of ["state", "chunkSize", "exceptionsPerArea", "exceptions", "nextFree", "usage", "currentArea", "status"])
+    if (JSON.stringify(out[k]) !== JSON.stringify(e[k])) { console.error(k, JSON.stringify(out[k]), "!=", JSON.stringify(e[k])); process.exit(1); }
+' "$PWD/$case_dir/case.json" < <($bin/dmsnap dump --json --chunk-size 1 "$work/cow.img")
+refuse "dmsnap dump --json of a 3-byte file is refused (exit 1)" 1 bash -c "printf abc > '$work/tiny.img' && $bin/dmsnap dump --json '$work/tiny.img'"
+
+echo "== the conformance runner, the Python reader as a third-party --reader-command"
+mkdir -p "$work/reader" && cp "$repo/conformance/readers/python/dmsnap_reader.py" "$work/reader/"
+cases=$(ls -d node_modules/@dmsnap/conformance/cases/*/ | wc -l)
+(cd "$work/reader" && env -u INIT_CWD "$work/project/$bin/dmsnap-conformance" --reader-command "python3 dmsnap_reader.py" --jobs 2) >"$work/conf.out" 2>&1
+code=$?
+tail -2 "$work/conf.out" | sed 's/^/        /'
+if [ $code -eq 0 ] && node -e '
+  const m = require(process.argv[1]); const c = m.counts ?? m;
+  process.exit(c.passed === Number(process.argv[2]) && c.failed === 0 ? 0 : 1);
+' "$work/reader/conformance-matrix.json" "$cases"; then ok "python reader: $cases/$cases shipped cases, matrix written in the caller's folder"; else bad "python reader (exit $code)" "$work/conf.out"; fi
+refuse "control: a reader that always says BAD_MAGIC fails the run (exit 1)" 1 "$bin/dmsnap-conformance" --no-write --case 'kernel-snap-writes-*' --reader-capabilities dump \
+  --reader-command "node -e 'console.log(JSON.stringify({error:{code:\"BAD_MAGIC\",message:\"x\"}}));process.exit(1)'"
+refuse "control: built-in readers refused outside the repository (exit 2)" 2 "$bin/dmsnap-conformance" --no-write --reader python
+
+echo "== dmsnap-tlc on a user's copy of the example spec"
+cp -r node_modules/@dmsnap/spec/examples/counter "$work/my-spec"
+check "dmsnap-tlc: below-three passes (3 distinct), reaches-three violates BelowThree" bash -c "
+  env -u INIT_CWD $bin/dmsnap-tlc --manifest ../my-spec/manifest.json --results ../tlc.json --workers 1 &&
+  node -e 'const r = require(\"$work/tlc.json\"); const by = Object.fromEntries(r.configurations.map((c) => [c.name, c]));
+    process.exit(r.passed === 2 && by[\"below-three\"].outcome === \"pass\" && by[\"reaches-three\"].found === \"BelowThree\" ? 0 : 1)'"
+node -e 'const f = process.argv[1]; const m = require(f); m.configurations[0].distinct = 4; require("fs").writeFileSync(f, JSON.stringify(m))' "$work/my-spec/manifest.json"
+refuse "control: a wrong pinned state count is a mismatch (exit 1)" 1 env -u INIT_CWD "$bin/dmsnap-tlc" --manifest ../my-spec/manifest.json --workers 1 below-three
+node -e 'const f = process.argv[1]; const m = require(f); delete m.configurations[1].violated; require("fs").writeFileSync(f, JSON.stringify(m))' "$work/my-spec/manifest.json"
+refuse "control: a must-fail configuration without 'violated' is BAD_MANIFEST (exit 2)" 2 env -u INIT_CWD "$bin/dmsnap-tlc" --manifest ../my-spec/manifest.json
+
+echo "== library entry points"
+check "Node: every exports entry loads (format, format/testing, store, store/node, store/testing, store/trace, conformance)" node --input-type=module -e '
+  for (const m of ["@dmsnap/format", "@dmsnap/format/testing", "@dmsnap/store", "@dmsnap/store/node", "@dmsnap/store/testing", "@dmsnap/store/trace", "@dmsnap/conformance", "@dmsnap/cli"])
+    if (Object.keys(await import(m)).length === 0) throw new Error(`${m}: no exports`);
+  const { createRequire } = await import("node:module");
+  const require = createRequire(process.cwd() + "/");
+  if (!require("@dmsnap/store").PersistentStore || !require("@dmsnap/format").decodeCow) throw new Error("CommonJS entries");'
+cat >"$work/project/types.mts" <<'EOF'
+import { decodeCow, bytesReader, type CowImage } from "@dmsnap/format";
+import { buildCow } from "@dmsnap/format/testing";
+import { MemoryDevice, Snapshot } from "@dmsnap/store";
+import { FileDevice } from "@dmsnap/store/node";
+import { SimDevice } from "@dmsnap/store/testing";
+const img: CowImage = decodeCow(bytesReader(new Uint8Array(4096)));
+export const used = [img, buildCow, MemoryDevice, Snapshot, FileDevice, SimDevice];
+EOF
+check "TypeScript (nodenext) finds the types of every entry" "$repo/node_modules/.bin/tsc" --noEmit --strict --module nodenext --moduleResolution nodenext --skipLibCheck false --typeRoots "$repo/node_modules/@types" --types node types.mts
+cat >"$work/project/browser.mjs" <<'EOF'
+import { bytesReader, decodeCow } from "@dmsnap/format";
+import { MemoryDevice, PersistentStore, Snapshot } from "@dmsnap/store";
+export { bytesReader, decodeCow, MemoryDevice, PersistentStore, Snapshot };
+EOF
+check "browser bundle of format + store core (esbuild --platform=browser)" "$repo/node_modules/.bin/esbuild" browser.mjs --bundle --platform=browser --format=esm --outfile="$work/browser.js" --log-level=error
+[ -f "$work/browser.js" ] && echo "        $(( $(stat -c %s "$work/browser.js") / 1024 )) KiB unminified"
+echo 'export * from "@dmsnap/store/node";' >"$work/project/node-entry.mjs"
+refuse "control: @dmsnap/store/node does not bundle for a browser (exit 1)" 1 "$repo/node_modules/.bin/esbuild" node-entry.mjs --bundle --platform=browser --outfile="$work/node.js" --log-level=error
+
+finish

@@ -23,6 +23,7 @@
 import { areaLocation, chunkBytes, chunkOffset, decodeHeader, isMetadataChunk, SNAP_MAGIC, type CowImage } from "@dmsnap/format";
 import { ManualScheduler, SimDevice, type PendingOp, type WriteRecord } from "./crash.js";
 import { Rng } from "./rng.js";
+import { Snapshot } from "./snapshot.js";
 import { PersistentStore, type StoreOptions } from "./store.js";
 import { activate, drain } from "./testkit.js";
 import { staleCowImage } from "./traceModel.js";
@@ -176,7 +177,7 @@ const DESIGN: Record<string, { fixed: string; apply: (d: Design, value: string) 
   // The snapshot target's rules, above the store: the replay commits as the design says.
   InOrderCommit: { fixed: "TRUE", apply: (d) => ((d.inOrder = false), true) },
   CommitOnCopyFailure: { fixed: "TRUE", apply: (d) => ((d.commitOnCopyFailure = false), true) },
-  OriginWaitsHeader: { fixed: "TRUE", apply: () => false },
+  OriginWaitsHeader: { fixed: "TRUE", apply: (d) => ((d.options.unsafeOriginSkipsHeaderWait = true), true) },
   // The merge driver's (merge.ts) order: flush the origin before commitMerge; the design leaves it out
   // (merge.ts's own test-only switch is unsafeOrdering: "no-origin-flush").
   MergeFlushOrigin: { fixed: "TRUE", apply: (d) => ((d.mergeFlushOrigin = false), true) },
@@ -245,6 +246,8 @@ interface Ctx {
   E: number;
   pad: number;
   store: PersistentStore | null;
+  /** The snapshot target around the store (its invalidation and origin-write rules). */
+  snap: Snapshot | null;
   cow: SimDevice;
   sched: ManualScheduler;
   chunkOf: number[];
@@ -385,11 +388,11 @@ async function runOnce(cx: Counterexample, d: Design, design: boolean): Promise<
     new DataView(image.buffer).setUint32(chunkOffset(1, areaLocation(1, 0)) + 8, 2, true);
   }
   const c: Ctx = {
-    cx, E, pad, store: null, cow: new SimDevice(image, sched, { flushAtSubmit: true }), sched, chunkOf: [0], committed: new Set(), acked: new Map(),
+    cx, E, pad, store: null, snap: null, cow: new SimDevice(image, sched, { flushAtSubmit: true }), sched, chunkOf: [0], committed: new Set(), acked: new Map(),
     headerAndAreaInFlight: false, headerDone: false, blankAgain: false, quiescentIO: false, crashes: 0, crash: null,
     origin: new SimDevice(originImage(Number(cx.constants.N)), sched, { flushAtSubmit: true }), originCrash: null, merged: 0,
   };
-  let opening: Promise<PersistentStore> | null = null;
+  let opening: Promise<Snapshot> | null = null;
   let paddedArea = -1;
   let toSettle: PendingOp | null = null;
   let violatedAt: number | null = null;
@@ -406,9 +409,10 @@ async function runOnce(cx: Counterexample, d: Design, design: boolean): Promise<
   const open = async (dev: SimDevice) => {
     c.cow = dev;
     c.store = null;
+    c.snap = null;
     let settled = false;
-    opening = PersistentStore.open(dev, { chunkSize: 1, ...d.options });
-    opening.then((st) => ((c.store = st), (settled = true)), () => (settled = true));
+    opening = Snapshot.open(c.origin, dev, { chunkSize: 1, ...d.options });
+    opening.then((sn) => ((c.snap = sn), (c.store = sn.store), (settled = true)), () => (settled = true));
     for (let guard = 0; !settled && guard < 1000; guard++) {
       const i = sched.find((op) => op.kind === "read");
       if (i < 0) break;
@@ -554,7 +558,7 @@ async function runOnce(cx: Counterexample, d: Design, design: boolean): Promise<
         break;
       }
       case "Invalidate":
-        void store().drop();
+        void c.snap!.invalidate();
         break;
       case "TakeHeaderWrite": {
         const i = findWrite(0);
@@ -581,8 +585,19 @@ async function runOnce(cx: Counterexample, d: Design, design: boolean): Promise<
       }
       case "OriginWrite": {
         const e = exceptionWhere(prev.ocache, next.ocache, (was, now) => was === "none" && now === "new");
-        void c.origin.write(chunkOffset(1, ORIGIN_OF(e)), newOriginData(e));
-        sched.completeAt(sched.pending.length - 1);
+        if (c.snap && !c.snap.valid) {
+          // Released by the invalidation: the snapshot target's write, which (as shipped) waits for the header write.
+          void c.snap.writeOrigin(chunkOffset(1, ORIGIN_OF(e)), newOriginData(e));
+          await drain(2);
+          const i = sched.find((op) => op.device === c.origin && op.kind === "write");
+          if (i >= 0) sched.completeAt(i);
+          else if (design) mismatches.push(`state ${k + 1}: the snapshot held the origin write`);
+          else added.push(`the origin write to chunk ${e} held until the header write completes (snapshot.ts)`);
+        } else {
+          // Released by its exception's callback: the origin write the snapshot target issues then.
+          void c.origin.write(chunkOffset(1, ORIGIN_OF(e)), newOriginData(e));
+          sched.completeAt(sched.pending.length - 1);
+        }
         break;
       }
       case "OriginDestage": {

@@ -46,6 +46,7 @@ export class Snapshot {
   private readonly tracked = new Map<number, number>();
   private readonly drainWaiters = new Map<number, Array<() => void>>();
   private invalidation: Promise<void> | null = null;
+  private originWaitsHeader = true;
   private readonly cb: number;
   private readonly chunkCount: number;
 
@@ -60,7 +61,9 @@ export class Snapshot {
   }
 
   static async open(origin: BlockDevice, cow: BlockDevice, options: StoreOptions = {}): Promise<Snapshot> {
-    return new Snapshot(origin, await PersistentStore.open(cow, options));
+    const snap = new Snapshot(origin, await PersistentStore.open(cow, options));
+    snap.originWaitsHeader = options.unsafeOriginSkipsHeaderWait !== true;
+    return snap;
   }
 
   get cow(): BlockDevice {
@@ -157,7 +160,7 @@ export class Snapshot {
     // header write that says so: a crash in between would leave a valid
     // header over post-snapshot origin data (Linux 6.1 lets it pass;
     // docs/kernel-findings.md, model configuration origin-before-header).
-    if (this.invalidation) await this.invalidation;
+    if (this.invalidation && this.originWaitsHeader) await this.invalidation;
     try {
       await this.origin.write(offset, data);
     } catch (e) {
@@ -290,7 +293,7 @@ export class Snapshot {
   async idle(): Promise<void> {
     while (this.pending.size > 0) await Promise.all([...this.pending.values()].map((p) => p.done));
     await this.store.idle();
-    if (this.invalidation) await this.invalidation;
+    if (this.invalidation && this.originWaitsHeader) await this.invalidation;
   }
 
   /** Origin chunks and their COW chunks (tests and tools; allocates). */

@@ -79,6 +79,8 @@ export interface StoreOptions {
   unsafeInitHeaderFirst?: boolean;
   /** TEST ONLY (the model's SkipMetadataAfterReload = FALSE, CVE-2013-4299): next_free after a reload may be a metadata chunk. */
   unsafeNoSkipAfterReload?: boolean;
+  /** TEST ONLY (the model's OriginWaitsHeader = FALSE, as Linux 6.1): the snapshot's origin writes do not wait for the invalidating header write. */
+  unsafeOriginSkipsHeaderWait?: boolean;
   /** TEST ONLY (the model's ReloadPartialArea = FALSE, 2014): a reload keeps current_committed but not the area's entries. */
   unsafeZeroAreaOnReload?: boolean;
   /** Reports every step under the model's action names (trace validation); off when absent. */

@@ -18,6 +18,7 @@ import {
   statusOf,
   type ChunkColumn,
   type MapInput,
+  type SalvageResult,
 } from "@dmsnap/format";
 import { blobReader, blobSyncReader, prefetchingReader } from "./blobReader.js";
 import type { Decoded, MapPicture, OpenRequest, WorkerReply } from "./protocol.js";
@@ -88,33 +89,22 @@ async function decode(req: OpenRequest): Promise<Decoded> {
       headerIsProblem: false,
     });
   } else if (img) {
-    map = draw({ title: `${name}: new (blank) COW, chunk size ${img.chunkSize} sectors`, subtitle: "nothing allocated", chunkSize: img.chunkSize, deviceBytes: img.deviceBytes, nextFree: 2, newChunks: newChunk, count: 0, problemChunks: [], undrawable: 0, headerIsProblem: false });
+    // A blank header over live metadata (the 2009 race): the kernel starts afresh and loses
+    // the exceptions, so it is drawn, as `dmsnap map` does, from what salvage finds.
+    const s = trySalvage(blob, undefined);
+    if (s && s.exceptions.count > 0) {
+      map = drawSalvage(name, "magic 0 over live metadata", s, blob.size);
+      map.note = `the header is blank (magic 0) but ${s.exceptions.count} exceptions are still on disk: the kernel would start a new, empty snapshot over them; drawn from what 'dmsnap repair' can salvage`;
+    } else {
+      map = draw({ title: `${name}: new (blank) COW, chunk size ${img.chunkSize} sectors`, subtitle: "nothing allocated", chunkSize: img.chunkSize, deviceBytes: img.deviceBytes, nextFree: 2, newChunks: newChunk, count: 0, problemChunks: [], undrawable: 0, headerIsProblem: false });
+    }
   } else {
     // Refused: drawn, as `dmsnap map` does, from what salvage recovers (synchronous slices).
-    try {
-      const s = salvage(blobSyncReader(blob), options.tableChunkSize ? { chunkSize: options.tableChunkSize } : {});
+    const s = trySalvage(blob, options.tableChunkSize);
+    if (s && s.chunkSize > 0) {
       chunkSize = s.chunkSize;
-      if (s.chunkSize > 0) {
-        let max = -1;
-        for (let i = 0; i < s.exceptions.count; i++) max = Math.max(max, s.exceptions.newChunk[i]!);
-        const dev = chunksInDevice(s.chunkSize, blob.size);
-        const dropped = s.dropped.map((e) => e.newChunk);
-        map = draw({
-          title: `${name}: refused (${d.findings[0]!.code}), drawn from salvage at chunk size ${s.chunkSize} sectors (${s.chunkSizeSource})`,
-          subtitle: `${s.exceptions.count} salvageable exceptions, ${s.droppedCount} unsound`,
-          chunkSize: s.chunkSize,
-          deviceBytes: blob.size,
-          nextFree: nextFreeAfterLoad(s.chunkSize, max),
-          newChunks: s.exceptions.newChunk,
-          count: s.exceptions.count,
-          problemChunks: dropped.filter((c) => c < dev),
-          undrawable: dropped.filter((c) => c >= dev).length,
-          headerIsProblem: true,
-        });
-        map.note = "refused: drawn from what 'dmsnap repair' can salvage";
-      }
-    } catch {
-      /* nothing salvageable: no map */
+      map = drawSalvage(name, d.findings[0]!.code, s, blob.size);
+      map.note = "refused: drawn from what 'dmsnap repair' can salvage";
     }
   }
   const mapMs = performance.now() - t1;
@@ -143,6 +133,33 @@ async function decode(req: OpenRequest): Promise<Decoded> {
     mapMs,
     areasRead,
   };
+}
+
+function trySalvage(blob: Blob, chunkSize: number | undefined): SalvageResult | null {
+  try {
+    return salvage(blobSyncReader(blob), chunkSize ? { chunkSize } : {});
+  } catch {
+    return null; // nothing salvageable: no map
+  }
+}
+
+function drawSalvage(name: string, refusal: string, s: SalvageResult, deviceBytes: number): MapPicture {
+  let max = -1;
+  for (let i = 0; i < s.exceptions.count; i++) max = Math.max(max, s.exceptions.newChunk[i]!);
+  const dev = chunksInDevice(s.chunkSize, deviceBytes);
+  const dropped = s.dropped.map((e) => e.newChunk);
+  return draw({
+    title: `${name}: refused (${refusal}), drawn from salvage at chunk size ${s.chunkSize} sectors (${s.chunkSizeSource})`,
+    subtitle: `${s.exceptions.count} salvageable exceptions, ${s.droppedCount} unsound`,
+    chunkSize: s.chunkSize,
+    deviceBytes,
+    nextFree: nextFreeAfterLoad(s.chunkSize, max),
+    newChunks: s.exceptions.newChunk,
+    count: s.exceptions.count,
+    problemChunks: dropped.filter((c) => c < dev),
+    undrawable: dropped.filter((c) => c >= dev).length,
+    headerIsProblem: true,
+  });
 }
 
 function draw(input: MapInput): MapPicture {

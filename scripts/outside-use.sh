@@ -82,8 +82,8 @@ node -e 'const f = process.argv[1]; const m = require(f); delete m.configuration
 refuse "control: a must-fail configuration without 'violated' is BAD_MANIFEST (exit 2)" 2 env -u INIT_CWD "$bin/dmsnap-tlc" --manifest ../my-spec/manifest.json
 
 echo "== library entry points"
-check "Node: every exports entry loads (format, format/testing, store, store/node, store/testing, store/trace, conformance)" node --input-type=module -e '
-  for (const m of ["@dmsnap/format", "@dmsnap/format/testing", "@dmsnap/store", "@dmsnap/store/node", "@dmsnap/store/testing", "@dmsnap/store/trace", "@dmsnap/conformance", "@dmsnap/cli"])
+check "Node: every exports entry loads (format, format/testing, store, store/node, store/testing, store/trace, conformance, spec, cli)" node --input-type=module -e '
+  for (const m of ["@dmsnap/format", "@dmsnap/format/testing", "@dmsnap/store", "@dmsnap/store/node", "@dmsnap/store/testing", "@dmsnap/store/trace", "@dmsnap/conformance", "@dmsnap/spec", "@dmsnap/spec/schema", "@dmsnap/cli"])
     if (Object.keys(await import(m)).length === 0) throw new Error(`${m}: no exports`);
   const { createRequire } = await import("node:module");
   const require = createRequire(process.cwd() + "/");
@@ -94,10 +94,15 @@ import { buildCow } from "@dmsnap/format/testing";
 import { MemoryDevice, Snapshot } from "@dmsnap/store";
 import { FileDevice } from "@dmsnap/store/node";
 import { SimDevice } from "@dmsnap/store/testing";
+import { runConformance } from "@dmsnap/conformance";
+import { loadManifest, type Manifest } from "@dmsnap/spec";
+import { VERSION } from "@dmsnap/cli";
 const img: CowImage = decodeCow(bytesReader(new Uint8Array(4096)));
-export const used = [img, buildCow, MemoryDevice, Snapshot, FileDevice, SimDevice];
+const m: Manifest = loadManifest("manifest.json");
+const v: string = VERSION;
+export const used = [img, buildCow, MemoryDevice, Snapshot, FileDevice, SimDevice, runConformance, m, v];
 EOF
-check "TypeScript (nodenext) finds the types of every entry" "$repo/node_modules/.bin/tsc" --noEmit --strict --module nodenext --moduleResolution nodenext --skipLibCheck false --typeRoots "$repo/node_modules/@types" --types node types.mts
+check "TypeScript (nodenext) finds the types of every package" "$repo/node_modules/.bin/tsc" --noEmit --strict --module nodenext --moduleResolution nodenext --skipLibCheck false --typeRoots "$repo/node_modules/@types" --types node types.mts
 cat >"$work/project/browser.mjs" <<'EOF'
 import { bytesReader, decodeCow } from "@dmsnap/format";
 import { MemoryDevice, PersistentStore, Snapshot } from "@dmsnap/store";

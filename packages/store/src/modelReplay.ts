@@ -187,7 +187,7 @@ const DESIGN: Record<string, { fixed: string; apply: (d: Design, value: string) 
 const ENVIRONMENT = new Set(["E", "NAreas", "N", "MaxInFlight", "MaxCrashes", "FirstActivation", "CopyFailures", "IOErrors", "OriginWrites", "Merge", "STALE", "HDR_INVALID", "HDR_VALID"]);
 
 /** Properties meant to be violated by the fixed design (non-vacuity witnesses). */
-const WITNESSES = new Set(["NeverRecoversEverything", "NeverHeaderDuringAreaWrite", "NeverRecoversAfterReload", "NeverOriginAfterInvalidation", "NeverMerged"]);
+const WITNESSES = new Set(["NeverRecoversEverything", "NeverHeaderDuringAreaWrite", "NeverRecoversAfterReload", "NeverOriginAfterInvalidation", "NeverMerged", "NeverZeroPastEnd"]);
 
 const ENGINE_E = 32; // chunk size 1: 32 entries per area
 const BACKGROUND_OLD = 2097152; // origin chunks of the padding entries (no model exception uses them)
@@ -266,7 +266,9 @@ interface Ctx {
 }
 
 const pairOf = (c: Ctx, e: number) => `${ORIGIN_OF(e)},${c.chunkOf[e]}`;
-const crashStatus = (c: Ctx) => (!c.crash ? "none" : c.crash.act instanceof Error ? "corrupt" : c.crash.act.state === "new" ? "blank" : c.crash.act.state);
+/** Activation's verdict in the model's words: a read past the device end (every area full) is "error". */
+const statusOf = (act: CowImage | Error) => (act instanceof Error ? ((act as { code?: string }).code === "TRUNCATED" ? "error" : "corrupt") : act.state === "new" ? "blank" : act.state);
+const crashStatus = (c: Ctx) => (!c.crash ? "none" : statusOf(c.crash.act));
 
 /** Each property as the engine shows it, on its own bytes (true: holds). */
 const CHECKS: Record<string, (c: Ctx) => boolean> = {
@@ -321,6 +323,13 @@ const CHECKS: Record<string, (c: Ctx) => boolean> = {
     return true;
   },
   NeverMerged: (c) => !(recovered(c) && c.merged > 0),
+  // The store tried to zero an area past the device end (the device refused the write of an area chunk).
+  NeverZeroPastEnd: (c) =>
+    !(c.store?.errors.some((e) => {
+      const m = /^write of \d+ bytes at offset (\d+) lies outside/.exec(e.message);
+      const ch = m ? Number(m[1]) / chunkBytes(1) : -1;
+      return ch > 0 && (ch - 1) % (ENGINE_E + 1) === 0;
+    }) ?? false),
 };
 
 /** Properties the model checks at the end of a behaviour that stutters (liveness): checked once the engine has done all it can. */
@@ -375,12 +384,11 @@ async function runOnce(cx: Counterexample, d: Design, design: boolean): Promise<
   const added: string[] = [];
   // The model's initial disk: a valid header (or, for a first activation, a wiped one),
   // area 0 zeroed, the other areas an earlier snapshot's (one stale entry, then zeros),
-  // the data stale; and after the model's areas one more, zeroed: the model reads no further.
+  // the data stale; the device ends after the model's last area's data chunks.
   const sched = new ManualScheduler();
-  const chunks = 2 + (ENGINE_E + 1) * nAreas;
+  const chunks = 1 + (ENGINE_E + 1) * nAreas;
   const image = staleCowImage(chunks * chunkBytes(1), 1, new Rng(0x5eed));
   for (let a = 1; a < nAreas; a++) image.fill(0, chunkOffset(1, areaLocation(1, a)) + 16, chunkOffset(1, areaLocation(1, a) + 1));
-  image.fill(0, chunkOffset(1, areaLocation(1, nAreas)));
   if (first) {
     // A new COW as lvm2 leaves it: chunk 0 wiped, area 0 an earlier snapshot's.
     image.fill(0, 0, chunkBytes(1));
@@ -532,6 +540,7 @@ async function runOnce(cx: Counterexample, d: Design, design: boolean): Promise<
       case "TakeCommitWrite": {
         const i = findWrite(cwChunk());
         if (i >= 0) sched.pending[i]!.take!();
+        else if (cwChunk() * cb >= c.cow.size) break; // past the device end: the device refused it at once
         else if (design) mismatches.push(`state ${k + 1}: the engine has no write of chunk ${cwChunk()} in flight`);
         break;
       }
@@ -743,7 +752,7 @@ function compare(c: Ctx, s: Record<string, TlaValue>, at: number, out: string[],
 function compareCrash(c: Ctx, s: Record<string, TlaValue>, say: (m: string) => void): void {
   if (c.crash) {
     const act = s.act as { status: string; loaded: TlaValue[] };
-    const status = c.crash.act instanceof Error ? "corrupt" : c.crash.act.state === "new" ? "blank" : c.crash.act.state;
+    const status = statusOf(c.crash.act);
     if (status !== act.status) say(`activation ${status}, model ${act.status}`);
     if (status === "valid" && !(c.crash.act instanceof Error)) {
       const slots = new Set<string>();

@@ -22,6 +22,7 @@ import { decodeHeader, type Header } from "./header.js";
 import { areaLocation, areaOfChunk, chunkBytes, chunkKind, chunksInDevice, exceptionsPerArea } from "./layout.js";
 import type { SyncReader } from "./reader.js";
 import { isZero } from "./diagnose.js";
+import { ChunkNumberSet } from "./chunkNumberSet.js";
 
 const TWO_32 = 4294967296;
 const MAX_SAFE_HIGH = 0x1fffff;
@@ -265,7 +266,7 @@ export function salvage(reader: SyncReader, options: SalvageOptions = {}): Salva
   const chunks = chunksInDevice(chunkSize, reader.size);
   const originChunks = options.originBytes === undefined ? Infinity : Math.ceil(options.originBytes / chunkBytes(chunkSize));
   const seenNew = new ChunkSet(chunks);
-  const seenOld = new Set<number>();
+  const seenOld = new ChunkNumberSet(); // not a Set: a refused COW may hold more than 2^24 entries
   const table = result.exceptions;
   const drop = (area: number, index: number, oldChunk: number, newChunk: number, reason: DropReason): void => {
     result.droppedCount++;

@@ -8,7 +8,7 @@
  *   check, map, export: BASE + 16 bytes an exception.
  */
 import { createHash } from "node:crypto";
-import { createReadStream, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { closeSync, createReadStream, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rmSync } from "node:fs";
@@ -52,6 +52,17 @@ describe(`check and map at ${BIG} exceptions (2^24 + 1)`, () => {
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout).counts.used).toBe(BIG);
     expect(r.maxRssKiB).toBeLessThan(BASE_KIB + perExceptionKiB(16, BIG));
+  }, SLOW);
+
+  it("map of the same COW refused (magic 0 over its areas): drawn from salvage, no Set limit, BASE + 72 B an exception", () => {
+    const fd = openSync(cow, "r+");
+    writeSync(fd, Buffer.alloc(16), 0, 16, 0);
+    closeSync(fd);
+    const r = dmsnapRss(["map", cow, "--svg", join(dir, "refused.svg"), "--json"]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout).counts.used).toBe(BIG);
+    expect(r.maxRssKiB).toBeLessThan(BASE_KIB + perExceptionKiB(72, BIG));
   }, SLOW);
 });
 

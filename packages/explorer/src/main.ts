@@ -91,7 +91,12 @@ function render(d: Decoded, expect?: CaseEntry["expect"]): void {
       : d.findings
           .map((f) => `<li class="sev-${f.severity}"><b>${f.code}</b> <span class="muted">${f.severity}${loc(f.location)}</span> ${esc(f.message)}</li>`)
           .join("") + (total > d.findings.length ? `<li class="muted">… ${total - d.findings.length} more (${Object.entries(d.findingCounts).map(([k, v]) => `${k} ${v}`).join(", ")})</li>` : "");
-  $("#table-note").textContent = d.rowsAreOnDiskOnly ? `the COW is invalid: the kernel loads none of these ${d.rows} entries still on disk` : `${d.rows} exceptions in on-disk order`;
+  $("#table-note").textContent =
+    d.rowsSource === "invalid"
+      ? `the COW is invalid: the kernel loads none of these ${d.rows} entries still on disk`
+      : d.rowsSource === "salvaged"
+        ? `the kernel loads none: these ${d.rows} are what 'dmsnap repair' would salvage`
+        : `${d.rows} exceptions in on-disk order`;
   renderMap(d);
 }
 

@@ -35,9 +35,9 @@ export interface Decoded {
   status: string | null;
   /** Exceptions the kernel loads. */
   count: number;
-  /** Rows of the table: the loaded exceptions, or for an invalid COW the entries still on disk. */
+  /** Rows of the table: the loaded exceptions; for an invalid COW the entries still on disk; for a refused one (or a blank header over live entries) what salvage recovers. */
   rows: number;
-  rowsAreOnDiskOnly: boolean;
+  rowsSource: "loaded" | "invalid" | "salvaged";
   oldChunk: ChunkColumn;
   newChunk: ChunkColumn;
   findings: Finding[];

@@ -55,14 +55,14 @@ async function decode(req: OpenRequest): Promise<Decoded> {
   let oldChunk: ChunkColumn = new Uint32Array(0);
   let newChunk: ChunkColumn = new Uint32Array(0);
   let rows = 0;
-  let rowsAreOnDiskOnly = false;
+  let rowsSource: Decoded["rowsSource"] = "loaded";
   if (img) {
     let table = img.exceptions;
     if (img.state === "invalid") {
       // The kernel loads nothing from an invalid COW; the entries are still on disk, shown as such.
       try {
         table = (await decodeCowAsync(base, { ...options, readInvalid: true })).exceptions;
-        rowsAreOnDiskOnly = table.count > 0;
+        rowsSource = "invalid";
       } catch {
         /* areas unreadable: nothing to show */
       }
@@ -94,6 +94,8 @@ async function decode(req: OpenRequest): Promise<Decoded> {
     const s = trySalvage(blob, undefined);
     if (s && s.exceptions.count > 0) {
       map = drawSalvage(name, "magic 0 over live metadata", s, blob.size);
+      ({ rows, oldChunk, newChunk } = salvagedRows(s));
+      rowsSource = "salvaged";
       map.note = `the header is blank (magic 0) but ${s.exceptions.count} exceptions are still on disk: the kernel would start a new, empty snapshot over them; drawn from what 'dmsnap repair' can salvage`;
     } else {
       map = draw({ title: `${name}: new (blank) COW, chunk size ${img.chunkSize} sectors`, subtitle: "nothing allocated", chunkSize: img.chunkSize, deviceBytes: img.deviceBytes, nextFree: 2, newChunks: newChunk, count: 0, problemChunks: [], undrawable: 0, headerIsProblem: false });
@@ -104,6 +106,8 @@ async function decode(req: OpenRequest): Promise<Decoded> {
     if (s && s.chunkSize > 0) {
       chunkSize = s.chunkSize;
       map = drawSalvage(name, d.findings[0]!.code, s, blob.size);
+      ({ rows, oldChunk, newChunk } = salvagedRows(s));
+      rowsSource = "salvaged";
       map.note = "refused: drawn from what 'dmsnap repair' can salvage";
     }
   }
@@ -123,7 +127,7 @@ async function decode(req: OpenRequest): Promise<Decoded> {
     status: img ? statusOf(img) : null,
     count: img?.exceptions.count ?? 0,
     rows,
-    rowsAreOnDiskOnly,
+    rowsSource,
     oldChunk,
     newChunk,
     findings: d.findings,
@@ -133,6 +137,11 @@ async function decode(req: OpenRequest): Promise<Decoded> {
     mapMs,
     areasRead,
   };
+}
+
+function salvagedRows(s: SalvageResult): { rows: number; oldChunk: ChunkColumn; newChunk: ChunkColumn } {
+  const n = s.exceptions.count;
+  return { rows: n, oldChunk: s.exceptions.oldChunk.slice(0, n), newChunk: s.exceptions.newChunk.slice(0, n) };
 }
 
 function trySalvage(blob: Blob, chunkSize: number | undefined): SalvageResult | null {

@@ -172,6 +172,8 @@ try {
       if (note) {
         const text = await page.locator("[data-testid=map]").innerText();
         check(`map of ${id} is drawn from salvage`, note.test(text) && /drawn from salvage/.test(text), text.slice(0, 200));
+        const rows = await page.locator("#table-note").innerText();
+        check(`table of ${id} lists the salvaged entries, marked as not loaded`, /the kernel loads none: these [1-9]\d* are what 'dmsnap repair' would salvage/.test(rows), rows);
       }
       // The picture in docs/explorer.md: a kernel image with a duplicate, as check and the map show it.
       if (id === "damaged-duplicate-new-chunk") {

@@ -32,6 +32,8 @@ export const MAP_LABEL: Record<ChunkClass, string> = {
   problem: "problems found by check",
 };
 
+const FOOTER = "a cell takes the colour of a problem or the header if it holds one, else of its most common kind of chunk";
+
 /** At most this many cells: 256 columns x 128 rows. */
 const MAX_CELLS = 256 * 128;
 
@@ -141,7 +143,10 @@ export function renderMap(m: MapInput): MapResult {
   const margin = 16;
   const top = 58;
   const legendTop = top + gridH + 18;
-  const width = Math.max(gridW + 2 * margin, 640);
+  // Wide enough for the longest line of text too (SVG does not wrap; ~0.6 em a character).
+  const subtitle = `${m.subtitle}; 1 cell = ${perCell} chunk${perCell === 1 ? "" : "s"}, read left to right, top to bottom`;
+  const textWidth = Math.max(m.title.length * 9.6, Math.max(subtitle.length, FOOTER.length) * 7.2);
+  const width = Math.ceil(Math.min(Math.max(gridW + 2 * margin, 640, textWidth + 2 * margin), 2400));
   const height = legendTop + MAP_CLASSES.length * 20 + 30;
   const cb = chunkBytes(cs);
   const esc = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
@@ -149,7 +154,7 @@ export function renderMap(m: MapInput): MapResult {
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="13">`);
   out.push(`<rect width="100%" height="100%" fill="#ffffff"/>`);
   out.push(`<text x="${margin}" y="22" font-size="16" font-weight="bold">${esc(m.title)}</text>`);
-  out.push(`<text x="${margin}" y="42" fill="#444">${esc(m.subtitle)}; 1 cell = ${perCell} chunk${perCell === 1 ? "" : "s"}, read left to right, top to bottom</text>`);
+  out.push(`<text x="${margin}" y="42" fill="#444">${esc(subtitle)}</text>`);
   out.push(`<g transform="translate(${margin} ${top}) scale(${px})" shape-rendering="crispEdges">`);
   MAP_CLASSES.forEach((k, i) => {
     if (paths[i]!.length) out.push(`<path fill="${MAP_COLOUR[k]}" d="${paths[i]!.join("")}"/>`);
@@ -174,7 +179,7 @@ export function renderMap(m: MapInput): MapResult {
     out.push(`<rect x="${margin}" y="${y}" width="14" height="14" fill="${MAP_COLOUR[k]}" stroke="#999"/>`);
     out.push(`<text x="${margin + 22}" y="${y + 12}">${esc(`${MAP_LABEL[k]}: ${n} chunk${n === 1 ? "" : "s"}${k === "problem" ? "" : ` (${formatBytes(n * cb)})`}${extra}`)}</text>`);
   });
-  out.push(`<text x="${margin}" y="${height - 10}" fill="#666">a cell takes the colour of a problem or the header if it holds one, else of its most common kind of chunk</text>`);
+  out.push(`<text x="${margin}" y="${height - 10}" fill="#666">${FOOTER}</text>`);
   out.push(`</svg>\n`);
   return { svg: out.join("\n"), chunks, chunksPerCell: perCell, cells, counts, grid: { x: margin, y: top, cols, rows, px } };
 }

@@ -12,7 +12,7 @@
  * built-in readers (readers.json) exist only in a clone of the repository.
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { progressLine, renderJson, renderMarkdown } from "./matrix.js";
@@ -152,7 +152,7 @@ async function main(): Promise<number> {
     }
     const { passed, failed, skipped, advisoryFailed } = report.counts;
     process.stdout.write(
-      `conformance: ${report.cases.length} cases × ${report.readers.length} readers: ${passed} passed, ${failed} failed, ${skipped} skipped${advisoryFailed ? `, ${advisoryFailed} failed in optional readers` : ""} (${(report.ms / 1000).toFixed(1)}s)${args["no-write"] ? "" : `; matrix in ${matrixFile}`}\n`,
+      `conformance: ${report.cases.length} cases × ${report.readers.length} readers: ${passed} passed, ${failed} failed, ${skipped} skipped${advisoryFailed ? `, ${advisoryFailed} failed in optional readers` : ""} (${(report.ms / 1000).toFixed(1)}s)${args["no-write"] ? "" : `; matrix in ${relative(callerDir, matrixFile)}`}\n`,
     );
   }
   return report.failed ? 1 : 0;

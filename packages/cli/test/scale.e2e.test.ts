@@ -35,7 +35,7 @@ describe(`check and map at ${BIG} exceptions (2^24 + 1)`, () => {
   const dir = tempDir();
   const cow = join(dir, "big.cow");
   beforeAll(() => void writeSparseCow(cow, { chunkSize: 8, count: BIG }), SLOW);
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }), SLOW);
 
   it("check: clean, every exception counted, no Map limit, memory BASE + 16 B an exception", () => {
     const r = dmsnapRss(["check", cow, "--json"]);
@@ -73,7 +73,7 @@ describe(`the streaming commands at ${COUNT} exceptions`, () => {
   beforeAll(() => {
     layout = writeSparseCow(cow, { chunkSize: 8, count: COUNT });
   }, SLOW);
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }), SLOW);
 
   it("usage and dump: constant memory", () => {
     const u = dmsnapRss(["usage", cow, "--json"]);

@@ -198,8 +198,8 @@ export function mapProblemChunks(findings: Finding[], chunks: number, cs: number
   return { chunks: out, undrawable };
 }
 
-/** Human-readable sizes: 1536 -> "1.5 KiB" (as the CLI prints them). */
-function formatBytes(bytes: number): string {
+/** Human-readable sizes: 1536 -> "1.5 KiB"; the CLI prints sizes with it too. */
+export function formatBytes(bytes: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
   let v = bytes;
   let i = 0;

@@ -13,11 +13,36 @@
 (* The invalidated header's write carries its FUA flag too, and must match *)
 (* the model's HeaderFUA: the kernel's logs pass with HeaderFUA = FALSE    *)
 (* (Linux 6.1 writes it plain) and are rejected under the fixed design.    *)
+(* Origin writes: the first write to an origin chunk that got an          *)
+(* exception is the model's OriginWrite (allowed once the exception's     *)
+(* callback reported success, or the snapshot is invalid).  A clean       *)
+(* deactivation followed by an activation: both caches written back       *)
+(* (lowest chunk first: one order is enough), then the model's Crash      *)
+(* finding the snapshot valid, then its Reload; the kernel's next copy    *)
+(* (a Prepare event) must then land on the model's reloaded next_free.    *)
 (***************************************************************************)
 EXTENDS TraceDmSnapStore
 
+OriginWriteEv == Is("OriginWrite") /\ OriginWrite(Ev.e) /\ Advance
+
+Lowest(S) == CHOOSE x \in S : \A y \in S : x <= y
+DeactivateDestage ==
+    /\ Is("Deactivate")
+    /\ LET dirty == {c \in Chunks : cache[c] # NoBlock}
+           odirty == {e \in Exceptions : ocache[e] # "none"}
+       IN IF dirty # {} THEN Destage(Lowest(dirty))
+          ELSE odirty # {} /\ OriginDestage(Lowest(odirty))
+    /\ Stay
+
+DeactivateEv ==
+    /\ Is("Deactivate") /\ cpc = "idle" /\ cw = NoWrite
+    /\ cache = NoCache /\ ocache = ONoCache
+    /\ Crash /\ act'.status = "valid" /\ Advance
+
+ReactivateEv == Is("Reactivate") /\ Reload /\ Advance
+
 KernelNext ==
-    /\ TraceNext
+    /\ (TraceNext \/ OriginWriteEv \/ DeactivateDestage \/ DeactivateEv \/ ReactivateEv)
     /\ Is("AreaDone") => Ev.fua = TRUE
     /\ Is("HeaderDone") => Ev.fua = HeaderFUA
 =============================================================================

@@ -114,7 +114,7 @@ describe("order validation", () => {
 });
 
 describe("mapping to the TLA+ model's events", () => {
-  it("maps copy, flush, FUA commit and a plain invalidation to the trace spec's actions", async () => {
+  it("maps copy, flush, FUA commit, the origin write and a plain invalidation to the trace spec's actions", async () => {
     const { toModel } = await import("./model.js");
     const r = toModel({ ...w, steps: [{ op: "activate", mode: "P", chunkSize: 1 }] }, kernelLike(true));
     expect(r.ok).toBe(true);
@@ -126,6 +126,7 @@ describe("mapping to the TLA+ model's events", () => {
       { a: "IssueArea", area: 0, valid: 1, flush: true },
       { a: "AreaDone", chunk: 1, slots: [1], fua: true },
       { a: "Finish", full: false, ok: true },
+      { a: "OriginWrite", e: 1 },
       { a: "Invalidate", buffer: "header" },
       { a: "HeaderDone", slots: [-2], fua: false },
     ]);

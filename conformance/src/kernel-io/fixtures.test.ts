@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import { enumerateCrashes, replay } from "./crash.js";
 import { engineLog } from "./engine.js";
 import { parseLog } from "./log.js";
+import { toModel } from "./model.js";
 import { mutations, validateOrder } from "./order.js";
 import { loadWorkloads } from "./workload.js";
 
@@ -50,5 +51,36 @@ describe.each(workloads.filter((w) => w.id !== "origin-area-8s").map((w) => [w.i
     const r = enumerateCrashes(w, await engineLog(w, "kernel"), { seed: 11 });
     expect(r.violations.length > 0).toBe(id === "overflow-p-1s");
     for (const v of r.violations) expect(v.finding).toBe("invalidation-not-durable");
+  });
+});
+
+describe("the kernel's reload-1s log as model events (TLC checks them in kernel:crash)", () => {
+  const w = workloads.find((x) => x.id === "reload-1s")!;
+  const ev = events("reload-1s");
+  it("maps the deactivation and the second activation, and every origin chunk's first write", () => {
+    const r = toModel(w, ev);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    const names = r.log.events.map((e) => e.a);
+    // the workload (workloads.json): 32 origin chunks, deactivate, activate, 3 more chunks
+    expect(names.filter((a) => a === "OriginWrite").length).toBe(35);
+    expect(names.filter((a) => a === "Prepare").length).toBe(35);
+    const re = names.indexOf("Reactivate");
+    expect(names[re - 1]).toBe("Deactivate");
+    expect(names.slice(0, re).filter((a) => a === "Prepare").length).toBe(32);
+    // after the reload the kernel copies into chunk 35: past area 1 (chunk 34), the CVE-2013-4299 fix
+    expect(r.log.events.slice(re).find((e) => e.a === "Prepare")).toMatchObject({ e: 33, chunk: 35 });
+    expect(r.log.constants).toMatchObject({ MaxCrashes: 2, OriginWrites: true });
+  });
+  it("maps the origin write moved before its commit to an OriginWrite before the exception's Finish", () => {
+    const r = toModel(w, mutations["origin-before-commit"]!(w, ev)!);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    const names = r.log.events.map((e) => e.a);
+    expect(names.indexOf("OriginWrite")).toBeLessThan(names.indexOf("Finish"));
+  });
+  it("leaves merge-1s unmapped, with the reason", () => {
+    const r = toModel(workloads.find((x) => x.id === "merge-1s")!, events("merge-1s"));
+    expect(r.ok ? "" : r.reason).toMatch(/^merge/);
   });
 });

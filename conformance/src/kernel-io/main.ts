@@ -141,12 +141,17 @@ async function main(): Promise<number> {
       if (!mapped.ok) notMapped.push(`${w.id} (${mapped.reason})`);
       else if (mapped.log.events.length > 0) {
         modelLogs.push(mapped.log);
-        for (const name of ["swap-flush-and-commit", "drop-commit-fua"]) {
+        for (const name of ["swap-flush-and-commit", "drop-commit-fua", "origin-before-commit"]) {
           const m = mutations[name]!(w, ev);
           const mm = m && toModel(w, m, `${w.id}~${name}`);
           if (!mm || !mm.ok) continue;
           const at = mm.log.events.findIndex((e, i) => JSON.stringify(e) !== JSON.stringify(mapped.log.events[i]));
           modelLogs.push({ ...mm.log, mutant: { kind: name, at, of: w.id } });
+        }
+        // the kernel before the CVE-2013-4299 fix (next_free not stepped over an area after reload) must not produce it
+        const re = mapped.log.events.findIndex((e) => e.a === "Reactivate");
+        if (re >= 0) {
+          modelLogs.push({ ...mapped.log, name: `${w.id}@no-skip-after-reload`, constants: { ...mapped.log.constants, SkipMetadataAfterReload: false }, mutant: { kind: "no-skip-after-reload", at: mapped.log.events.findIndex((e, i) => i > re && e.a === "Prepare"), of: w.id } });
         }
         // the fixed design (durable invalidation header, origin writes held) must not produce the kernel's log
         const hd = mapped.log.events.findIndex((e) => e.a === "HeaderDone");
@@ -242,7 +247,7 @@ async function main(): Promise<number> {
         else if (got < l.mutant.at) problems.push(`TLC rejects the mutant ${l.name} at ${got + 1}, before its mutation (${l.mutant.at + 1})`);
         else tlcRejected++;
       });
-      tlcLine = `TLC (${r.seconds.toFixed(1)}s): ${tlcAccepted} logs accepted (${tlcModelEvents} model events; ${modelLogs.filter((l) => !l.mutant && l.name.startsWith("engine-")).length} of them our engine's), ${tlcRejected} of ${modelLogs.filter((l) => l.mutant).length} mutants rejected (the fixed design among them: it does not write the kernel's plain invalidation header); not mapped: ${notMapped.join(", ") || "none"}`;
+      tlcLine = `TLC (${r.seconds.toFixed(1)}s): ${tlcAccepted} logs accepted (${tlcModelEvents} model events; ${modelLogs.filter((l) => !l.mutant && l.name.startsWith("engine-")).length} of them our engine's), ${tlcRejected} of ${modelLogs.filter((l) => l.mutant).length} mutants rejected (the fixed design among them: it does not write the kernel's plain invalidation header; and the pre-CVE-2013-4299 reload: it would allocate the next area's chunk); not mapped: ${notMapped.join(", ") || "none"}`;
     }
     console.error(`kernel-crash: ${tlcLine}`);
 

@@ -1,11 +1,16 @@
 /**
  * A kernel log as a behaviour of the TLA+ model (spec/DmSnapStore.tla), in
  * the event vocabulary of spec/trace/TraceDmSnapStore.tla, checked by TLC
- * through spec/kernel/KernelTrace.tla. The model covers the COW side of one
- * activation: copies, commits (with the next area's zeroing), invalidation.
- * It has no origin writes, no reactivation and no merge, so origin writes
- * and snapshot re-writes are left out, and workloads that reactivate or
- * merge are not mapped (docs/kernel-findings.md).
+ * through spec/kernel/KernelTrace.tla. Mapped: the COW side (copies, commits
+ * with the next area's zeroing, invalidation), the first origin write to each
+ * chunk that got an exception (OriginWrite; the chunk is read from the copy's
+ * pattern), and a clean deactivation followed by an activation (Deactivate:
+ * the caches written back, then the model's Crash; Reactivate: its Reload,
+ * the kernel's next allocation checked against the model's next_free).
+ * Not mapped: merge (the model's merge commit is one atomic flush + FUA step,
+ * the kernel's log shows its parts), origin writes to chunks without an
+ * exception (after an invalidation) and origin re-writes (the model writes
+ * each origin chunk once), snapshot re-writes (docs/kernel-findings.md).
  */
 import { areaLocation, chunkKind, exceptionsPerArea, readEntry } from "@dmsnap/format";
 import type { LogEvent } from "./log.js";
@@ -26,14 +31,18 @@ export interface ModelLog {
 
 export type MapResult = { ok: true; log: ModelLog } | { ok: false; reason: string };
 
-/** Maps a kernel log of one activation to model events. */
+/** Maps a kernel log (its activations, not a merge) to model events. */
 export function toModel(w: Workload, events: LogEvent[], name = w.id): MapResult {
-  if (w.steps.filter((s) => s.op === "activate").length !== 1 || w.steps.some((s) => s.op === "merge")) {
-    return { ok: false, reason: "the model has one activation and no merge" };
+  if (w.steps.some((s) => s.op === "merge")) {
+    return { ok: false, reason: "merge: the model's merge commit is one atomic step, the kernel's log shows its parts" };
   }
   const cs = tableOf(w).chunkSize;
   const E = exceptionsPerArea(cs);
   const out: ModelEvent[] = [];
+  const exOfOrigin = originChunks(w, events, cs);
+  const originDone = new Set<number>(); // origin chunks whose first write is mapped
+  let activations = 0;
+  let deactivated = false;
   const exOf = new Map<number, number>(); // COW data chunk -> exception number
   let nextEx = 1;
   let curArea = 0;
@@ -41,12 +50,36 @@ export function toModel(w: Workload, events: LogEvent[], name = w.id): MapResult
   let flushedSinceData = true;
   let setup = true; // the activation's header and area-0 zeroing: the model's Init
   for (const e of events) {
-    if (e.kind === "mark" || e.kind === "discard") continue;
+    if (e.kind === "mark") {
+      if (e.text === "deactivate") deactivated = true;
+      if (e.text.startsWith("activate:")) {
+        // a reactivation after a clean deactivation: caches written back, the model's Crash, then its Reload
+        if (activations > 0) {
+          if (!deactivated) return { ok: false, reason: "an activation while the snapshot was active" };
+          out.push({ a: "Deactivate" }, { a: "Reactivate" });
+        }
+        activations++;
+        deactivated = false;
+      }
+      continue;
+    }
+    if (e.kind === "discard") continue;
     if (e.kind === "flush" || e.preflush) {
       flushedSinceData = true;
       if (e.kind === "flush") continue;
     }
-    if (e.sector < w.originSectors) continue; // origin writes: not in the model
+    if (e.sector < w.originSectors) {
+      // the first write to an origin chunk that got an exception: OriginWrite (re-writes are not modelled)
+      const first = Math.floor(e.sector / cs);
+      const last = Math.floor((e.sector + e.data.length / 512 - 1) / cs);
+      for (let c = first; c <= last; c++) {
+        const ex = exOfOrigin.get(c);
+        if (ex === undefined || originDone.has(c)) continue;
+        originDone.add(c);
+        out.push({ a: "OriginWrite", e: ex });
+      }
+      continue;
+    }
     const rel = e.sector - w.originSectors;
     if (rel % cs !== 0 || e.data.length !== cs * 512) return { ok: false, reason: `COW write at sector ${rel} is not one whole chunk` };
     const chunk = rel / cs;
@@ -109,11 +142,11 @@ export function toModel(w: Workload, events: LogEvent[], name = w.id): MapResult
     MaxInFlight: 1,
     // Linux 6.1 as docs/model.md's constants table has it: plain header write,
     // origin writes released at once, first activation header-then-zeroing.
-    MaxCrashes: 1,
+    MaxCrashes: activations > 1 ? 2 : 1,
     FirstActivation: false,
     CopyFailures: false,
     IOErrors: false,
-    OriginWrites: false,
+    OriginWrites: true,
     Merge: false,
     HeaderInAreaBuffer: false,
     ZeroOrder: "before-area",
@@ -129,4 +162,34 @@ export function toModel(w: Workload, events: LogEvent[], name = w.id): MapResult
     InitZeroFirst: false,
   };
   return { ok: true, log: { name, constants, events: out } };
+}
+
+/** The sector a pattern sector names (lib/pattern.py: "TAG    xxxxxxxx\n"), or -1. */
+function patternSectorOf(d: Uint8Array): number {
+  if (d.length < 16 || d[6] !== 0x20 || d[15] !== 0x0a) return -1;
+  const hex = String.fromCharCode(...d.subarray(7, 15));
+  return /^[0-9a-f]{8}$/.test(hex) ? parseInt(hex, 16) : -1;
+}
+
+/**
+ * Origin chunk -> exception, numbered as toModel numbers them (first write to
+ * each COW data chunk, in log order); the origin chunk is the one the copy's
+ * (or the whole-chunk snapshot write's) pattern names.
+ */
+function originChunks(w: Workload, events: LogEvent[], cs: number): Map<number, number> {
+  const m = new Map<number, number>();
+  const seen = new Set<number>();
+  let ex = 0;
+  for (const e of events) {
+    if (e.kind !== "write" || e.sector < w.originSectors) continue;
+    const rel = e.sector - w.originSectors;
+    if (rel % cs !== 0) continue;
+    const chunk = rel / cs;
+    if (chunkKind(cs, chunk) !== "data" || seen.has(chunk)) continue;
+    seen.add(chunk);
+    ex++;
+    const sec = patternSectorOf(e.data);
+    if (sec >= 0 && sec % cs === 0 && !m.has(sec / cs)) m.set(sec / cs, ex);
+  }
+  return m;
 }

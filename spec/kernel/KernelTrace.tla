@@ -20,6 +20,7 @@
 (* (lowest chunk first: one order is enough), then the model's Crash      *)
 (* finding the snapshot valid, then its Reload; the kernel's next copy    *)
 (* (a Prepare event) must then land on the model's reloaded next_free.    *)
+(* The merge target's activation is such a reactivation too.              *)
 (***************************************************************************)
 EXTENDS TraceDmSnapStore
 
@@ -41,8 +42,20 @@ DeactivateEv ==
 
 ReactivateEv == Is("Reactivate") /\ Reload /\ Advance
 
+\* snapshot-merge: the kernel's log has one merge write onto the origin and one
+\* area write for several entries; the mapping gives each entry the model's
+\* MergeCopy + MergeCommit, `flush` saying whether a flush came between the
+\* origin write and the area write, the last with the area the kernel wrote.
+MergeCopyEv == Is("MergeCopy") /\ MergeReady /\ areaBuf[curIdx] = Ev.e /\ MergeCopy /\ Advance
+MergeCommitEv ==
+    /\ Is("MergeCommit") /\ Ev.flush = MergeFlushOrigin
+    /\ MergeCommit
+    /\ ("slots" \in DOMAIN Ev => disk'[AreaChunk(curArea)] = Blk(Ev.slots))
+    /\ Advance
+
 KernelNext ==
-    /\ (TraceNext \/ OriginWriteEv \/ DeactivateDestage \/ DeactivateEv \/ ReactivateEv)
+    /\ (TraceNext \/ OriginWriteEv \/ DeactivateDestage \/ DeactivateEv \/ ReactivateEv
+        \/ MergeCopyEv \/ MergeCommitEv)
     /\ Is("AreaDone") => Ev.fua = TRUE
     /\ Is("HeaderDone") => Ev.fua = HeaderFUA
 =============================================================================

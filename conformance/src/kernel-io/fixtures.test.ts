@@ -79,8 +79,28 @@ describe("the kernel's reload-1s log as model events (TLC checks them in kernel:
     const names = r.log.events.map((e) => e.a);
     expect(names.indexOf("OriginWrite")).toBeLessThan(names.indexOf("Finish"));
   });
-  it("leaves merge-1s unmapped, with the reason", () => {
-    const r = toModel(workloads.find((x) => x.id === "merge-1s")!, events("merge-1s"));
-    expect(r.ok ? "" : r.reason).toMatch(/^merge/);
+});
+
+describe("the kernel's merge-1s log as model events", () => {
+  const w = workloads.find((x) => x.id === "merge-1s")!;
+  const ev = events("merge-1s");
+  it("maps the merge target's activation and each merged entry, last entry first", () => {
+    const r = toModel(w, ev);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    // the workload: origin chunks 0-5 written, snapshot chunks 20-21 written: 8 exceptions, all merged
+    const copies = r.log.events.filter((e) => e.a === "MergeCopy").map((e) => e.e);
+    expect(copies).toEqual([8, 7, 6, 5, 4, 3, 2, 1]);
+    const commits = r.log.events.filter((e) => e.a === "MergeCommit");
+    expect(commits.every((e) => e.flush === true)).toBe(true);
+    // the kernel's last merge commit leaves area 0 empty
+    expect(commits.at(-1)).toMatchObject({ slots: [] });
+    expect(r.log.constants).toMatchObject({ Merge: true, MaxCrashes: 2 });
+  });
+  it("maps the merge commit moved before the origin flush to a MergeCommit without flush", () => {
+    const r = toModel(w, mutations["merge-commit-before-origin-flush"]!(w, ev)!);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.log.events.find((e) => e.a === "MergeCommit")).toMatchObject({ flush: false });
   });
 });

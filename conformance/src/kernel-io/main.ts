@@ -141,7 +141,7 @@ async function main(): Promise<number> {
       if (!mapped.ok) notMapped.push(`${w.id} (${mapped.reason})`);
       else if (mapped.log.events.length > 0) {
         modelLogs.push(mapped.log);
-        for (const name of ["swap-flush-and-commit", "drop-commit-fua", "origin-before-commit"]) {
+        for (const name of ["swap-flush-and-commit", "drop-commit-fua", "origin-before-commit", "merge-commit-before-origin-flush"]) {
           const m = mutations[name]!(w, ev);
           const mm = m && toModel(w, m, `${w.id}~${name}`);
           if (!mm || !mm.ok) continue;
@@ -149,9 +149,11 @@ async function main(): Promise<number> {
           modelLogs.push({ ...mm.log, mutant: { kind: name, at, of: w.id } });
         }
         // the kernel before the CVE-2013-4299 fix (next_free not stepped over an area after reload) must not produce it
+        // (where the log copies after a reactivation)
         const re = mapped.log.events.findIndex((e) => e.a === "Reactivate");
-        if (re >= 0) {
-          modelLogs.push({ ...mapped.log, name: `${w.id}@no-skip-after-reload`, constants: { ...mapped.log.constants, SkipMetadataAfterReload: false }, mutant: { kind: "no-skip-after-reload", at: mapped.log.events.findIndex((e, i) => i > re && e.a === "Prepare"), of: w.id } });
+        const pr = mapped.log.events.findIndex((e, i) => re >= 0 && i > re && e.a === "Prepare");
+        if (pr >= 0) {
+          modelLogs.push({ ...mapped.log, name: `${w.id}@no-skip-after-reload`, constants: { ...mapped.log.constants, SkipMetadataAfterReload: false }, mutant: { kind: "no-skip-after-reload", at: pr, of: w.id } });
         }
         // the fixed design (durable invalidation header, origin writes held) must not produce the kernel's log
         const hd = mapped.log.events.findIndex((e) => e.a === "HeaderDone");

@@ -6,11 +6,12 @@
  * chunk that got an exception (OriginWrite; the chunk is read from the copy's
  * pattern), and a clean deactivation followed by an activation (Deactivate:
  * the caches written back, then the model's Crash; Reactivate: its Reload,
- * the kernel's next allocation checked against the model's next_free).
- * Not mapped: merge (the model's merge commit is one atomic flush + FUA step,
- * the kernel's log shows its parts), origin writes to chunks without an
- * exception (after an invalidation) and origin re-writes (the model writes
- * each origin chunk once), snapshot re-writes (docs/kernel-findings.md).
+ * the kernel's next allocation checked against the model's next_free), and
+ * snapshot-merge (each area write of the merge is MergeCopy + MergeCommit per
+ * entry it clears, with whether a flush followed the copy onto the origin).
+ * Not mapped: origin writes to chunks without an exception (after an
+ * invalidation) and origin re-writes (the model writes each origin chunk
+ * once), snapshot re-writes (docs/kernel-findings.md).
  */
 import { areaLocation, chunkKind, exceptionsPerArea, readEntry } from "@dmsnap/format";
 import type { LogEvent } from "./log.js";
@@ -31,11 +32,8 @@ export interface ModelLog {
 
 export type MapResult = { ok: true; log: ModelLog } | { ok: false; reason: string };
 
-/** Maps a kernel log (its activations, not a merge) to model events. */
+/** Maps a kernel log (its activations and a merge) to model events. */
 export function toModel(w: Workload, events: LogEvent[], name = w.id): MapResult {
-  if (w.steps.some((s) => s.op === "merge")) {
-    return { ok: false, reason: "merge: the model's merge commit is one atomic step, the kernel's log shows its parts" };
-  }
   const cs = tableOf(w).chunkSize;
   const E = exceptionsPerArea(cs);
   const out: ModelEvent[] = [];
@@ -43,6 +41,9 @@ export function toModel(w: Workload, events: LogEvent[], name = w.id): MapResult
   const originDone = new Set<number>(); // origin chunks whose first write is mapped
   let activations = 0;
   let deactivated = false;
+  let merge = false; // after the snapshot-merge target took over
+  let mergePending: number[] = []; // exceptions whose merge copy onto the origin is in the log, not yet committed
+  let originFlushed = true; // a flush since the last merge copy
   const exOf = new Map<number, number>(); // COW data chunk -> exception number
   let nextEx = 1;
   let curArea = 0;
@@ -52,7 +53,7 @@ export function toModel(w: Workload, events: LogEvent[], name = w.id): MapResult
   for (const e of events) {
     if (e.kind === "mark") {
       if (e.text === "deactivate") deactivated = true;
-      if (e.text.startsWith("activate:")) {
+      if (e.text.startsWith("activate:") || e.text === "merge-start") {
         // a reactivation after a clean deactivation: caches written back, the model's Crash, then its Reload
         if (activations > 0) {
           if (!deactivated) return { ok: false, reason: "an activation while the snapshot was active" };
@@ -60,12 +61,14 @@ export function toModel(w: Workload, events: LogEvent[], name = w.id): MapResult
         }
         activations++;
         deactivated = false;
+        merge = e.text === "merge-start";
       }
       continue;
     }
     if (e.kind === "discard") continue;
     if (e.kind === "flush" || e.preflush) {
       flushedSinceData = true;
+      originFlushed = true;
       if (e.kind === "flush") continue;
     }
     if (e.sector < w.originSectors) {
@@ -74,6 +77,13 @@ export function toModel(w: Workload, events: LogEvent[], name = w.id): MapResult
       const last = Math.floor((e.sector + e.data.length / 512 - 1) / cs);
       for (let c = first; c <= last; c++) {
         const ex = exOfOrigin.get(c);
+        if (merge) {
+          // the merge copies the snapshot's chunk back onto the origin (committed by the next area write)
+          if (ex === undefined) return { ok: false, reason: `merge write to origin chunk ${c}, which has no exception` };
+          mergePending.push(ex);
+          originFlushed = false;
+          continue;
+        }
         if (ex === undefined || originDone.has(c)) continue;
         originDone.add(c);
         out.push({ a: "OriginWrite", e: ex });
@@ -100,6 +110,21 @@ export function toModel(w: Workload, events: LogEvent[], name = w.id): MapResult
         const ex = exOf.get(n);
         if (ex === undefined) return { ok: false, reason: `area entry ${k} points at COW chunk ${n}, which no copy wrote` };
         entries.push(ex);
+      }
+      if (merge) {
+        setup = false;
+        // one area write clears the entries of every chunk merged since the last: the model's
+        // MergeCopy + MergeCommit per entry, from the last entry backwards
+        if (!e.fua) return { ok: false, reason: "a merge commit without FUA" };
+        if (entries.length !== curIdx - mergePending.length) return { ok: false, reason: `merge commit leaves ${entries.length} entries, not ${curIdx} - ${mergePending.length}` };
+        mergePending.sort((a, b) => b - a);
+        mergePending.forEach((ex, i) => {
+          out.push({ a: "MergeCopy", e: ex });
+          out.push(i === mergePending.length - 1 ? { a: "MergeCommit", flush: originFlushed, slots: entries } : { a: "MergeCommit", flush: originFlushed });
+        });
+        curIdx = entries.length;
+        mergePending = [];
+        continue;
       }
       if (entries.length === 0) {
         if (setup && chunk === areaLocation(cs, 0)) continue;
@@ -129,6 +154,7 @@ export function toModel(w: Workload, events: LogEvent[], name = w.id): MapResult
     // a data chunk: the first write is the copy (or a whole-chunk snapshot write standing for it)
     setup = false;
     flushedSinceData = false;
+    if (merge) return { ok: false, reason: `a COW data write (chunk ${chunk}) during the merge` };
     if (exOf.has(chunk)) continue;
     const ex = nextEx++;
     exOf.set(chunk, ex);
@@ -147,7 +173,7 @@ export function toModel(w: Workload, events: LogEvent[], name = w.id): MapResult
     CopyFailures: false,
     IOErrors: false,
     OriginWrites: true,
-    Merge: false,
+    Merge: w.steps.some((s) => s.op === "merge"),
     HeaderInAreaBuffer: false,
     ZeroOrder: "before-area",
     FlushBeforeArea: true,

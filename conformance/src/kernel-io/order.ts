@@ -147,6 +147,20 @@ export const mutations: Record<string, (w: Workload, events: LogEvent[]) => LogE
     out.splice(c, 0, ev!);
     return out;
   },
+  /** The merge's first metadata commit moved before the flush that follows its copy onto the origin. */
+  "merge-commit-before-origin-flush": (w, events) => {
+    const m = events.findIndex((e) => e.kind === "mark" && e.text === "merge-start");
+    if (m < 0) return null;
+    const k = events.findIndex((e, i) => i > m && isCommit(w, e));
+    if (k < 0) return null;
+    let o = k - 1;
+    while (o > m && !(events[o]!.kind === "write" && (events[o] as Extract<LogEvent, { kind: "write" }>).sector < w.originSectors)) o--;
+    if (o <= m || o === k - 1) return null;
+    const out = events.slice();
+    const [ev] = out.splice(k, 1);
+    out.splice(o + 1, 0, ev!);
+    return out;
+  },
 };
 
 /** Old chunks of an area's entries, up to the terminator. */

@@ -155,6 +155,11 @@ async function main(): Promise<number> {
         if (pr >= 0) {
           modelLogs.push({ ...mapped.log, name: `${w.id}@no-skip-after-reload`, constants: { ...mapped.log.constants, SkipMetadataAfterReload: false }, mutant: { kind: "no-skip-after-reload", at: pr, of: w.id } });
         }
+        // the kernel before the 2021 fix (no origin flush before the merge's metadata commit) must not produce it
+        const mc = mapped.log.events.findIndex((e) => e.a === "MergeCommit");
+        if (mc >= 0) {
+          modelLogs.push({ ...mapped.log, name: `${w.id}@no-merge-flush`, constants: { ...mapped.log.constants, MergeFlushOrigin: false }, mutant: { kind: "no-merge-flush", at: mc, of: w.id } });
+        }
         // the fixed design (durable invalidation header, origin writes held) must not produce the kernel's log
         const hd = mapped.log.events.findIndex((e) => e.a === "HeaderDone");
         if (hd >= 0) {
@@ -249,7 +254,7 @@ async function main(): Promise<number> {
         else if (got < l.mutant.at) problems.push(`TLC rejects the mutant ${l.name} at ${got + 1}, before its mutation (${l.mutant.at + 1})`);
         else tlcRejected++;
       });
-      tlcLine = `TLC (${r.seconds.toFixed(1)}s): ${tlcAccepted} logs accepted (${tlcModelEvents} model events; ${modelLogs.filter((l) => !l.mutant && l.name.startsWith("engine-")).length} of them our engine's), ${tlcRejected} of ${modelLogs.filter((l) => l.mutant).length} mutants rejected (the fixed design among them: it does not write the kernel's plain invalidation header; and the pre-CVE-2013-4299 reload: it would allocate the next area's chunk); not mapped: ${notMapped.join(", ") || "none"}`;
+      tlcLine = `TLC (${r.seconds.toFixed(1)}s): ${tlcAccepted} logs accepted (${tlcModelEvents} model events; ${modelLogs.filter((l) => !l.mutant && l.name.startsWith("engine-")).length} of them our engine's), ${tlcRejected} of ${modelLogs.filter((l) => l.mutant).length} mutants rejected (the fixed design among them: it does not write the kernel's plain invalidation header; the pre-CVE-2013-4299 reload: it would allocate the next area's chunk; the pre-2021 merge: it would not flush the origin); not mapped: ${notMapped.join(", ") || "none"}`;
     }
     console.error(`kernel-crash: ${tlcLine}`);
 

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { ExceptionTable, SNAP_MAGIC, toDumpObject, type ActivationOptions, type CowImage } from "@dmsnap/format";
 import { forEachEntry, scanCow } from "../util/streamCow.js";
 import { NEW_COW_NOT_BLANK, notBlank, notBlankMessage } from "../util/notBlank.js";
-import { TextSink, writeStdout } from "../util/textSink.js";
+import { ByteSink, TextSink, writeStdout } from "../util/textSink.js";
 import { openImage } from "../util/imageFile.js";
 import { runCommand } from "../util/output.js";
 import { formatBytes, plural } from "../util/units.js";
@@ -78,26 +78,43 @@ const STOP = Symbol("stop");
 
 /**
  * The dump object, written as it is produced: every field from the first pass,
- * then the exceptions streamed from a second pass (docs/dump-json.md).
+ * then the exceptions streamed from a second pass (docs/dump-json.md). The
+ * pairs are formatted straight into one reused byte buffer (no string per
+ * entry): this loop is the whole cost of a big dump.
  */
-function writeJsonDump(image: CowImage, warnings: Array<{ code: string; message: string }>, each: (visit: (t: ExceptionTable, from: number, count: number) => void) => void): void {
+export function writeJsonDump(
+  image: CowImage,
+  warnings: Array<{ code: string; message: string }>,
+  each: (visit: (t: ExceptionTable, from: number, count: number) => void) => void,
+  sink: ByteSink = new ByteSink(),
+): void {
   const o = toDumpObject({ ...image, exceptions: new ExceptionTable(0) });
   const { exceptions: _none, ...fields } = o;
   const head = JSON.stringify(warnings.length > 0 ? { ...fields, warnings } : fields);
-  const sink = new TextSink();
-  sink.push(`${head.slice(0, -1)},"exceptions":[`);
+  sink.text(`${head.slice(0, -1)},"exceptions":[`);
   let first = true;
   if (image.state === "valid") {
     each((t, from, count) => {
+      const olds = t.oldChunk;
+      const news = t.newChunk;
       for (let k = from; k < from + count; k++) {
-        sink.push(`${first ? "" : ","}[${t.oldChunk[k]},${t.newChunk[k]}]`);
+        if (!first) sink.byte(COMMA);
         first = false;
+        sink.byte(OPEN);
+        sink.uint(olds[k]!);
+        sink.byte(COMMA);
+        sink.uint(news[k]!);
+        sink.byte(CLOSE);
       }
     });
   }
-  sink.push("]}\n");
+  sink.text("]}\n");
   sink.flush();
 }
+
+const COMMA = 0x2c;
+const OPEN = 0x5b;
+const CLOSE = 0x5d;
 
 function summaryHead(path: string, img: CowImage, notBlank = false): string {
   const h = img.header;

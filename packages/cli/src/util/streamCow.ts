@@ -4,16 +4,18 @@
  * and one batch of output) whatever the exception count. Each pass re-reads
  * the metadata; a refusal is always found by a first pass before any output.
  */
-import { decodeCow, type ActivationOptions, type CowImage, type ExceptionTable, type SyncReader } from "@dmsnap/format";
+import { readSync } from "node:fs";
+import { AREA_READ_PIECE, decodeCow, type ActivationOptions, type CowImage, type ExceptionTable, type SyncReader } from "@dmsnap/format";
+import { fileError } from "./ioErrors.js";
 
 /** The image's summary (counts, cursors, usage) without its exceptions. */
 export function scanCow(reader: SyncReader, options: ActivationOptions = {}): CowImage {
-  return decodeCow(reader, { ...options, keepEntries: false });
+  return decodeCow(pieceReader(reader), { ...options, keepEntries: false });
 }
 
 /** Calls `visit` with each batch of loaded entries, in on-disk order: rows [from, from + count) of `table`. */
 export function forEachEntry(reader: SyncReader, options: ActivationOptions, visit: (table: ExceptionTable, from: number, count: number) => void): CowImage {
-  return decodeCow(reader, { ...options, keepEntries: false, onEntries: visit });
+  return decodeCow(pieceReader(reader), { ...options, keepEntries: false, onEntries: visit });
 }
 
 /** How many entries activation loads, or undefined when it refuses the image (the caller's own pass reports why). */
@@ -24,4 +26,38 @@ export function countEntries(reader: SyncReader, options: ActivationOptions = {}
     if ((e as { name?: string }).name === "FormatError") return undefined;
     throw e;
   }
+}
+
+/**
+ * A reader of an open file that reads every piece into one reused 1 MiB
+ * buffer: a 16 M-exception COW with 4 KiB chunks is 65,537 area reads, and a
+ * fresh buffer for each costs more than decoding it. The bytes returned are
+ * valid until the next read, which suits activation and the checker's scans
+ * (they decode or test a piece and drop it). Other readers pass through.
+ */
+export function pieceReader(reader: SyncReader & { fd?: number; path?: string }): SyncReader {
+  const fd = reader.fd;
+  if (typeof fd !== "number") return reader;
+  const path = reader.path ?? "input";
+  let buf = new Uint8Array(0);
+  return {
+    size: reader.size,
+    read(offset: number, length: number): Uint8Array {
+      if (length > AREA_READ_PIECE) return reader.read(offset, length);
+      if (buf.length < length) buf = new Uint8Array(Math.min(AREA_READ_PIECE, Math.max(length, 4096)));
+      let done = 0;
+      while (done < length) {
+        let n: number;
+        try {
+          n = readSync(fd, buf, done, length - done, offset + done);
+        } catch (e) {
+          throw fileError(e, path, `read ${length} bytes at offset ${offset} of`);
+        }
+        if (n === 0) break;
+        done += n;
+      }
+      if (done < length) buf.fill(0, done, length);
+      return buf.subarray(0, length);
+    },
+  };
 }

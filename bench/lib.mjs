@@ -1,0 +1,113 @@
+/**
+ * The pure parts of `pnpm bench`: statistics, the met/MISSED verdict of a
+ * target, the comparison with the previous run and the table. No I/O here, so
+ * bench/lib.test.ts can pin the logic and the harness cannot silently rot.
+ *
+ * A row is one target of issue #15 (or an informational figure):
+ *   { id, group, what, value, unit, baseline?: {label, value, unit?},
+ *     ratio?, target?: {on: "ratio"|"value", op: "<="|"<"|">=", limit},
+ *     met?, note? }
+ * `ratio` is value / baseline.value, both measured in the same run.
+ */
+
+export function median(xs) {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function min(xs) {
+  return xs.length === 0 ? NaN : Math.min(...xs);
+}
+
+const OPS = {
+  "<=": (x, l) => x <= l,
+  "<": (x, l) => x < l,
+  ">=": (x, l) => x >= l,
+  ">": (x, l) => x > l,
+};
+
+/** True when `x` satisfies the target; false for a missing or non-finite measurement. */
+export function meets(x, op, limit) {
+  const f = OPS[op];
+  if (!f) throw new Error(`unknown target operator ${op}`);
+  return Number.isFinite(x) && f(x, limit);
+}
+
+/**
+ * Completes a row: the ratio against its baseline and, when it has a target,
+ * whether it is met (judged on the ratio or on the value itself).
+ */
+export function makeRow(r) {
+  const row = { ...r };
+  if (row.baseline && row.ratio === undefined) row.ratio = row.value / row.baseline.value;
+  if (row.target) {
+    const x = row.target.on === "ratio" ? row.ratio : (row.target.subject ?? row.value);
+    row.met = meets(x, row.target.op, row.target.limit);
+  }
+  return row;
+}
+
+/**
+ * Adds `previous` (the same row's value in the last stored run) and `change`
+ * (value now / value then) to each row; rows the last run did not have get
+ * `previous: null`. Returns new rows.
+ */
+export function compareWithPrevious(rows, last) {
+  const before = new Map((last?.rows ?? []).map((r) => [r.id, r]));
+  return rows.map((r) => {
+    const p = before.get(r.id);
+    if (!p || !Number.isFinite(p.value) || p.value === 0 || p.unit !== r.unit) return { ...r, previous: null };
+    return { ...r, previous: { value: p.value, at: p.at ?? last.at ?? null }, change: r.value / p.value };
+  });
+}
+
+/** The stored run after this one: this run's rows replace those with the same id (a filtered run keeps the others). */
+export function mergeRuns(last, rows, at) {
+  const byId = new Map((last?.rows ?? []).map((r) => [r.id, r]));
+  for (const r of rows) {
+    const { previous, change, ...keep } = r;
+    byId.set(r.id, { ...keep, at });
+  }
+  return { at, rows: [...byId.values()] };
+}
+
+export function fmtNum(x, unit) {
+  if (!Number.isFinite(x)) return String(x);
+  const abs = Math.abs(x);
+  const d = abs >= 100 ? 0 : abs >= 10 ? 1 : abs >= 1 ? 2 : 3;
+  return `${x.toFixed(d)}${unit ? ` ${unit}` : ""}`;
+}
+
+function targetText(t) {
+  if (!t) return "";
+  return `${t.on === "ratio" ? "ratio" : "value"} ${t.op} ${t.limit}${t.on === "ratio" ? "x" : t.unit ? ` ${t.unit}` : ""}`;
+}
+
+/** One line per row: the verdict first, then the figures. */
+export function formatTable(rows, { firstRun }) {
+  const head = ["", "target", "measured", "baseline (same run)", "ratio", "goal", "vs previous run"];
+  const body = rows.map((r) => [
+    r.target ? (r.met ? "met" : "MISSED") : "info",
+    r.what ?? r.id,
+    fmtNum(r.value, r.unit),
+    r.baseline ? `${r.baseline.label} ${fmtNum(r.baseline.value, r.baseline.unit ?? r.unit)}` : "",
+    r.ratio !== undefined ? `${fmtNum(r.ratio)}x` : "",
+    targetText(r.target),
+    r.previous ? `${fmtNum(r.change)}x of ${fmtNum(r.previous.value, r.unit)}` : firstRun ? "first run" : "new row",
+  ]);
+  const widths = head.map((_, i) => Math.max(head[i].length, ...body.map((b) => b[i].length)));
+  const line = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join(" | ").trimEnd();
+  const out = [line(head), widths.map((w) => "-".repeat(w)).join("-|-")];
+  for (const b of body) out.push(line(b));
+  const notes = rows.filter((r) => r.note).map((r) => `  ${r.what ?? r.id}: ${r.note}`);
+  if (notes.length) out.push("", "notes:", ...notes);
+  return out.join("\n");
+}
+
+export function summary(rows) {
+  const judged = rows.filter((r) => r.target);
+  const met = judged.filter((r) => r.met).length;
+  return { met, missed: judged.length - met, missedIds: judged.filter((r) => !r.met).map((r) => r.id) };
+}

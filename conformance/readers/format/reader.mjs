@@ -5,7 +5,7 @@
 //   reader.mjs export <origin> <cow> [--chunk-size N] -> the snapshot view on stdout, exit 0
 // Needs packages/format/dist (pnpm build).
 import { readFileSync, writeSync } from "node:fs";
-import { bytesReader, chunkBytes, decodeCow, isFormatError, toDumpError, toDumpObject } from "@dmsnap/format";
+import { bytesReader, decodeCow, isFormatError, snapshotView, toDumpError, toDumpObject } from "@dmsnap/format";
 
 function fail(message, code = 2) {
   process.stderr.write(`format reader: ${message}\n`);
@@ -53,21 +53,9 @@ if (op === "dump" && pos.length === 1) {
     process.stdout.write(`${JSON.stringify({ error: { code: "SNAPSHOT_INVALID", message: "the snapshot is invalidated: its view cannot be read" } })}\n`);
     process.exit(1);
   }
-  // The view: origin chunk c comes from COW chunk new_chunk when c has an
-  // exception, else from the origin. When an old_chunk appears twice the
-  // kernel serves the FIRST entry (Linux 6.1, cases damaged-duplicate-old-chunk*).
-  const cb = chunkBytes(image.chunkSize);
-  const map = new Map();
-  const t = image.exceptions;
-  for (let i = 0; i < t.count; i++) if (!map.has(t.oldChunk[i])) map.set(t.oldChunk[i], t.newChunk[i]);
-  const view = origin.slice();
-  for (const [c, n] of map) {
-    const at = c * cb;
-    if (at >= origin.length) continue;
-    const len = Math.min(cb, origin.length - at);
-    if (n * cb + len > cow.length) fail(`COW chunk ${n} (for origin chunk ${c}) lies beyond the end of the COW`, 1);
-    view.set(cow.subarray(n * cb, n * cb + len), at);
-  }
+  // When an old_chunk appears twice the kernel serves the FIRST entry (Linux 6.1, cases damaged-duplicate-old-chunk*).
+  const { view, beyondCow } = snapshotView(image, origin, cow);
+  if (beyondCow) fail(`COW chunk ${beyondCow.newChunk} (for origin chunk ${beyondCow.oldChunk}) lies beyond the end of the COW`, 1);
   writeAll(view);
 } else {
   fail("usage: reader.mjs dump <cow> [--chunk-size N] | export <origin> <cow> [--chunk-size N]");

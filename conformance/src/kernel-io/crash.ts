@@ -7,7 +7,7 @@
  * activation (@dmsnap/format) and the snapshot view.
  */
 import { createHash } from "node:crypto";
-import { bytesReader, decodeCow, statusOf, type CowImage } from "@dmsnap/format";
+import { bytesReader, chunkAtSector, decodeCow, sectorBytes, snapshotView, statusOf, type CowImage } from "@dmsnap/format";
 import type { LogEvent } from "./log.js";
 import { initialRegion, snapshotVersions, tableOf, type Workload } from "./workload.js";
 
@@ -124,27 +124,18 @@ export function judge(w: Workload, origin: Uint8Array, cow: Uint8Array, ack: Arr
     return { verdict: "header-unreadable", detail: (e as Error).message, image: null, view: null };
   }
   if (image.state === "invalid") return { verdict: "ok", detail: "invalid", image, view: null };
-  const cb = image.chunkSize * 512;
-  const map = new Map<number, number>();
-  const t = image.exceptions;
-  for (let i = 0; i < t.count; i++) if (!map.has(t.oldChunk[i]!)) map.set(t.oldChunk[i]!, t.newChunk[i]!);
-  const view = image.state === "new" ? origin : new Uint8Array(origin.length);
+  const { view, mapped } = snapshotView(image, origin, cow);
   if (image.state === "valid") {
-    for (let c = 0; c * cb < origin.length; c++) {
-      const n = map.get(c);
-      const len = Math.min(cb, origin.length - c * cb);
-      view.set(n === undefined ? origin.subarray(c * cb, c * cb + len) : cow.subarray(n * cb, n * cb + len), c * cb);
-    }
     for (const [s, count] of ack) {
-      for (let c = Math.floor(s / image.chunkSize); c <= Math.floor((s + count - 1) / image.chunkSize); c++) {
-        if (!map.has(c)) return { verdict: "acknowledged-exception-missing", detail: `origin chunk ${c} was written and the write returned, but the valid COW has no exception for it`, image, view };
+      for (let c = chunkAtSector(image.chunkSize, s); c <= chunkAtSector(image.chunkSize, s + count - 1); c++) {
+        if (!mapped.has(c)) return { verdict: "acknowledged-exception-missing", detail: `origin chunk ${c} was written and the write returned, but the valid COW has no exception for it`, image, view };
       }
     }
   }
   const buf = Buffer.from(view.buffer, view.byteOffset, view.length);
-  for (let s = 0; s * 512 < view.length; s++) {
-    const got = buf.subarray(s * 512, s * 512 + 512);
-    if (got.equals(ref.subarray(s * 512, s * 512 + 512))) continue;
+  for (let s = 0; sectorBytes(s) < view.length; s++) {
+    const got = buf.subarray(sectorBytes(s), sectorBytes(s + 1));
+    if (got.equals(ref.subarray(sectorBytes(s), sectorBytes(s + 1)))) continue;
     if ((versions.get(s) ?? []).some((v) => got.equals(v))) continue;
     const what = new TextDecoder().decode(got.subarray(0, 15)).replace(/\0/g, ".").trim();
     if (image.state === "new") return { verdict: "snapshot-lost", detail: `the COW reads as blank but origin sector ${s} already holds "${what}"`, image, view };
@@ -154,14 +145,14 @@ export function judge(w: Workload, origin: Uint8Array, cow: Uint8Array, ack: Arr
 }
 
 function apply(region: Uint8Array, e: LogEvent): void {
-  if (e.kind === "write") region.set(e.data, e.sector * 512);
-  else if (e.kind === "discard") region.fill(0, e.sector * 512, (e.sector + e.sectors) * 512);
+  if (e.kind === "write") region.set(e.data, sectorBytes(e.sector));
+  else if (e.kind === "discard") region.fill(0, sectorBytes(e.sector), sectorBytes(e.sector + e.sectors));
 }
 
 export function enumerateCrashes(w: Workload, events: LogEvent[], options: EnumerateOptions = {}): EnumerateResult {
   const maxEx = options.maxExhaustive ?? 10;
   const rnd = mulberry(options.seed ?? 1);
-  const ob = w.originSectors * 512;
+  const ob = sectorBytes(w.originSectors);
   const ref = initialRegion(w).subarray(0, ob);
   const versions = snapshotVersions(w);
   const durable = initialRegion(w);

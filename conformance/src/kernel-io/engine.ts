@@ -13,7 +13,7 @@
  *  - "preflush-fua": the smallest kernel fix (flush first, then FUA; the
  *    origin write is held until it completes).
  */
-import { SECTOR_SIZE } from "@dmsnap/format";
+import { SECTOR_SIZE, sectorBytes } from "@dmsnap/format";
 import { mergeSnapshot, Snapshot, type BlockDevice, type WriteFlags } from "@dmsnap/store";
 import type { LogEvent } from "./log.js";
 import { initialRegion, pattern, type Workload } from "./workload.js";
@@ -44,7 +44,7 @@ export class LoggedRegion {
     if (isInvalidation && this.headerRule === "kernel") f = {};
     if (isInvalidation && this.headerRule === "preflush-fua") f = { flushBefore: true, fua: true };
     if (f.flushBefore) this.flush();
-    this.region.set(data, sector * SECTOR_SIZE);
+    this.region.set(data, sectorBytes(sector));
     const e: LogEvent = { kind: "write", sector, data: data.slice(), preflush: false, fua: !!f.fua };
     if (f.fua) this.events.push(e);
     else this.unflushed.push(e);
@@ -53,9 +53,9 @@ export class LoggedRegion {
   /** A device over [startSector, startSector + sectors) of the region. */
   device(startSector: number, sectors: number, isCow: boolean): BlockDevice {
     const self = this;
-    const base = startSector * SECTOR_SIZE;
+    const base = sectorBytes(startSector);
     return {
-      size: sectors * SECTOR_SIZE,
+      size: sectorBytes(sectors),
       logicalBlockSize: SECTOR_SIZE,
       async read(offset: number, length: number) {
         return self.region.slice(base + offset, base + offset + length);
@@ -103,8 +103,8 @@ export async function engineLog(w: Workload, headerRule: HeaderRule = "engine"):
         const data = pattern(s.tag, sector, s.sectors);
         const what = `${s.to === "origin" ? "o" : "s"}:${sector}:${s.sectors}:${s.tag}`;
         try {
-          if (s.to === "origin") await snap.writeOrigin(sector * SECTOR_SIZE, data);
-          else await snap.writeSnapshot(sector * SECTOR_SIZE, data);
+          if (s.to === "origin") await snap.writeOrigin(sectorBytes(sector), data);
+          else await snap.writeSnapshot(sectorBytes(sector), data);
           r.mark(`ack:${what}`);
         } catch {
           r.mark(`fail:${what}`);

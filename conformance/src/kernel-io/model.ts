@@ -13,7 +13,7 @@
  * invalidation) and origin re-writes (the model writes each origin chunk
  * once), snapshot re-writes (docs/kernel-findings.md).
  */
-import { areaLocation, chunkKind, exceptionsPerArea, readEntry } from "@dmsnap/format";
+import { areaLocation, areaOfEntryForE, chunkAtSector, chunkBytes, chunkKind, exceptionsPerArea, indexInAreaForE, readEntry, sectorsIn } from "@dmsnap/format";
 import type { LogEvent } from "./log.js";
 import { tableOf, type Workload } from "./workload.js";
 
@@ -73,8 +73,8 @@ export function toModel(w: Workload, events: LogEvent[], name = w.id): MapResult
     }
     if (e.sector < w.originSectors) {
       // the first write to an origin chunk that got an exception: OriginWrite (re-writes are not modelled)
-      const first = Math.floor(e.sector / cs);
-      const last = Math.floor((e.sector + e.data.length / 512 - 1) / cs);
+      const first = chunkAtSector(cs, e.sector);
+      const last = chunkAtSector(cs, e.sector + sectorsIn(e.data.length) - 1);
       for (let c = first; c <= last; c++) {
         const ex = exOfOrigin.get(c);
         if (merge) {
@@ -91,7 +91,7 @@ export function toModel(w: Workload, events: LogEvent[], name = w.id): MapResult
       continue;
     }
     const rel = e.sector - w.originSectors;
-    if (rel % cs !== 0 || e.data.length !== cs * 512) return { ok: false, reason: `COW write at sector ${rel} is not one whole chunk` };
+    if (rel % cs !== 0 || e.data.length !== chunkBytes(cs)) return { ok: false, reason: `COW write at sector ${rel} is not one whole chunk` };
     const chunk = rel / cs;
     const kind = chunkKind(cs, chunk);
     if (kind === "header") {
@@ -163,7 +163,7 @@ export function toModel(w: Workload, events: LogEvent[], name = w.id): MapResult
   const n = nextEx - 1;
   const constants = {
     E,
-    NAreas: Math.floor(n / E) + 1 + (n > 0 && n % E === 0 ? 1 : 0),
+    NAreas: areaOfEntryForE(E, n) + 1 + (n > 0 && indexInAreaForE(E, n) === 0 ? 1 : 0),
     N: n,
     MaxInFlight: 1,
     // Linux 6.1 as docs/model.md's constants table has it: plain header write,

@@ -11,7 +11,7 @@
  *   flush                      -> flush
  * The log is accepted when every action's precondition holds in log order.
  */
-import { areaOfChunk, chunkKind, exceptionsPerArea, readEntry } from "@dmsnap/format";
+import { areaOfChunk, chunkAtSector, chunkKind, entriesIn, exceptionsPerArea, readEntry, sectorsIn } from "@dmsnap/format";
 import type { LogEvent } from "./log.js";
 import { tableOf, type Workload } from "./workload.js";
 
@@ -65,8 +65,8 @@ export function validateOrder(w: Workload, events: LogEvent[], headerRule: Heade
       count("origin-write");
       dirtyOrigin = true;
       if (merging || invalidated) continue;
-      const first = Math.floor(e.sector / cs);
-      const last = Math.floor((e.sector + e.data.length / 512 - 1) / cs);
+      const first = chunkAtSector(cs, e.sector);
+      const last = chunkAtSector(cs, e.sector + sectorsIn(e.data.length) - 1);
       for (let c = first; c <= last; c++) {
         if (!isCommitted(c)) return fail(i, "origin-after-commit", `origin write at sector ${e.sector} before the exception of chunk ${c} was committed`);
       }
@@ -166,7 +166,7 @@ export const mutations: Record<string, (w: Workload, events: LogEvent[]) => LogE
 /** Old chunks of an area's entries, up to the terminator. */
 function entriesOf(cs: number, data: Uint8Array): Set<number> {
   const olds = new Set<number>();
-  const n = Math.min(exceptionsPerArea(cs), data.length / 16);
+  const n = Math.min(exceptionsPerArea(cs), entriesIn(data.length));
   for (let k = 0; k < n; k++) {
     const en = readEntry(data, k);
     if (en.newLow === 0 && en.newHigh === 0) break;

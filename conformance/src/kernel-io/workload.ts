@@ -4,6 +4,7 @@
  * allowed to show (the snapshot promise).
  */
 import { readFileSync } from "node:fs";
+import { sectorBytes } from "@dmsnap/format";
 
 export type Step =
   | { op: "activate"; mode: "P" | "PO"; chunkSize: number }
@@ -32,14 +33,14 @@ export function patternSector(tag: string, sector: number, out: Uint8Array = new
 }
 
 export function pattern(tag: string, first: number, count: number): Uint8Array {
-  const out = new Uint8Array(count * 512);
-  for (let i = 0; i < count; i++) patternSector(tag, first + i, out, i * 512);
+  const out = new Uint8Array(sectorBytes(count));
+  for (let i = 0; i < count; i++) patternSector(tag, first + i, out, sectorBytes(i));
   return out;
 }
 
 /** The data slice the recording starts from: the ORIGIN pattern, then a blank COW. */
 export function initialRegion(w: Workload): Uint8Array {
-  const r = new Uint8Array((w.originSectors + w.cowSectors) * 512);
+  const r = new Uint8Array(sectorBytes(w.originSectors + w.cowSectors));
   r.set(pattern("ORIGIN", 0, w.originSectors), 0);
   return r;
 }

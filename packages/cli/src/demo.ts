@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sectorBytes } from "@dmsnap/format";
 import { main } from "./main.js";
 
 const dir = mkdtempSync(join(tmpdir(), "dmsnap-demo-"));
@@ -17,8 +18,8 @@ const cow = join(dir, "cow.img");
 const sector = (text: string) => new TextEncoder().encode(text.padEnd(512, "."));
 
 // A 64 KiB origin whose every sector says what it is.
-const originBytes = new Uint8Array(128 * 512);
-for (let s = 0; s < 128; s++) originBytes.set(sector(`origin sector ${s}, as it was when the snapshot was taken`), s * 512);
+const originBytes = new Uint8Array(sectorBytes(128));
+for (let s = 0; s < 128; s++) originBytes.set(sector(`origin sector ${s}, as it was when the snapshot was taken`), sectorBytes(s));
 writeFileSync(origin, originBytes);
 const before = sha(originBytes);
 
@@ -36,7 +37,7 @@ const patch = join(dir, "patch.bin");
 writeFileSync(patch, sector("NEW DATA written to the origin after the snapshot"));
 process.stdout.write(`\n$ for i in 0..39: dmsnap write --origin origin.img --cow cow.img --offset $((i*3*512)) --input patch.bin\n`);
 for (let i = 0; i < 40; i++) {
-  const write = ["node", "dmsnap", "write", "--origin", origin, "--cow", cow, "--offset", String(i * 3 * 512), "--input", patch];
+  const write = ["node", "dmsnap", "write", "--origin", origin, "--cow", cow, "--offset", String(sectorBytes(i * 3)), "--input", patch];
   // Quiet: the JSON result of each write is not shown.
   const out = process.stdout.write;
   process.stdout.write = (() => true) as typeof process.stdout.write;
@@ -46,7 +47,7 @@ for (let i = 0; i < 40; i++) {
 }
 const snapPatch = join(dir, "snap.bin");
 writeFileSync(snapPatch, sector("written to the SNAPSHOT itself"));
-await run("a write to the snapshot changes only the view", "write", "--origin", origin, "--cow", cow, "--offset", String(100 * 512), "--input", snapPatch, "--target", "snapshot");
+await run("a write to the snapshot changes only the view", "write", "--origin", origin, "--cow", cow, "--offset", String(sectorBytes(100)), "--input", snapPatch, "--target", "snapshot");
 
 await run("what the kernel would load", "dump", cow);
 
@@ -54,7 +55,7 @@ const view = join(dir, "view.img");
 await run("the snapshot view as a raw image", "export", "--origin", origin, "--cow", cow, "--output", view);
 const viewBytes = new Uint8Array(readFileSync(view));
 const expected = originBytes.slice();
-expected.set(sector("written to the SNAPSHOT itself"), 100 * 512);
+expected.set(sector("written to the SNAPSHOT itself"), sectorBytes(100));
 process.stdout.write(
   `\nThe snapshot view equals the origin as it was, except sector 100 written to the snapshot: ${sha(viewBytes) === sha(expected) ? "yes" : "NO"}\n` +
     `(origin before: sha256 ${before.slice(0, 16)}…, origin now: ${sha(new Uint8Array(readFileSync(origin))).slice(0, 16)}…, view: ${sha(viewBytes).slice(0, 16)}…)\n`,

@@ -3,6 +3,7 @@
  * chunk or COW chunk. A search scans the two columns (no per-row objects) and
  * keeps the matching row numbers in one Uint32Array.
  */
+import { areaOfEntryForE, indexInAreaForE } from "@dmsnap/format";
 import type { Decoded } from "./protocol.js";
 import { VirtualList } from "./virtualList.js";
 
@@ -79,7 +80,7 @@ export class ExceptionsView {
     const e = this.match ? this.match[i]! : i;
     const per = d.exceptionsPerArea || 1;
     const nw = d.newChunk[e]!;
-    el.innerHTML = `<span>${e}</span><span>${Math.floor(e / per)}</span><span>${e % per}</span><span>${d.oldChunk[e]}</span><span><a href="#" data-chunk="${nw}">${nw}</a></span>`;
+    el.innerHTML = `<span>${e}</span><span>${areaOfEntryForE(per, e)}</span><span>${indexInAreaForE(per, e)}</span><span>${d.oldChunk[e]}</span><span><a href="#" data-chunk="${nw}">${nw}</a></span>`;
     el.querySelector("a")!.onclick = (ev) => {
       ev.preventDefault();
       this.openChunk(nw);

@@ -3,7 +3,7 @@
  * words of docs/format.md. Rows are 16 bytes because both the header and an
  * exception entry are 16 bytes, so one row is one field group.
  */
-import { SNAP_MAGIC } from "@dmsnap/format";
+import { entryOffset, SNAP_MAGIC } from "@dmsnap/format";
 import type { SECTION } from "./docs.js";
 
 export type Section = keyof typeof SECTION;
@@ -35,7 +35,7 @@ const isZero = (b: Uint8Array): boolean => b.every((x) => x === 0);
 
 /** The first entry whose new_chunk is 0 ends an area's list; perArea if none does (the area is full). */
 export function terminatorIndex(area: Uint8Array, perArea: number): number {
-  for (let i = 0; i < perArea && (i + 1) * 16 <= area.length; i++) if (u32(area, i * 16 + 8) === 0 && u32(area, i * 16 + 12) === 0) return i;
+  for (let i = 0; i < perArea && entryOffset(i + 1) <= area.length; i++) if (u32(area, entryOffset(i) + 8) === 0 && u32(area, entryOffset(i) + 12) === 0) return i;
   return perArea;
 }
 

@@ -3,7 +3,7 @@
  * (entries, terminator, stale bytes) or a data chunk. The chunk is read as one
  * Blob slice (at most MAX_BYTES of it) and its rows are virtualised.
  */
-import { areaOfChunk, chunkBytes, chunkKind, chunksInDevice } from "@dmsnap/format";
+import { areaLocationForE, areaOfChunk, chunkBytes, chunkKind, chunksInDevice, entriesIn, entryOffset } from "@dmsnap/format";
 import { docLink } from "./docs.js";
 import { describeRow, terminatorIndex, type ChunkContext } from "./hexRows.js";
 import type { Decoded } from "./protocol.js";
@@ -38,7 +38,7 @@ export class HexView {
         if (!d) return;
         const cs = d.chunkSize || 1;
         const per = d.exceptionsPerArea || 1;
-        const chunk = b.dataset.go === "header" ? 0 : b.dataset.go === "area0" ? 1 : 1 + d.currentArea * (per + 1);
+        const chunk = b.dataset.go === "header" ? 0 : b.dataset.go === "area0" ? 1 : areaLocationForE(per, d.currentArea);
         void this.open(chunk, cs);
       };
     });
@@ -70,14 +70,14 @@ export class HexView {
     const kind = this.ctx.kind === "header" ? "chunk 0: the header" : this.ctx.kind === "area" ? `chunk ${chunk}: metadata area ${this.ctx.area}` : `chunk ${chunk}: data`;
     this.title.innerHTML = `${kind} <span class="muted">(bytes ${this.base}–${this.base + len - 1}${len < cb ? `, first ${len} of ${cb}` : ""})</span>`;
     this.title.dataset.chunk = String(chunk);
-    this.list.setCount(Math.ceil(len / 16));
+    this.list.setCount(Math.ceil(entriesIn(len)));
   }
 
   private context(d: Decoded, chunk: number, cs: number): ChunkContext {
     if (chunk === 0) return { kind: "header" };
     const kind = chunkKind(cs, chunk);
     if (kind === "metadata") {
-      const per = d.exceptionsPerArea || this.bytes.length / 16;
+      const per = d.exceptionsPerArea || entriesIn(this.bytes.length);
       const area = areaOfChunk(cs, chunk);
       const loaded = d.state === "valid" || d.state === "invalid";
       return { kind: "area", area, perArea: per, terminator: terminatorIndex(this.bytes, per), read: !loaded || area <= d.currentArea, stopArea: d.currentArea };
@@ -99,8 +99,8 @@ export class HexView {
   }
 
   private row(i: number, el: HTMLDivElement): void {
-    const off = i * 16;
-    const b = this.bytes.subarray(off, off + 16);
+    const off = entryOffset(i);
+    const b = this.bytes.subarray(off, entryOffset(i + 1));
     const note = describeRow(this.ctx, i, b);
     let hex = "";
     for (const s of note.spans) {

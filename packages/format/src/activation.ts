@@ -4,12 +4,12 @@
  * (decodeCow / decodeCowAsync), so both read exactly the same way.
  */
 import { chunkSizeProblem, defaultChunkSize } from "./chunkSize.js";
-import { DISK_VERSION, EXCEPTION_SIZE, HEADER_SIZE, MAX_CHUNK_NUMBER, SECTOR_SIZE, SNAP_MAGIC } from "./constants.js";
+import { DISK_VERSION, HEADER_SIZE, MAX_CHUNK_NUMBER, SECTOR_SIZE, SNAP_MAGIC } from "./constants.js";
 import { ErrorCode, FormatError } from "./errors.js";
 import { ExceptionTable } from "./exceptionTable.js";
 import { decodeEntriesInto } from "./area.js";
 import { decodeHeader, type Header } from "./header.js";
-import { areaLocation, capacity, chunkBytes, chunksInDevice, deviceSectors, exceptionsPerArea, nextFreeAfterLoad, usage, type Usage } from "./layout.js";
+import { areaLocation, capacity, chunkBytes, chunkOffset, chunkSectors, chunksInDevice, deviceSectors, entriesIn, entryOffset, exceptionsPerArea, nextFreeAfterLoad, usage, type Usage } from "./layout.js";
 import type { AsyncReader, SyncReader } from "./reader.js";
 
 /** Entries reserved up front at most (32 MiB); larger tables grow by doubling. */
@@ -169,8 +169,8 @@ export class Activation {
     const location = areaLocation(this.chunkSize, this.area);
     const bytes = chunkBytes(this.chunkSize);
     if (this.pieceStart > 0) {
-      const at = this.pieceStart * EXCEPTION_SIZE;
-      return { offset: location * bytes + at, length: Math.min(AREA_READ_PIECE, bytes - at), area: this.area };
+      const at = entryOffset(this.pieceStart);
+      return { offset: chunkOffset(this.chunkSize, location) + at, length: Math.min(AREA_READ_PIECE, bytes - at), area: this.area };
     }
     if (location + 1 > chunksInDevice(this.chunkSize, this.deviceBytes)) {
       throw new FormatError(
@@ -181,12 +181,12 @@ export class Activation {
         { area: this.area, chunk: location },
       );
     }
-    return { offset: location * bytes, length: Math.min(AREA_READ_PIECE, bytes), area: this.area };
+    return { offset: chunkOffset(this.chunkSize, location), length: Math.min(AREA_READ_PIECE, bytes), area: this.area };
   }
 
   /** Takes the bytes asked for by nextRead (one piece of an area). */
   acceptArea(bytes: Uint8Array): void {
-    const count = Math.min(bytes.length, chunkBytes(this.chunkSize) - this.pieceStart * EXCEPTION_SIZE) / EXCEPTION_SIZE;
+    const count = entriesIn(Math.min(bytes.length, chunkBytes(this.chunkSize) - entryOffset(this.pieceStart)));
     const keep = this.options.keepEntries !== false;
     if (!keep) this.table.count = 0;
     const from = this.table.count;
@@ -210,7 +210,7 @@ export class Activation {
     if (!this.header || !this.done) throw new Error("activation is not complete");
     if (this.options.keepEntries === false) this.table.count = 0;
     const nextFree = nextFreeAfterLoad(this.chunkSize, this.maxNew);
-    if (nextFree * this.chunkSize > MAX_CHUNK_NUMBER) {
+    if (chunkSectors(this.chunkSize, nextFree) > MAX_CHUNK_NUMBER) {
       // The kernel would carry on with a 64-bit counter; we cannot count it exactly.
       throw new FormatError(
         ErrorCode.ChunkNumberTooLarge,

@@ -2,7 +2,7 @@
  * One metadata area: E entries of {old_chunk u64 LE, new_chunk u64 LE}. An
  * entry whose new_chunk is 0 ends the list (chunk 0 is the header, never data).
  */
-import { EXCEPTION_SIZE } from "./constants.js";
+import { entriesIn, entryOffset } from "./layout.js";
 import { ErrorCode, FormatError } from "./errors.js";
 import type { ExceptionTable } from "./exceptionTable.js";
 
@@ -25,8 +25,8 @@ export interface AreaDecodeResult {
  * exactly as activation loads them. `area` only labels errors.
  */
 export function decodeAreaInto(bytes: Uint8Array, exceptionsPerArea: number, table: ExceptionTable, area = 0): AreaDecodeResult {
-  if (bytes.length < exceptionsPerArea * EXCEPTION_SIZE) {
-    throw new FormatError(ErrorCode.Truncated, `metadata area ${area} needs ${exceptionsPerArea * EXCEPTION_SIZE} bytes, got ${bytes.length}`, { area });
+  if (bytes.length < entryOffset(exceptionsPerArea)) {
+    throw new FormatError(ErrorCode.Truncated, `metadata area ${area} needs ${entryOffset(exceptionsPerArea)} bytes, got ${bytes.length}`, { area });
   }
   const r = decodeEntriesInto(bytes, exceptionsPerArea, table, area, 0);
   return { loaded: r.loaded, full: !r.terminated, maxNewChunk: r.maxNewChunk };
@@ -50,7 +50,7 @@ export function decodeEntriesInto(bytes: Uint8Array, count: number, table: Excep
   table.reserve(count);
   if (!LITTLE_ENDIAN_HOST) return decodeWithDataView(bytes, count, table, area, firstIndex);
   // Aligned 32-bit words read the little-endian fields directly.
-  const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice(0, count * EXCEPTION_SIZE);
+  const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice(0, entryOffset(count));
   const w = new Uint32Array(aligned.buffer, aligned.byteOffset, count * 4);
   let n0 = table.count;
   let maxNew = -1;
@@ -96,11 +96,11 @@ export function decodeEntriesInto(bytes: Uint8Array, count: number, table: Excep
 }
 
 function decodeWithDataView(bytes: Uint8Array, count: number, table: ExceptionTable, area: number, firstIndex: number): EntriesDecodeResult {
-  const v = new DataView(bytes.buffer, bytes.byteOffset, count * EXCEPTION_SIZE);
+  const v = new DataView(bytes.buffer, bytes.byteOffset, entryOffset(count));
   let maxNew = -1;
   let i = 0;
   for (; i < count; i++) {
-    const k = i * EXCEPTION_SIZE;
+    const k = entryOffset(i);
     const newLo = v.getUint32(k + 8, true);
     const newHi = v.getUint32(k + 12, true);
     if (newLo === 0 && newHi === 0) break;
@@ -123,7 +123,7 @@ function tooLarge(area: number, index: number, field: string, high: number): For
 
 /** Reads entry `index` of an area without interpreting it (for diagnostics and tools). */
 export function readEntry(bytes: Uint8Array, index: number): { oldLow: number; oldHigh: number; newLow: number; newHigh: number } {
-  const v = new DataView(bytes.buffer, bytes.byteOffset + index * EXCEPTION_SIZE, EXCEPTION_SIZE);
+  const v = new DataView(bytes.buffer, bytes.byteOffset + entryOffset(index), entryOffset(1));
   return { oldLow: v.getUint32(0, true), oldHigh: v.getUint32(4, true), newLow: v.getUint32(8, true), newHigh: v.getUint32(12, true) };
 }
 
@@ -131,7 +131,7 @@ export function readEntry(bytes: Uint8Array, index: number): { oldLow: number; o
 export function writeEntry(bytes: Uint8Array, index: number, oldChunk: number, newChunk: number): void {
   checkChunkNumber(oldChunk, "old_chunk");
   checkChunkNumber(newChunk, "new_chunk");
-  const v = new DataView(bytes.buffer, bytes.byteOffset + index * EXCEPTION_SIZE, EXCEPTION_SIZE);
+  const v = new DataView(bytes.buffer, bytes.byteOffset + entryOffset(index), entryOffset(1));
   v.setUint32(0, oldChunk % TWO_32, true);
   v.setUint32(4, Math.floor(oldChunk / TWO_32), true);
   v.setUint32(8, newChunk % TWO_32, true);
@@ -140,7 +140,7 @@ export function writeEntry(bytes: Uint8Array, index: number, oldChunk: number, n
 
 /** Zeroes entry `index` (a merge clears the entries it has copied back). */
 export function clearEntry(bytes: Uint8Array, index: number): void {
-  bytes.fill(0, index * EXCEPTION_SIZE, (index + 1) * EXCEPTION_SIZE);
+  bytes.fill(0, entryOffset(index), entryOffset(index + 1));
 }
 
 /**
@@ -149,7 +149,7 @@ export function clearEntry(bytes: Uint8Array, index: number): void {
  */
 export function encodeArea(table: ExceptionTable, from: number, count: number, chunkBytes: number): Uint8Array {
   const out = new Uint8Array(chunkBytes);
-  const capacity = chunkBytes / EXCEPTION_SIZE;
+  const capacity = entriesIn(chunkBytes);
   if (count > capacity) throw new FormatError(ErrorCode.InvalidArgument, `an area of ${chunkBytes} bytes holds ${capacity} entries, not ${count}`);
   for (let i = 0; i < count; i++) writeEntry(out, i, table.oldChunk[from + i]!, table.newChunk[from + i]!);
   return out;

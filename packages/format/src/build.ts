@@ -9,7 +9,7 @@ import { ErrorCode, FormatError } from "./errors.js";
 import { writeEntry } from "./area.js";
 import { validateChunkSize } from "./chunkSize.js";
 import { encodeHeaderInto, makeHeader } from "./header.js";
-import { allocationSequence, areaLocation, chunkBytes, exceptionsPerArea } from "./layout.js";
+import { allocationSequence, areaOfEntry, areaOffset, chunkBytes, chunkOffset, indexInArea, lastAreaLocation } from "./layout.js";
 
 export interface CowSpec {
   /** Sectors per chunk. */
@@ -39,29 +39,28 @@ export interface BuiltCow {
 export function buildCow(spec: CowSpec): BuiltCow {
   const { chunkSize } = spec;
   validateChunkSize(chunkSize);
-  const perArea = exceptionsPerArea(chunkSize);
   const given = spec.exceptions ?? [];
   const auto = allocationSequence(chunkSize, given.length, FIRST_DATA_CHUNK);
   const pairs: Array<[number, number]> = given.map((e, i) => (typeof e === "number" ? [e, auto[i]!] : [e[0], e[1]]));
-  const currentArea = Math.floor(pairs.length / perArea);
-  const currentIndex = pairs.length % perArea;
-  let needed = areaLocation(chunkSize, currentArea) + 1;
+  const currentArea = areaOfEntry(chunkSize, pairs.length);
+  const currentIndex = indexInArea(chunkSize, pairs.length);
+  let needed = lastAreaLocation(chunkSize, pairs.length) + 1;
   for (const [, n] of pairs) needed = Math.max(needed, n + 1);
   const chunks = spec.deviceChunks ?? needed + (spec.freeChunks ?? 0);
-  if (chunks < areaLocation(chunkSize, currentArea) + 1) {
-    throw new FormatError(ErrorCode.InvalidArgument, `${pairs.length} exceptions need areas up to chunk ${areaLocation(chunkSize, currentArea)}, but the device has ${chunks} chunks`);
+  if (chunks < lastAreaLocation(chunkSize, pairs.length) + 1) {
+    throw new FormatError(ErrorCode.InvalidArgument, `${pairs.length} exceptions need areas up to chunk ${lastAreaLocation(chunkSize, pairs.length)}, but the device has ${chunks} chunks`);
   }
   const cb = chunkBytes(chunkSize);
-  const bytes = new Uint8Array(chunks * cb);
+  const bytes = new Uint8Array(chunkOffset(chunkSize, chunks));
   const valid = spec.valid === undefined ? 1 : typeof spec.valid === "boolean" ? (spec.valid ? 1 : 0) : spec.valid;
   const header = makeHeader(chunkSize);
   header.valid = valid;
   encodeHeaderInto(header, bytes.subarray(0, cb));
   pairs.forEach(([o, n], i) => {
-    const location = areaLocation(chunkSize, Math.floor(i / perArea));
-    writeEntry(bytes.subarray(location * cb, (location + 1) * cb), i % perArea, o, n);
+    const at = areaOffset(chunkSize, areaOfEntry(chunkSize, i));
+    writeEntry(bytes.subarray(at, at + cb), indexInArea(chunkSize, i), o, n);
     const data = spec.chunkData?.(o, n);
-    if (data && n < chunks) bytes.set(data.subarray(0, cb), n * cb);
+    if (data && n < chunks) bytes.set(data.subarray(0, cb), chunkOffset(chunkSize, n));
   });
   return { bytes, pairs, currentArea, currentIndex };
 }

@@ -1,4 +1,5 @@
-import { MAX_CHUNK_SIZE, SECTOR_SIZE } from "./constants.js";
+import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, SECTOR_SIZE } from "./constants.js";
+import { sectorsIn } from "./layout.js";
 import { ErrorCode, FormatError } from "./errors.js";
 
 /**
@@ -10,7 +11,7 @@ export function chunkSizeProblem(chunkSize: number, logicalBlockSize = SECTOR_SI
   if (!Number.isInteger(chunkSize) || chunkSize <= 0 || (chunkSize & (chunkSize - 1)) !== 0 || chunkSize > 0x80000000) {
     return `chunk size ${chunkSize} is not a power of two`;
   }
-  const blockSectors = Math.max(1, Math.floor(logicalBlockSize / SECTOR_SIZE));
+  const blockSectors = Math.max(1, sectorsIn(logicalBlockSize));
   if (chunkSize % blockSectors !== 0) {
     return `chunk size ${chunkSize} is not a multiple of the device's logical block size (${logicalBlockSize} bytes)`;
   }
@@ -33,7 +34,7 @@ export function validateChunkSize(chunkSize: number, logicalBlockSize = SECTOR_S
 
 /** The chunk size the kernel uses when the table gives 0. */
 export function defaultChunkSize(logicalBlockSize = SECTOR_SIZE): number {
-  return Math.max(32, Math.floor(logicalBlockSize / SECTOR_SIZE));
+  return Math.max(DEFAULT_CHUNK_SIZE, sectorsIn(logicalBlockSize));
 }
 
 function highestPowerOfTwo(n: number): number {

@@ -4,7 +4,7 @@
  */
 import { HEADER_SIZE } from "./constants.js";
 import { writeEntry } from "./area.js";
-import { areaLocation, chunkBytes } from "./layout.js";
+import { areaOffset, chunkBytes } from "./layout.js";
 
 export type HeaderField = "magic" | "valid" | "version" | "chunkSize";
 const FIELD_OFFSET: Record<HeaderField, number> = { magic: 0, valid: 4, version: 8, chunkSize: 12 };
@@ -26,7 +26,7 @@ export function setHeaderField(image: Uint8Array, field: HeaderField, value: num
 export function raceHeader(image: Uint8Array, chunkSize: number, area = 0, keepHeaderWords = 0): Uint8Array {
   const out = image.slice();
   const cb = chunkBytes(chunkSize);
-  const src = areaLocation(chunkSize, area) * cb;
+  const src = areaOffset(chunkSize, area);
   const keep = out.slice(0, keepHeaderWords * 4);
   out.copyWithin(0, src, src + cb);
   out.set(keep, 0);
@@ -37,7 +37,7 @@ export function raceHeader(image: Uint8Array, chunkSize: number, area = 0, keepH
 export function setEntry(image: Uint8Array, chunkSize: number, area: number, index: number, oldChunk: number, newChunk: number): Uint8Array {
   const out = image.slice();
   const cb = chunkBytes(chunkSize);
-  const at = areaLocation(chunkSize, area) * cb;
+  const at = areaOffset(chunkSize, area);
   writeEntry(out.subarray(at, at + cb), index, oldChunk, newChunk);
   return out;
 }

@@ -4,11 +4,11 @@
  * activation (it drives the Activation class) and then inspects what was loaded.
  */
 import { Activation, type ActivationOptions, type CowImage } from "./activation.js";
-import { EXCEPTION_SIZE, HEADER_SIZE } from "./constants.js";
+import { HEADER_SIZE } from "./constants.js";
 import type { ChunkColumn } from "./exceptionTable.js";
 import { indexInSorted, repeatedValues, sortedCopy } from "./sortedChunks.js";
 import { FormatError, type Location } from "./errors.js";
-import { areaLocation, capacity, chunkBytes, chunkKind, chunksInDevice, exceptionsPerArea } from "./layout.js";
+import { areaLocation, areaOfEntry, areaOffset, chunkBytes, chunkKind, chunksCovering, dataChunksBelow, indexInArea, chunksInDevice, entryOffset, exceptionsPerArea } from "./layout.js";
 import type { AsyncReader, SyncReader } from "./reader.js";
 
 /** error: the kernel refuses the image; warning: it activates, but data or space is wrong; info: harmless oddity. */
@@ -124,12 +124,11 @@ async function inspect(img: CowImage, read: Read, options: DiagnoseOptions, out:
   if (img.state !== "valid") return;
   // Bytes after the terminator in the current area. The terminator's new_chunk
   // is zero by definition, so any non-zero byte from it on is stale.
-  const areaStart = areaLocation(chunkSize, img.currentArea) * cb;
-  if (await anyNonZero(read, areaStart + img.currentIndex * EXCEPTION_SIZE, areaStart + cb)) {
+  const areaStart = areaOffset(chunkSize, img.currentArea);
+  if (await anyNonZero(read, areaStart + entryOffset(img.currentIndex), areaStart + cb)) {
     out.add(FindingCode.EntriesAfterTerminator, "warning", `area ${img.currentArea} has non-zero bytes at or after its terminator (entry ${img.currentIndex}); the kernel ignores them, but they are stale or torn entries`, { area: img.currentArea, index: img.currentIndex, chunk: areaLocation(chunkSize, img.currentArea) });
   }
-  const perArea = exceptionsPerArea(chunkSize);
-  const originChunks = options.originBytes === undefined ? Infinity : Math.ceil(options.originBytes / cb);
+  const originChunks = options.originBytes === undefined ? Infinity : chunksCovering(chunkSize, options.originBytes);
   const { oldChunk, newChunk, count } = img.exceptions;
   // Duplicates by sorting copies (one at a time), not by a Map per entry.
   const dupOld = repeats(oldChunk, count);
@@ -147,7 +146,7 @@ async function inspect(img: CowImage, read: Read, options: DiagnoseOptions, out:
   for (let i = 0; i < count; i++) {
     const o = oldChunk[i]!;
     const n = newChunk[i]!;
-    const loc: Location = { area: Math.floor(i / perArea), index: i % perArea, chunk: n };
+    const loc: Location = { area: areaOfEntry(chunkSize, i), index: indexInArea(chunkSize, i), chunk: n };
     const jo = dupOld ? indexInSorted(dupOld.values, o) : -1;
     if (jo >= 0) {
       const seen = dupOld!.first[jo]!;
@@ -173,7 +172,7 @@ async function inspect(img: CowImage, read: Read, options: DiagnoseOptions, out:
   // Data chunks below nextFree that no exception names: leaked by a crash with
   // commits out of order. Counted from the layout, not chunk by chunk, so a
   // huge new_chunk costs nothing.
-  const dataBelow = limit >= 2 ? capacity(chunkSize, limit * chunkSize).dataChunks : 0;
+  const dataBelow = dataChunksBelow(chunkSize, limit);
   const unreferenced = dataBelow - referenced;
   if (unreferenced > 0) {
     out.add(FindingCode.UnreferencedChunks, "info", `${unreferenced} data chunk(s) below the free cursor (${img.nextFree}) belong to no exception: space leaked by commits that completed out of order before a crash`, {});

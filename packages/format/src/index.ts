@@ -13,3 +13,4 @@ export * from "./dump.js";
 export * from "./salvage.js";
 export * from "./mapSvg.js";
 export * from "./sortedChunks.js";
+export * from "./view.js";

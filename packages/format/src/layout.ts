@@ -8,29 +8,162 @@
  */
 import { EXCEPTION_SIZE, FIRST_DATA_CHUNK, HEADER_CHUNK, SECTOR_SIZE } from "./constants.js";
 
+/** Bytes in `sectors` sectors. */
+export function sectorBytes(sectors: number): number {
+  return sectors * SECTOR_SIZE;
+}
+
+/** Whole sectors in `bytes` (a trailing partial sector does not count). */
+export function sectorsIn(bytes: number): number {
+  return Math.floor(bytes / SECTOR_SIZE);
+}
+
+/** Sectors needed to hold `bytes` (a partial last sector counts). */
+export function sectorsCovering(bytes: number): number {
+  return Math.ceil(bytes / SECTOR_SIZE);
+}
+
+/** The chunk holding sector `sector`. */
+export function chunkAtSector(chunkSize: number, sector: number): number {
+  return Math.floor(sector / chunkSize);
+}
+
 /** Bytes in one chunk. */
 export function chunkBytes(chunkSize: number): number {
-  return chunkSize * SECTOR_SIZE;
+  return sectorBytes(chunkSize);
 }
 
-/** E: how many 16-byte exception entries fill one chunk (32 per sector). */
-export function exceptionsPerArea(chunkSize: number): number {
-  return (chunkSize * SECTOR_SIZE) / EXCEPTION_SIZE;
-}
-
-/** Distance in chunks from one metadata area to the next: the area plus its E data chunks. */
-export function areaStride(chunkSize: number): number {
-  return exceptionsPerArea(chunkSize) + 1;
-}
-
-/** Chunk number of metadata area `area`. */
-export function areaLocation(chunkSize: number, area: number): number {
-  return 1 + areaStride(chunkSize) * area;
+/** Sectors in `chunks` chunks. */
+export function chunkSectors(chunkSize: number, chunks: number): number {
+  return chunks * chunkSize;
 }
 
 /** Byte offset of chunk `chunk`. */
 export function chunkOffset(chunkSize: number, chunk: number): number {
-  return chunk * chunkSize * SECTOR_SIZE;
+  return chunk * chunkBytes(chunkSize);
+}
+
+/** The chunk holding byte `offset`. */
+export function chunkAtByte(chunkSize: number, offset: number): number {
+  return Math.floor(offset / chunkBytes(chunkSize));
+}
+
+/** Chunks needed to cover `bytes` (a partial last chunk counts): an origin's size in chunks. */
+export function chunksCovering(chunkSize: number, bytes: number): number {
+  return Math.ceil(bytes / chunkBytes(chunkSize));
+}
+
+/** Byte offset of entry `index` inside its area's chunk. */
+export function entryOffset(index: number): number {
+  return index * EXCEPTION_SIZE;
+}
+
+/** How many 16-byte entries `bytes` bytes hold (exact: a fraction when `bytes` is not a multiple of 16). */
+export function entriesIn(bytes: number): number {
+  return bytes / EXCEPTION_SIZE;
+}
+
+/** E: how many 16-byte exception entries fill one chunk (32 per sector). */
+export function exceptionsPerArea(chunkSize: number): number {
+  return entriesIn(chunkBytes(chunkSize));
+}
+
+/*
+ * The area chain for E entries per area, whatever E is: a real COW has
+ * E = exceptionsPerArea(chunkSize); the TLA+ model uses E = 2 or 3.
+ */
+
+/** Chunks from one area to the next: the area plus the `perArea` data chunks it records. */
+export function areaStrideForE(perArea: number): number {
+  return perArea + 1;
+}
+
+/** Chunk number of metadata area `area` when areas hold `perArea` entries. */
+export function areaLocationForE(perArea: number, area: number): number {
+  return 1 + areaStrideForE(perArea) * area;
+}
+
+/** True when `chunk` is a metadata area (not the header) when areas hold `perArea` entries. */
+export function isAreaChunkForE(perArea: number, chunk: number): boolean {
+  return chunk > HEADER_CHUNK && (chunk - 1) % areaStrideForE(perArea) === 0;
+}
+
+/** The area whose location is `chunk` (an area chunk), or whose data chunks include it. */
+export function areaOfChunkForE(perArea: number, chunk: number): number {
+  return Math.floor((chunk - 1) / areaStrideForE(perArea));
+}
+
+/** The area recording the `n`-th entry of the list when areas hold `perArea` entries. */
+export function areaOfEntryForE(perArea: number, n: number): number {
+  return Math.floor(n / perArea);
+}
+
+/** The index inside its area of the `n`-th entry of the list when areas hold `perArea` entries. */
+export function indexInAreaForE(perArea: number, n: number): number {
+  return n % perArea;
+}
+
+/** The `index`-th data chunk after area `area` (the chunk a fresh store hands out for that entry). */
+export function dataChunkForE(perArea: number, area: number, index: number): number {
+  return areaLocationForE(perArea, area) + 1 + index;
+}
+
+/** Distance in chunks from one metadata area to the next: the area plus its E data chunks. */
+export function areaStride(chunkSize: number): number {
+  return areaStrideForE(exceptionsPerArea(chunkSize));
+}
+
+/** Chunk number of metadata area `area`. */
+export function areaLocation(chunkSize: number, area: number): number {
+  return areaLocationForE(exceptionsPerArea(chunkSize), area);
+}
+
+/** Byte offset of metadata area `area`. */
+export function areaOffset(chunkSize: number, area: number): number {
+  return chunkOffset(chunkSize, areaLocation(chunkSize, area));
+}
+
+/** Byte offset of entry `index` of metadata area `area` on the device. */
+export function entryDeviceOffset(chunkSize: number, area: number, index: number): number {
+  return areaOffset(chunkSize, area) + entryOffset(index);
+}
+
+/** True when `chunk` is a metadata area chunk (the header is not one). The one test of "is this an area". */
+export function isAreaChunk(chunkSize: number, chunk: number): boolean {
+  return isAreaChunkForE(exceptionsPerArea(chunkSize), chunk);
+}
+
+/** The area recording the `n`-th entry of the list (0-based), which is also the current area after `n` entries. */
+export function areaOfEntry(chunkSize: number, n: number): number {
+  return areaOfEntryForE(exceptionsPerArea(chunkSize), n);
+}
+
+/** The index inside its area of the `n`-th entry of the list. */
+export function indexInArea(chunkSize: number, n: number): number {
+  return indexInAreaForE(exceptionsPerArea(chunkSize), n);
+}
+
+/** Position in the whole list of entry `index` of area `area`. */
+export function entryNumber(chunkSize: number, area: number, index: number): number {
+  return area * exceptionsPerArea(chunkSize) + index;
+}
+
+/** The `index`-th data chunk after area `area`: where `nextFree` stands when that area holds `index` entries. */
+export function dataChunk(chunkSize: number, area: number, index: number): number {
+  return dataChunkForE(exceptionsPerArea(chunkSize), area, index);
+}
+
+/**
+ * The area that ends a list of `count` entries: the one holding its
+ * terminator, which is a zeroed empty area when the one before it is full.
+ */
+export function lastAreaLocation(chunkSize: number, count: number): number {
+  return areaLocation(chunkSize, areaOfEntry(chunkSize, count));
+}
+
+/** True when a device of `deviceBytes` has room for the areas of `count` entries, the ending area included. */
+export function roomForEntries(chunkSize: number, count: number, deviceBytes: number): boolean {
+  return lastAreaLocation(chunkSize, count) < chunksInDevice(chunkSize, deviceBytes);
 }
 
 export type ChunkKind = "header" | "metadata" | "data";
@@ -38,12 +171,12 @@ export type ChunkKind = "header" | "metadata" | "data";
 /** What a chunk is in the layout (independent of whether it is in use). */
 export function chunkKind(chunkSize: number, chunk: number): ChunkKind {
   if (chunk === HEADER_CHUNK) return "header";
-  return (chunk - 1) % areaStride(chunkSize) === 0 ? "metadata" : "data";
+  return isAreaChunk(chunkSize, chunk) ? "metadata" : "data";
 }
 
 /** True for the header chunk and every metadata area chunk. */
 export function isMetadataChunk(chunkSize: number, chunk: number): boolean {
-  return chunk === HEADER_CHUNK || (chunk - 1) % areaStride(chunkSize) === 0;
+  return chunk === HEADER_CHUNK || isAreaChunk(chunkSize, chunk);
 }
 
 /**
@@ -52,7 +185,7 @@ export function isMetadataChunk(chunkSize: number, chunk: number): boolean {
  */
 export function areaOfChunk(chunkSize: number, chunk: number): number {
   if (chunk === HEADER_CHUNK) return -1;
-  return Math.floor((chunk - 1) / areaStride(chunkSize));
+  return areaOfChunkForE(exceptionsPerArea(chunkSize), chunk);
 }
 
 /**
@@ -60,7 +193,7 @@ export function areaOfChunk(chunkSize: number, chunk: number): number {
  * location, the next chunk is the first data chunk after it.
  */
 export function skipMetadata(chunkSize: number, chunk: number): number {
-  return chunk % areaStride(chunkSize) === 1 ? chunk + 1 : chunk;
+  return isAreaChunk(chunkSize, chunk) ? chunk + 1 : chunk;
 }
 
 /** The cursor after handing out chunk `nextFree`. */
@@ -75,12 +208,12 @@ export function nextFreeAfterLoad(chunkSize: number, maxNewChunk: number): numbe
 
 /** Whole chunks of `chunkSize` sectors in a device of `deviceBytes`. */
 export function chunksInDevice(chunkSize: number, deviceBytes: number): number {
-  return Math.floor(deviceBytes / (chunkSize * SECTOR_SIZE));
+  return Math.floor(deviceBytes / chunkBytes(chunkSize));
 }
 
 /** Sectors in a device (a trailing partial sector does not count). */
 export function deviceSectors(deviceBytes: number): number {
-  return Math.floor(deviceBytes / SECTOR_SIZE);
+  return sectorsIn(deviceBytes);
 }
 
 /**
@@ -88,7 +221,7 @@ export function deviceSectors(deviceBytes: number): number {
  * (nextFree + 1) * chunkSize sectors fit in the device.
  */
 export function canAllocate(chunkSize: number, nextFree: number, totalSectors: number): boolean {
-  return (nextFree + 1) * chunkSize <= totalSectors;
+  return chunkSectors(chunkSize, nextFree + 1) <= totalSectors;
 }
 
 /** The first `count` chunks a fresh store hands out, in order. */
@@ -115,14 +248,19 @@ export interface Usage {
 export function usage(chunkSize: number, nextFree: number, currentArea: number, totalSectors: number): Usage {
   return {
     totalSectors,
-    allocatedSectors: nextFree * chunkSize,
-    metadataSectors: (currentArea + 2) * chunkSize,
+    allocatedSectors: chunkSectors(chunkSize, nextFree),
+    metadataSectors: chunkSectors(chunkSize, currentArea + 2),
   };
 }
 
 /** The `allocated/total metadata` part of `dmsetup status` for a valid snapshot. */
 export function usageStatus(u: Usage): string {
   return `${u.allocatedSectors}/${u.totalSectors} ${u.metadataSectors}`;
+}
+
+/** Data chunks (not header, not areas) among chunks 0 .. `chunk` - 1. */
+export function dataChunksBelow(chunkSize: number, chunk: number): number {
+  return capacity(chunkSize, chunkSectors(chunkSize, chunk)).dataChunks;
 }
 
 export interface Capacity {
@@ -143,6 +281,7 @@ export interface Capacity {
  */
 export function capacity(chunkSize: number, totalSectors: number): Capacity {
   const chunks = Math.floor(totalSectors / chunkSize);
-  const areas = chunks >= 2 ? Math.floor((chunks - 2) / areaStride(chunkSize)) + 1 : 0;
+  // Areas 0 .. a start inside the device when areaLocation(a) <= chunks - 1.
+  const areas = chunks >= 2 ? areaOfChunkForE(exceptionsPerArea(chunkSize), chunks - 1) + 1 : 0;
   return { chunks, areas, dataChunks: Math.max(0, chunks - 1 - areas) };
 }

@@ -4,7 +4,7 @@
  */
 import type { ChunkColumn } from "./exceptionTable.js";
 import type { Finding } from "./diagnose.js";
-import { areaLocation, capacity, chunkBytes, chunkKind, chunksInDevice } from "./layout.js";
+import { areaLocation, chunkBytes, chunkKind, chunksInDevice, dataChunksBelow } from "./layout.js";
 
 /** Chunk classes, least important first (ties in a cell go to the later one). */
 export const MAP_CLASSES = ["free", "used", "metadata", "leaked", "header", "problem"] as const;
@@ -98,7 +98,7 @@ export function renderMap(m: MapInput): MapResult {
   }
   if (m.headerIsProblem) problem[0] = 1;
   // Header and metadata chunks below x: x minus the data chunks of a device that ends at x.
-  const metaBelow = (x: number): number => x - capacity(cs, x * cs).dataChunks;
+  const metaBelow = (x: number): number => x - dataChunksBelow(cs, x);
   const nf = Math.min(m.nextFree, chunks);
   const cls = new Uint8Array(cells);
   const totals = new Float64Array(MAP_CLASSES.length);

@@ -16,10 +16,10 @@
  * layout (the kernel never reads them) and are only counted.
  */
 import { chunkSizeProblem } from "./chunkSize.js";
-import { EXCEPTION_SIZE, HEADER_SIZE, MAX_CHUNK_SIZE, SECTOR_SIZE, SNAP_MAGIC, DISK_VERSION } from "./constants.js";
+import { FIRST_DATA_CHUNK, HEADER_SIZE, MAX_CHUNK_SIZE, SECTOR_SIZE, SNAP_MAGIC, DISK_VERSION } from "./constants.js";
 import { ExceptionTable } from "./exceptionTable.js";
 import { decodeHeader, type Header } from "./header.js";
-import { areaLocation, areaOfChunk, chunkBytes, chunkKind, chunksInDevice, exceptionsPerArea } from "./layout.js";
+import { areaLocation, areaOfChunk, chunkOffset, chunkBytes, chunkKind, chunksCovering, chunksInDevice, entriesIn, entryOffset, exceptionsPerArea } from "./layout.js";
 import type { SyncReader } from "./reader.js";
 import { isZero } from "./diagnose.js";
 import { ChunkNumberSet } from "./chunkNumberSet.js";
@@ -120,20 +120,20 @@ function walkChain(
   for (;;) {
     const loc = areaLocation(cs, area);
     if (loc >= chunks) return { areas: area, end: "device-end", stale: false };
-    const base = loc * cb;
-    const perPiece = Math.min(cb, READ_PIECE) / EXCEPTION_SIZE;
+    const base = chunkOffset(cs, loc);
+    const perPiece = entriesIn(Math.min(cb, READ_PIECE));
     let index = 0;
     while (index < perArea) {
       const n = Math.min(perPiece, perArea - index);
-      const bytes = reader.read(base + index * EXCEPTION_SIZE, n * EXCEPTION_SIZE);
+      const bytes = reader.read(base + entryOffset(index), entryOffset(n));
       const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
-      const v = new DataView(aligned.buffer, aligned.byteOffset, n * EXCEPTION_SIZE);
+      const v = new DataView(aligned.buffer, aligned.byteOffset, entryOffset(n));
       for (let i = 0; i < n; i++) {
-        const k = i * EXCEPTION_SIZE;
+        const k = entryOffset(i);
         const newLo = v.getUint32(k + 8, true);
         const newHi = v.getUint32(k + 12, true);
         if (newLo === 0 && newHi === 0) {
-          const stale = staleAfter(reader, bytes, k, base + (index + n) * EXCEPTION_SIZE, base + cb);
+          const stale = staleAfter(reader, bytes, k, base + entryOffset(index + n), base + cb);
           return { areas: area + 1, end: "terminator", stale };
         }
         visit(area, index + i, v.getUint32(k, true), v.getUint32(k + 4, true), newLo, newHi);
@@ -209,7 +209,7 @@ export function headerProblem(header: Header, logicalBlockSize = SECTOR_SIZE): s
 export function chunkSizeCandidates(deviceBytes: number, maxChunkSize = 16384): number[] {
   const out: number[] = [];
   const cap = Math.min(maxChunkSize, MAX_CHUNK_SIZE);
-  for (let cs = 1; cs <= cap && chunkBytes(cs) * 2 <= deviceBytes; cs *= 2) out.push(cs);
+  for (let cs = 1; cs <= cap && chunkOffset(cs, FIRST_DATA_CHUNK) <= deviceBytes; cs *= 2) out.push(cs);
   return out;
 }
 
@@ -260,11 +260,11 @@ export function salvage(reader: SyncReader, options: SalvageOptions = {}): Salva
     end: "terminator",
     staleBytesAfterTerminator: false,
   };
-  if (chunkSize === 0 || chunkSizeProblem(chunkSize) !== null || chunkBytes(chunkSize) * 2 > reader.size) return result;
+  if (chunkSize === 0 || chunkSizeProblem(chunkSize) !== null || chunkOffset(chunkSize, FIRST_DATA_CHUNK) > reader.size) return result;
 
   const maxListed = options.maxDroppedListed ?? 1000;
   const chunks = chunksInDevice(chunkSize, reader.size);
-  const originChunks = options.originBytes === undefined ? Infinity : Math.ceil(options.originBytes / chunkBytes(chunkSize));
+  const originChunks = options.originBytes === undefined ? Infinity : chunksCovering(chunkSize, options.originBytes);
   const seenNew = new ChunkSet(chunks);
   const seenOld = new ChunkNumberSet(); // not a Set: a refused COW may hold more than 2^24 entries
   const table = result.exceptions;

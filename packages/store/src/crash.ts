@@ -11,7 +11,7 @@
  * flush, or still in flight) any subset is applied, each possibly torn at
  * sector granularity.
  */
-import { SECTOR_SIZE } from "@dmsnap/format";
+import { SECTOR_SIZE, sectorBytes, sectorsCovering } from "@dmsnap/format";
 import { checkRange, type BlockDevice, type WriteFlags } from "./device.js";
 import type { Rng } from "./rng.js";
 import type { DeviceTracer } from "./trace.js";
@@ -280,9 +280,9 @@ export class SimDevice implements BlockDevice {
       if (mode === undefined) continue;
       if (mode === "all") img.set(w.data, w.offset);
       else {
-        const sectors = Math.ceil(w.data.length / SECTOR_SIZE);
+        const sectors = sectorsCovering(w.data.length);
         for (let s = 0; s < sectors; s++) {
-          if (rng.chance(0.5)) img.set(w.data.subarray(s * SECTOR_SIZE, Math.min(w.data.length, (s + 1) * SECTOR_SIZE)), w.offset + s * SECTOR_SIZE);
+          if (rng.chance(0.5)) img.set(w.data.subarray(sectorBytes(s), Math.min(w.data.length, sectorBytes(s + 1))), w.offset + sectorBytes(s));
         }
       }
     }

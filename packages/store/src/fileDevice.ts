@@ -5,7 +5,7 @@
  */
 import { constants as fsConstants, promises as fs } from "node:fs";
 import { readFileSync } from "node:fs";
-import { SECTOR_SIZE } from "@dmsnap/format";
+import { SECTOR_SIZE, sectorBytes } from "@dmsnap/format";
 import { checkRange, type BlockDevice, type WriteFlags } from "./device.js";
 import { ioError } from "./errors.js";
 
@@ -114,8 +114,9 @@ export class FileDevice implements BlockDevice {
   }
 }
 
-function blockDeviceSize(rdev: number): number {
+/** The size in bytes of the block device `rdev` (from stat) as the kernel reports it: sysfs counts 512-byte sectors. */
+export function blockDeviceSize(rdev: number): number {
   const major = Math.floor(rdev / 256) & 0xfff;
   const minor = (rdev & 0xff) | ((Math.floor(rdev / 1048576) & 0xfff) << 8);
-  return Number(readFileSync(`/sys/dev/block/${major}:${minor}/size`, "utf8").trim()) * SECTOR_SIZE;
+  return sectorBytes(Number(readFileSync(`/sys/dev/block/${major}:${minor}/size`, "utf8").trim()));
 }

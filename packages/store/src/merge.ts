@@ -38,7 +38,7 @@
  * - at the end, area 0 is zeroed if bytes after its terminator survived a torn
  *   write: stale entries there would come back to life if the COW were reused.
  */
-import { areaLocation, chunkBytes, chunkOffset, chunksInDevice, decodeHeader, FindingCode, isMetadataChunk, type ExceptionTable } from "@dmsnap/format";
+import { areaOfEntry, areaOffset, chunkBytes, chunkOffset, chunksCovering, chunksInDevice, decodeHeader, entryNumber, indexInArea, FindingCode, isMetadataChunk, type ExceptionTable } from "@dmsnap/format";
 import type { BlockDevice } from "./device.js";
 import { ioError, StoreError, StoreErrorCode } from "./errors.js";
 import { ExceptionIndex } from "./exceptionIndex.js";
@@ -144,10 +144,9 @@ export async function mergeSnapshot(options: MergeOptions): Promise<MergeResult>
   }
   const cs = store.chunkSize;
   const cb = chunkBytes(cs);
-  const perArea = store.exceptionsPerArea;
   const table = store.loaded;
   const total = table.count;
-  if (store.currentArea * perArea + store.currentIndex !== total) {
+  if (entryNumber(cs, store.currentArea, store.currentIndex) !== total) {
     throw new Error(`internal: the store's position (area ${store.currentArea}, index ${store.currentIndex}) does not match the ${total} loaded exceptions`);
   }
 
@@ -155,7 +154,7 @@ export async function mergeSnapshot(options: MergeOptions): Promise<MergeResult>
   const firstOf = new ExceptionIndex(total);
   for (let g = 0; g < total; g++) if (firstOf.get(table.oldChunk[g]!) < 0) firstOf.set(table.oldChunk[g]!, g);
   const visible = (g: number): boolean => firstOf.get(table.oldChunk[g]!) === g;
-  validate(table, visible, cs, cow.size, origin.size, perArea);
+  validate(table, visible, cs, cow.size, origin.size);
 
   const result: MergeResult = { state: "valid", chunkSize: cs, exceptions: total, merged: 0, copiedChunks: 0, skippedDuplicates: 0, bytesCopied: 0, commits: 0 };
   const report = (): void => options.onProgress?.({ merged: result.merged, total, bytesCopied: result.bytesCopied });
@@ -163,7 +162,7 @@ export async function mergeSnapshot(options: MergeOptions): Promise<MergeResult>
 
   const copyRange = async (oldStart: number, newStart: number, chunks: number): Promise<void> => {
     const from = chunkOffset(cs, newStart);
-    const to = oldStart * cb;
+    const to = chunkOffset(cs, oldStart);
     const length = Math.min(chunks * cb, origin.size - to);
     for (let done = 0; done < length; ) {
       const n = Math.min(copyBytes, length - done);
@@ -204,12 +203,12 @@ export async function mergeSnapshot(options: MergeOptions): Promise<MergeResult>
   for (;;) {
     const run = await store.prepareMerge();
     if (run.count === 0) break;
-    const end = store.currentArea * perArea + store.currentIndex;
+    const end = entryNumber(cs, store.currentArea, store.currentIndex);
     if (table.oldChunk[end - 1] !== run.lastOld || table.newChunk[end - 1] !== run.lastNew) {
       throw new Error(`internal: prepareMerge gave ${run.lastOld}->${run.lastNew}, but entry ${end - 1} of the loaded list is ${table.oldChunk[end - 1]}->${table.newChunk[end - 1]}`);
     }
     // Earlier whole runs of the same area join the batch while it stays within batchBytes.
-    const areaStart = store.currentArea * perArea;
+    const areaStart = entryNumber(cs, store.currentArea, 0);
     let start = end - run.count;
     let bytes = run.count * cb;
     while (start > areaStart) {
@@ -235,7 +234,7 @@ export async function mergeSnapshot(options: MergeOptions): Promise<MergeResult>
   }
 
   // Stale bytes after area 0's terminator (a torn clear) must not outlive the merge.
-  const area0 = chunkOffset(cs, areaLocation(cs, 0));
+  const area0 = areaOffset(cs, 0);
   let bytes0: Uint8Array;
   try {
     bytes0 = await cow.read(area0, cb);
@@ -261,14 +260,14 @@ function runLength(table: ExceptionTable, last: number, floor: number): number {
   return k;
 }
 
-function validate(table: ExceptionTable, visible: (g: number) => boolean, cs: number, cowBytes: number, originBytes: number, perArea: number): void {
+function validate(table: ExceptionTable, visible: (g: number) => boolean, cs: number, cowBytes: number, originBytes: number): void {
   const cowChunks = chunksInDevice(cs, cowBytes);
-  const originChunks = Math.ceil(originBytes / chunkBytes(cs));
+  const originChunks = chunksCovering(cs, originBytes);
   for (let g = 0; g < table.count; g++) {
     if (!visible(g)) continue;
     const o = table.oldChunk[g]!;
     const n = table.newChunk[g]!;
-    const where = { area: Math.floor(g / perArea), index: g % perArea };
+    const where = { area: areaOfEntry(cs, g), index: indexInArea(cs, g) };
     const at = `entry ${g} (area ${where.area}, index ${where.index}) maps origin chunk ${o} to COW chunk ${n}`;
     const next = "nothing was written; run 'dmsnap check' on the COW to see every such entry";
     if (n >= cowChunks) {

@@ -20,7 +20,7 @@
  * area fills exactly when the model's does. The padding is invisible to the
  * comparison: the model's slot i is the engine's entry 32 - E + i.
  */
-import { areaLocation, chunkBytes, chunkOffset, decodeHeader, isMetadataChunk, SNAP_MAGIC, type CowImage } from "@dmsnap/format";
+import { areaLocation, areaOffset, chunkAtByte, chunkBytes, chunkOffset, dataChunkForE, decodeHeader, entryOffset, exceptionsPerArea, isAreaChunk, isAreaChunkForE, isMetadataChunk, areaOfChunkForE, areaOfEntryForE, indexInAreaForE, SNAP_MAGIC, type CowImage } from "@dmsnap/format";
 import { ManualScheduler, SimDevice, type PendingOp, type WriteRecord } from "./crash.js";
 import { Rng } from "./rng.js";
 import { Snapshot } from "./snapshot.js";
@@ -189,7 +189,7 @@ const ENVIRONMENT = new Set(["E", "NAreas", "N", "MaxInFlight", "MaxCrashes", "F
 /** Properties meant to be violated by the fixed design (non-vacuity witnesses). */
 const WITNESSES = new Set(["NeverRecoversEverything", "NeverHeaderDuringAreaWrite", "NeverRecoversAfterReload", "NeverOriginAfterInvalidation", "NeverMerged", "NeverZeroPastEnd"]);
 
-const ENGINE_E = 32; // chunk size 1: 32 entries per area
+const ENGINE_E = exceptionsPerArea(1); // chunk size 1: 32 entries per area
 const BACKGROUND_OLD = 2097152; // origin chunks of the padding entries (no model exception uses them)
 const ORIGIN_OF = (e: number) => 1000 + e;
 
@@ -328,7 +328,7 @@ const CHECKS: Record<string, (c: Ctx) => boolean> = {
     !(c.store?.errors.some((e) => {
       const m = /^write of \d+ bytes at offset (\d+) lies outside/.exec(e.message);
       const ch = m ? Number(m[1]) / chunkBytes(1) : -1;
-      return ch > 0 && (ch - 1) % (ENGINE_E + 1) === 0;
+      return isAreaChunk(1, ch);
     }) ?? false),
 };
 
@@ -386,14 +386,14 @@ async function runOnce(cx: Counterexample, d: Design, design: boolean): Promise<
   // area 0 zeroed, the other areas an earlier snapshot's (one stale entry, then zeros),
   // the data stale; the device ends after the model's last area's data chunks.
   const sched = new ManualScheduler();
-  const chunks = 1 + (ENGINE_E + 1) * nAreas;
+  const chunks = areaLocation(1, nAreas);
   const image = staleCowImage(chunks * chunkBytes(1), 1, new Rng(0x5eed));
-  for (let a = 1; a < nAreas; a++) image.fill(0, chunkOffset(1, areaLocation(1, a)) + 16, chunkOffset(1, areaLocation(1, a) + 1));
+  for (let a = 1; a < nAreas; a++) image.fill(0, areaOffset(1, a) + entryOffset(1), areaOffset(1, a) + chunkBytes(1));
   if (first) {
     // A new COW as lvm2 leaves it: chunk 0 wiped, area 0 an earlier snapshot's.
     image.fill(0, 0, chunkBytes(1));
-    new DataView(image.buffer).setUint32(chunkOffset(1, areaLocation(1, 0)), 1048576 + 7, true);
-    new DataView(image.buffer).setUint32(chunkOffset(1, areaLocation(1, 0)) + 8, 2, true);
+    new DataView(image.buffer).setUint32(areaOffset(1, 0), 1048576 + 7, true);
+    new DataView(image.buffer).setUint32(areaOffset(1, 0) + 8, 2, true);
   }
   const c: Ctx = {
     cx, E, pad, store: null, snap: null, cow: new SimDevice(image, sched, { flushAtSubmit: true }), sched, chunkOf: [0], committed: new Set(), acked: new Map(),
@@ -409,9 +409,7 @@ async function runOnce(cx: Counterexample, d: Design, design: boolean): Promise<
   const failed = new Set<number>();
   const deferred: number[] = [];
   const check = CHECKS[cx.violated]!;
-  const cb = chunkBytes(1);
-  const chunkOfOp = (op: PendingOp) => Math.floor(op.offset / cb);
-  const isAreaChunk = (ch: number) => ch > 0 && (ch - 1) % (ENGINE_E + 1) === 0;
+  const chunkOfOp = (op: PendingOp) => chunkAtByte(1, op.offset);
 
   /** Opening a device: reads complete at once; first activation's writes wait for the model's Init steps. */
   const open = async (dev: SimDevice) => {
@@ -435,14 +433,14 @@ async function runOnce(cx: Counterexample, d: Design, design: boolean): Promise<
   };
   const engineChunk = (mc: number): number => {
     if (mc === 0) return 0;
-    if ((mc - 1) % (E + 1) === 0) return areaLocation(1, (mc - 1) / (E + 1));
+    if (isAreaChunkForE(E, mc)) return areaLocation(1, areaOfChunkForE(E, mc));
     return -1;
   };
   const findWrite = (chunk: number) => sched.find((op) => op.kind === "write" && op.device === c.cow && chunkOfOp(op) === chunk);
   /** Lands and settles the engine's pending metadata writes the schedule lacks (the shipped engine's own steps). */
   const catchUp = async (why: string, only?: number) => {
     for (let guard = 0; guard < 8; guard++) {
-      const i = sched.find((op) => op.kind === "write" && isAreaChunk(chunkOfOp(op)) && (only === undefined || chunkOfOp(op) === only));
+      const i = sched.find((op) => op.kind === "write" && isAreaChunk(1, chunkOfOp(op)) && (only === undefined || chunkOfOp(op) === only));
       if (i < 0 && !toSettle) return;
       if (toSettle) {
         toSettle.settle!();
@@ -540,7 +538,7 @@ async function runOnce(cx: Counterexample, d: Design, design: boolean): Promise<
       case "TakeCommitWrite": {
         const i = findWrite(cwChunk());
         if (i >= 0) sched.pending[i]!.take!();
-        else if (cwChunk() * cb >= c.cow.size) break; // past the device end: the device refused it at once
+        else if (chunkOffset(1, cwChunk()) >= c.cow.size) break; // past the device end: the device refused it at once
         else if (design) mismatches.push(`state ${k + 1}: the engine has no write of chunk ${cwChunk()} in flight`);
         break;
       }
@@ -587,8 +585,8 @@ async function runOnce(cx: Counterexample, d: Design, design: boolean): Promise<
         const cache = (st: Record<string, TlaValue>) => st.cache as Record<string, TlaValue[]>;
         for (const ch of Object.keys(cache(prev)).filter((x) => cache(prev)[x]!.length > 0 && cache(next)[x]!.length === 0)) {
           const mc = Number(ch);
-          const ec = mc === 0 || (mc - 1) % (E + 1) === 0 ? engineChunk(mc) : c.chunkOf[c.chunkOf.findIndex((_, e) => e > 0 && modelChunkOf(prev, e, E) === mc)] ?? -1;
-          for (const w of c.cow.writes) if (w.completeT !== Infinity && Math.floor(w.offset / cb) === ec) destaged.add(w);
+          const ec = mc === 0 || isAreaChunkForE(E, mc) ? engineChunk(mc) : c.chunkOf[c.chunkOf.findIndex((_, e) => e > 0 && modelChunkOf(prev, e, E) === mc)] ?? -1;
+          for (const w of c.cow.writes) if (w.completeT !== Infinity && chunkAtByte(1, w.offset) === ec) destaged.add(w);
         }
         break;
       }
@@ -672,7 +670,7 @@ async function runOnce(cx: Counterexample, d: Design, design: boolean): Promise<
     const hdr = findWrite(0) >= 0;
     const area = c.store !== null && findWrite(areaLocation(1, store().currentArea)) >= 0;
     if (hdr && area) c.headerAndAreaInFlight = true;
-    if (c.crash === null && c.store && c.chunkOf.every((_, e) => e === 0 || c.acked.has(e)) && sched.find((op) => op.kind === "write" && isAreaChunk(chunkOfOp(op))) >= 0) c.quiescentIO = true;
+    if (c.crash === null && c.store && c.chunkOf.every((_, e) => e === 0 || c.acked.has(e)) && sched.find((op) => op.kind === "write" && isAreaChunk(1, chunkOfOp(op))) >= 0) c.quiescentIO = true;
     if (design) compare(c, next, k + 1, mismatches, c.store !== null && paddedArea === c.store.currentArea);
     if (violatedAt === null && !AT_END.has(cx.violated) && !check(c)) violatedAt = k + 1;
     prev = next;
@@ -711,7 +709,7 @@ function originImage(n: number): Uint8Array {
 function modelChunkOf(st: Record<string, TlaValue>, e: number, E: number): number {
   if (st.newChunk !== undefined) return Number(at(st.newChunk, e));
   const i = e - 1;
-  return 2 + Math.floor(i / E) * (E + 1) + (i % E);
+  return dataChunkForE(E, areaOfEntryForE(E, i), indexInAreaForE(E, i));
 }
 
 const blankSeen = new WeakMap<Ctx, { durable: boolean; read: boolean }>();

@@ -8,7 +8,7 @@
  * a refusal (NO_SPACE) with nothing written anywhere.
  */
 import { spawnSync } from "node:child_process";
-import { advanceNextFree, chunkKind, chunkOffset, skipMetadata } from "@dmsnap/format";
+import { advanceNextFree, chunkAtByte, chunkKind, chunkOffset, skipMetadata } from "@dmsnap/format";
 import type { FileDevice } from "./fileDevice.js";
 import { StoreError, StoreErrorCode } from "./errors.js";
 import type { Snapshot } from "./snapshot.js";
@@ -21,7 +21,7 @@ export function copyRange(snap: Snapshot, offset: number, length: number): { fro
   const cs = snap.chunkSize;
   const cb = snap.store.chunkBytes;
   let chunks = 0;
-  for (let c = Math.floor(offset / cb); c <= Math.floor((offset + length - 1) / cb); c++) if (snap.index.get(c) < 0) chunks++;
+  for (let c = chunkAtByte(cs, offset); c <= chunkAtByte(cs, offset + length - 1); c++) if (snap.index.get(c) < 0) chunks++;
   if (chunks === 0) return null;
   let last = skipMetadata(cs, snap.store.nextFree);
   for (let i = 1; i < chunks; i++) last = advanceNextFree(cs, last);

@@ -6,7 +6,7 @@
  * devices are drained and the snapshot view, the origin and a reactivation
  * are compared with a model. Used by sim.test.ts; exported for replays.
  */
-import { areaLocation, isMetadataChunk, SNAP_MAGIC, type CowImage } from "@dmsnap/format";
+import { areaLocation, chunkAtByte, chunkBytes, chunkOffset, exceptionsPerArea, isMetadataChunk, SNAP_MAGIC, type CowImage } from "@dmsnap/format";
 import { AutoScheduler, ManualScheduler, SimDevice } from "./crash.js";
 import { isStoreError } from "./errors.js";
 import { Rng } from "./rng.js";
@@ -42,17 +42,17 @@ export class SimFailure extends Error {
 export async function simulate(seed: number, options: SimOptions = {}): Promise<SimStats> {
   const rng = new Rng(seed);
   const chunkSize = rng.chance(0.5) ? 1 : 2;
-  const cb = chunkSize * 512;
+  const cb = chunkBytes(chunkSize);
   const originChunks = 4 + rng.int(28);
-  const originSize = originChunks * cb - (rng.chance(0.3) ? 1 + rng.int(cb - 1) : 0);
-  const perArea = chunkSize * 32;
+  const originSize = chunkOffset(chunkSize, originChunks) - (rng.chance(0.3) ? 1 + rng.int(cb - 1) : 0);
+  const perArea = exceptionsPerArea(chunkSize);
   // Sometimes roomy (several areas), sometimes tight enough to fill.
   const cowChunks = rng.chance(0.35) ? 3 + rng.int(originChunks + 2) : areaLocation(chunkSize, 1) + 1 + rng.int(perArea);
   const overflow = rng.chance(0.3);
   const steps = options.steps ?? 120 + rng.int(120);
   const sched = new ManualScheduler();
   const origin = new SimDevice(rng.bytes(originSize), sched, { record: false });
-  const cow = new SimDevice(options.trace ? options.trace.cowImage(cowChunks * cb, chunkSize) : new Uint8Array(cowChunks * cb), sched, { record: false });
+  const cow = new SimDevice(options.trace ? options.trace.cowImage(chunkOffset(chunkSize, cowChunks), chunkSize) : new Uint8Array(chunkOffset(chunkSize, cowChunks)), sched, { record: false });
   const tracer = options.trace?.attach(cow, chunkSize);
   cow.tracer = tracer;
   const fail = (msg: string): never => {
@@ -100,12 +100,12 @@ export async function simulate(seed: number, options: SimOptions = {}): Promise<
 
   const chunksOf = (off: number, len: number): number[] => {
     const out: number[] = [];
-    for (let c = Math.floor(off / cb); c <= Math.floor((off + len - 1) / cb); c++) out.push(c);
+    for (let c = chunkAtByte(chunkSize, off); c <= chunkAtByte(chunkSize, off + len - 1); c++) out.push(c);
     return out;
   };
   const pickRange = (): [number, number] => {
     const c = rng.int(originChunks);
-    const start = c * cb + (rng.chance(0.4) ? 0 : rng.int(cb));
+    const start = chunkOffset(chunkSize, c) + (rng.chance(0.4) ? 0 : rng.int(cb));
     const max = Math.min(originSize - start, rng.chance(0.2) ? 2 * cb : cb);
     if (max <= 0) return [Math.max(0, originSize - 1), 1];
     const len = rng.chance(0.3) ? Math.min(max, cb - (start % cb)) : 1 + rng.int(max);
@@ -232,7 +232,7 @@ export async function simulate(seed: number, options: SimOptions = {}): Promise<
     const got = await reading;
     for (let c = 0; c < originChunks; c++) {
       if (unknown[c]) continue;
-      for (let i = c * cb; i < Math.min(originSize, (c + 1) * cb); i++) if (got[i] !== view[i]) fail(`${label}: view differs at byte ${i} (chunk ${c})`);
+      for (let i = chunkOffset(chunkSize, c); i < Math.min(originSize, chunkOffset(chunkSize, c + 1)); i++) if (got[i] !== view[i]) fail(`${label}: view differs at byte ${i} (chunk ${c})`);
     }
   };
   if (snap.valid) await compareView(snap, "final view", () => pump());

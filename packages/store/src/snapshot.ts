@@ -15,7 +15,7 @@
  * - exceptions are committed in allocation order: a copy that finishes early
  *   waits for every exception allocated before it (no leaked COW chunks).
  */
-import { chunkOffset } from "@dmsnap/format";
+import { chunkAtByte, chunkOffset, chunksCovering } from "@dmsnap/format";
 import { checkRange, type BlockDevice } from "./device.js";
 import { ioError, isStoreError, StoreError, StoreErrorCode } from "./errors.js";
 import { ExceptionIndex } from "./exceptionIndex.js";
@@ -57,7 +57,7 @@ export class Snapshot {
     this.index = ExceptionIndex.fromTable(store.loaded);
     this.valid = store.valid;
     this.cb = store.chunkBytes;
-    this.chunkCount = Math.ceil(origin.size / this.cb);
+    this.chunkCount = chunksCovering(this.chunkSize, origin.size);
   }
 
   static async open(origin: BlockDevice, cow: BlockDevice, options: StoreOptions = {}): Promise<Snapshot> {
@@ -103,7 +103,7 @@ export class Snapshot {
     const end = offset + length;
     let pos = offset;
     while (pos < end) {
-      const c = Math.floor(pos / this.cb);
+      const c = chunkAtByte(this.chunkSize, pos);
       const n = this.index.get(c);
       if (n >= 0) {
         const stop = Math.min(end, (c + 1) * this.cb);
@@ -138,7 +138,7 @@ export class Snapshot {
     const waits: Promise<boolean>[] = [];
     if (this.valid && data.length > 0) {
       const last = Math.floor((offset + data.length - 1) / this.cb);
-      for (let c = Math.floor(offset / this.cb); c <= last; c++) {
+      for (let c = chunkAtByte(this.chunkSize, offset); c <= last; c++) {
         if (this.index.get(c) >= 0) continue;
         let p = this.pending.get(c);
         if (!p) {
@@ -176,7 +176,7 @@ export class Snapshot {
     const tasks: Promise<void>[] = [];
     const end = offset + data.length;
     for (let pos = offset; pos < end; ) {
-      const c = Math.floor(pos / this.cb);
+      const c = chunkAtByte(this.chunkSize, pos);
       const stop = Math.min(end, (c + 1) * this.cb);
       tasks.push(this.writeSnapshotChunk(c, pos - c * this.cb, data.subarray(pos - offset, stop - offset)));
       pos = stop;

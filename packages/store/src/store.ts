@@ -23,21 +23,22 @@
  * race of 2009, harmless here because the header has its own buffer.
  */
 import {
-  areaLocation,
   advanceNextFree,
+  areaOffset,
   canAllocate,
   chunkBytes,
-  chunkOffset,
   clearEntry,
+  dataChunk,
   decodeCowAsync,
   deviceSectors,
   encodeHeaderInto,
-  EXCEPTION_SIZE,
+  entryOffset,
   ExceptionTable,
-  SECTOR_SIZE,
   FIRST_DATA_CHUNK,
   makeHeader,
   readEntry,
+  sectorBytes,
+  sectorsCovering,
   usage as layoutUsage,
   usageStatus,
   writeEntry,
@@ -188,9 +189,9 @@ export class PersistentStore {
       // The kernel keeps the last area it read in memory; commits append to it.
       // Only the live entries are read (whole sectors): a 1 GiB area with a
       // few entries costs a sector, and the rest of the buffer is never touched.
-      const live = Math.min(cb, Math.ceil((image.currentIndex * EXCEPTION_SIZE) / SECTOR_SIZE) * SECTOR_SIZE);
+      const live = Math.min(cb, sectorBytes(sectorsCovering(entryOffset(image.currentIndex))));
       try {
-        if (live > 0) areaBytes.set(await device.read(chunkOffset(image.chunkSize, areaLocation(image.chunkSize, image.currentArea)), live));
+        if (live > 0) areaBytes.set(await device.read(areaOffset(image.chunkSize, image.currentArea), live));
       } catch (e) {
         throw ioError(e, "reading the current metadata area");
       }
@@ -198,7 +199,7 @@ export class PersistentStore {
       // kernel keeps them in its buffer, so its next commit, which moves the
       // terminator one slot on, makes them live again. We clear them: the next
       // area write leaves only the entries activation loaded plus the new ones.
-      areaBytes.fill(0, image.currentIndex * EXCEPTION_SIZE, live);
+      areaBytes.fill(0, entryOffset(image.currentIndex), live);
     }
     const store = new PersistentStore(device, image, areaBytes, options);
     if (image.state === "new") await store.initialise();
@@ -210,11 +211,11 @@ export class PersistentStore {
       // The kernel's order: the header and the zeroing of area 0 issued together, both plain.
       const header = this.headerBuffer;
       encodeHeaderInto(makeHeader(this.chunkSize, true), header);
-      await Promise.all([this.device.write(0, header), this.device.write(chunkOffset(this.chunkSize, areaLocation(this.chunkSize, 0)), this.zeroChunk)]);
+      await Promise.all([this.device.write(0, header), this.device.write(areaOffset(this.chunkSize, 0), this.zeroChunk)]);
       return;
     }
     try {
-      await this.device.write(chunkOffset(this.chunkSize, areaLocation(this.chunkSize, 0)), this.zeroChunk);
+      await this.device.write(areaOffset(this.chunkSize, 0), this.zeroChunk);
       // The header buffer past its 16 bytes is never written: it stays zero (and, for a huge chunk, untouched).
       const header = this.headerBuffer;
       encodeHeaderInto(makeHeader(this.chunkSize, true), header);
@@ -298,7 +299,7 @@ export class PersistentStore {
     if (this.valid) {
       let writing: Promise<void>;
       try {
-        writing = this.device.write(chunkOffset(this.chunkSize, areaLocation(this.chunkSize, this.currentArea)), this.area, { flushBefore: this.flushBeforeArea, fua: true });
+        writing = this.device.write(areaOffset(this.chunkSize, this.currentArea), this.area, { flushBefore: this.flushBeforeArea, fua: true });
       } catch (e) {
         writing = Promise.reject(e);
       }
@@ -323,7 +324,7 @@ export class PersistentStore {
 
   private async zeroArea(area: number): Promise<void> {
     try {
-      await this.device.write(chunkOffset(this.chunkSize, areaLocation(this.chunkSize, area)), this.zeroChunk);
+      await this.device.write(areaOffset(this.chunkSize, area), this.zeroChunk);
     } catch (e) {
       this.fail(e, `zeroing metadata area ${area}`);
     }
@@ -439,7 +440,7 @@ export class PersistentStore {
         if (this.currentArea === 0) return { count: 0, lastOld: -1, lastNew: -1 };
         this.currentArea--;
         try {
-          const bytes = await this.device.read(chunkOffset(this.chunkSize, areaLocation(this.chunkSize, this.currentArea)), this.chunkBytes);
+          const bytes = await this.device.read(areaOffset(this.chunkSize, this.currentArea), this.chunkBytes);
           this.area.set(bytes);
         } catch (e) {
           this.currentArea++;
@@ -466,13 +467,13 @@ export class PersistentStore {
       }
       for (let i = 0; i < count; i++) clearEntry(this.area, this.currentIndex - 1 - i);
       try {
-        await this.device.write(chunkOffset(this.chunkSize, areaLocation(this.chunkSize, this.currentArea)), this.area, { flushBefore: true, fua: true });
+        await this.device.write(areaOffset(this.chunkSize, this.currentArea), this.area, { flushBefore: true, fua: true });
       } catch (e) {
         this.fail(e, `writing metadata area ${this.currentArea} after a merge`);
         throw this.errors[this.errors.length - 1]!;
       }
       this.currentIndex -= count;
-      this.nextFree = areaLocation(this.chunkSize, this.currentArea) + this.currentIndex + 1;
+      this.nextFree = dataChunk(this.chunkSize, this.currentArea, this.currentIndex);
     });
   }
 

@@ -10,7 +10,7 @@
  * The run must start from the model's initial disk: a valid header, area 0
  * zeroed, everything else stale (staleCowImage).
  */
-import { areaLocation, chunkBytes, exceptionsPerArea, SNAP_MAGIC } from "@dmsnap/format";
+import { areaLocation, areaOffset, chunkAtByte, chunkBytes, chunkOffset, chunksInDevice, entryOffset, exceptionsPerArea, FIRST_DATA_CHUNK, SNAP_MAGIC } from "@dmsnap/format";
 import type { SimDevice } from "./crash.js";
 import type { Rng } from "./rng.js";
 import type { CommitNext, DeviceTracer, StoreTracer } from "./trace.js";
@@ -105,21 +105,21 @@ const TWO32 = 4294967296;
 export function staleCowImage(size: number, chunkSize: number, rng: Rng): Uint8Array {
   const img = rng.bytes(size);
   const cb = chunkBytes(chunkSize);
-  const chunks = Math.floor(size / cb);
+  const chunks = chunksInDevice(chunkSize, size);
   const view = new DataView(img.buffer, img.byteOffset, img.byteLength);
   for (let a = 0; areaLocation(chunkSize, a) < chunks; a++) {
-    const base = areaLocation(chunkSize, a) * cb;
+    const base = areaOffset(chunkSize, a);
     // One stale entry, then zeros: an earlier snapshot's area (the model's StaleArea).
-    img.fill(0, base + 16, base + cb);
-    for (let i = 0; i < 16; i += 16) {
+    img.fill(0, base + entryOffset(1), base + cb);
+    for (let i = 0; i < entryOffset(1); i += entryOffset(1)) {
       view.setUint32(base + i, 1048576 + rng.int(1048576), true);
       view.setUint32(base + i + 4, 0, true);
-      view.setUint32(base + i + 8, 2 + rng.int(chunks - 2), true);
+      view.setUint32(base + i + 8, FIRST_DATA_CHUNK + rng.int(chunks - FIRST_DATA_CHUNK), true);
       view.setUint32(base + i + 12, 0, true);
     }
   }
   img.fill(0, 0, cb);
-  img.fill(0, areaLocation(chunkSize, 0) * cb, (areaLocation(chunkSize, 0) + 1) * cb);
+  img.fill(0, areaOffset(chunkSize, 0), areaOffset(chunkSize, 0) + cb);
   view.setUint32(0, SNAP_MAGIC, true);
   view.setUint32(4, 1, true);
   view.setUint32(8, 1, true);
@@ -205,7 +205,7 @@ export class ModelTracer implements StoreTracer, DeviceTracer {
   }
 
   private deviceEvent(offset: number, data: Uint8Array): TraceEvent | null {
-    const c = Math.floor(offset / this.cb);
+    const c = chunkAtByte(this.chunkSize, offset);
     if (c === 0) return { a: "HeaderDone", slots: this.block(data) };
     if (c === this.pendingZero) {
       this.pendingZero = -1;
@@ -245,7 +245,7 @@ export class ModelTracer implements StoreTracer, DeviceTracer {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const out: number[] = [];
     for (let i = 0; i < this.E; i++) {
-      const o = i * 16;
+      const o = entryOffset(i);
       const old = view.getUint32(o, true) + view.getUint32(o + 4, true) * TWO32;
       const nw = view.getUint32(o + 8, true) + view.getUint32(o + 12, true) * TWO32;
       out.push(this.slot(old, nw));
@@ -255,7 +255,7 @@ export class ModelTracer implements StoreTracer, DeviceTracer {
 
   /** Areas whose metadata chunk lies on the device (the model's NAreas). */
   areasOnDevice(): number {
-    const chunks = Math.floor(this.cow.size / this.cb);
+    const chunks = chunksInDevice(this.chunkSize, this.cow.size);
     let a = 0;
     while (areaLocation(this.chunkSize, a) < chunks) a++;
     return a;
@@ -264,7 +264,7 @@ export class ModelTracer implements StoreTracer, DeviceTracer {
   /** The Crash event for a crash image and what activation made of it. */
   crashEvent(image: Uint8Array, act: Activation): TraceEvent {
     const cb = this.cb;
-    const chunk = (c: number) => image.subarray(c * cb, (c + 1) * cb);
+    const chunk = (c: number) => image.subarray(chunkOffset(this.chunkSize, c), chunkOffset(this.chunkSize, c + 1));
     const areas: number[][] = [];
     for (let a = 0; a < this.areasOnDevice(); a++) areas.push(this.block(chunk(areaLocation(this.chunkSize, a))));
     const data: number[] = [];

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { areaLocation, capacity, chunkBytes, chunkKind, chunksInDevice, decodeHeader, exceptionsPerArea, salvage, deviceSectors, diagnose, HEADER_SIZE, SNAP_MAGIC, chunkSizeProblem, statusOf, type Diagnosis, type Finding, type Location, type SyncReader } from "@dmsnap/format";
+import { capacity, chunkBytes, chunkKind, decodeHeader, roomForEntries, salvage, deviceSectors, diagnose, HEADER_SIZE, SNAP_MAGIC, chunkSizeProblem, statusOf, type Diagnosis, type Finding, type Location, type SyncReader } from "@dmsnap/format";
 import { Exit } from "../util/errors.js";
 import { notBlank, notBlankFinding } from "../util/notBlank.js";
 import { countEntries } from "../util/streamCow.js";
@@ -175,8 +175,7 @@ function repairAdvice(reader: SyncReader, chunkSize: number | undefined): string
   if (found.chunkSize === 0) {
     return "; 'dmsnap repair' cannot salvage it either: no chunk size makes its metadata parse (if you know the chunk size, 'dmsnap repair --chunk-size <sectors>' may)";
   }
-  const lastArea = Math.floor(found.exceptions.count / exceptionsPerArea(found.chunkSize));
-  if (areaLocation(found.chunkSize, lastArea) >= chunksInDevice(found.chunkSize, reader.size)) {
+  if (!roomForEntries(found.chunkSize, found.exceptions.count, reader.size)) {
     return "; 'dmsnap repair' cannot re-lay it on a device this size (NO_ROOM): restore a trimmed 'dmsnap dump --lossless' onto a larger device";
   }
   return ` ('dmsnap repair --output <file>' salvages ${found.exceptions.count} exception(s) at chunk size ${found.chunkSize})`;
@@ -187,7 +186,7 @@ function withProgress(reader: SyncReader, progress: Progress): { reader: SyncRea
   let areas = 0;
   let started = false;
   let chunkSize = 1;
-  let chunk = 512;
+  let chunk = chunkBytes(chunkSize);
   let lastArea = 0;
   const finish = (): void => {
     if (!started) return;

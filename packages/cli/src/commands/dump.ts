@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { ExceptionTable, SNAP_MAGIC, toDumpObject, type ActivationOptions, type CowImage } from "@dmsnap/format";
+import { chunkBytes, ExceptionTable, SNAP_MAGIC, toDumpObject, type ActivationOptions, type CowImage } from "@dmsnap/format";
 import { forEachEntry, scanCow } from "../util/streamCow.js";
 import { NEW_COW_NOT_BLANK, notBlank, notBlankMessage } from "../util/notBlank.js";
 import { ByteSink, TextSink, writeStdout } from "../util/textSink.js";
@@ -123,7 +123,7 @@ function summaryHead(path: string, img: CowImage, notBlank = false): string {
   lines.push(`COW device   ${path} (${formatBytes(img.deviceBytes)}, ${img.usage.totalSectors} sectors)`);
   lines.push(`header       magic ${magic}, valid ${h.valid}, version ${h.version}, chunk size ${h.chunkSize}`);
   lines.push(`state        ${img.state}${img.state === "new" ? (notBlank ? " (magic 0 but NOT blank: see the warning; do not activate it)" : " (blank: the kernel would write a header and zero area 0)") : img.state === "invalid" ? " (invalidated: no exceptions are loaded)" : ""}`);
-  lines.push(`chunk size   ${plural(img.chunkSize, "sector")} (${formatBytes(img.chunkSize * 512)}), ${img.exceptionsPerArea} exceptions per area`);
+  lines.push(`chunk size   ${plural(img.chunkSize, "sector")} (${formatBytes(chunkBytes(img.chunkSize))}), ${img.exceptionsPerArea} exceptions per area`);
   if (img.state === "valid") {
     lines.push(`areas        ${img.currentArea + 1} in use; area ${img.currentArea} holds ${img.currentIndex} of ${img.exceptionsPerArea}`);
     lines.push(`exceptions   ${img.exceptionCount}`);

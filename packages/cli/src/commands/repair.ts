@@ -1,11 +1,9 @@
 import type { Command } from "commander";
 import {
-  areaLocation,
-  chunksInDevice,
   decodeCow,
   dropReasonMeaning,
-  exceptionsPerArea,
   makeHeader,
+  roomForEntries,
   salvage,
   type DropReason,
   type SalvageResult,
@@ -83,8 +81,7 @@ could be salvaged (CHUNK_SIZE_UNKNOWN, NO_ROOM), 2 usage or I/O error
           }
           const valid = !opts.invalid;
           const dump: LosslessDump = { format: DUMP_FORMAT, version: DUMP_VERSION, deviceBytes: input.size, header: makeHeader(found.chunkSize, valid), exceptions: found.exceptions };
-          const lastArea = Math.floor(found.exceptions.count / exceptionsPerArea(found.chunkSize));
-          if (areaLocation(found.chunkSize, lastArea) >= chunksInDevice(found.chunkSize, input.size)) {
+          if (!roomForEntries(found.chunkSize, found.exceptions.count, input.size)) {
             throw new CliError("NO_ROOM", `${found.exceptions.count} exceptions fill the last metadata area exactly, and the zeroed area that must follow lies past the end of the device, so no kernel layout holds them all; rerun with --json to see them, or restore a trimmed 'dump --lossless' onto a larger device`, Exit.Image);
           }
           await copySparse(input, out, progress);

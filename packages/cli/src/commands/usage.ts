@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { capacity, chunkBytes, deviceSectors, statusOf, type CowImage } from "@dmsnap/format";
+import { capacity, chunkBytes, dataChunksBelow, deviceSectors, statusOf, type CowImage } from "@dmsnap/format";
 import { NEW_COW_NOT_BLANK, notBlank, notBlankMessage } from "../util/notBlank.js";
 import { scanCow } from "../util/streamCow.js";
 import { openImage } from "../util/imageFile.js";
@@ -43,7 +43,7 @@ export function usageReport(img: CowImage): UsageReport {
   const total = deviceSectors(img.deviceBytes);
   const cap = capacity(cs, total);
   // Data chunks below the free cursor: the capacity of a device that ends there.
-  const below = capacity(cs, Math.min(img.nextFree, cap.chunks) * cs).dataChunks;
+  const below = dataChunksBelow(cs, Math.min(img.nextFree, cap.chunks));
   const freeChunks = img.state === "invalid" ? 0 : Math.max(0, cap.dataChunks - below);
   const u = img.usage;
   return {

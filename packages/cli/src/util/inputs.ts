@@ -11,9 +11,9 @@
  * - two names of one file (symlink, hard link, two nodes of one block
  *   device) are one file: identity is device + inode, or the device number.
  */
-import { closeSync, constants, fstatSync, openSync, promises as fsp, readFileSync, readSync, statSync, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, promises as fsp, readSync, statSync, type Stats } from "node:fs";
 import type { SyncReader } from "@dmsnap/format";
-import { FileDevice } from "@dmsnap/store/node";
+import { blockDeviceSize, FileDevice } from "@dmsnap/store/node";
 import { CliError, Exit } from "./errors.js";
 import { fileError } from "./ioErrors.js";
 import { lock } from "./locks.js";
@@ -69,10 +69,8 @@ export function requireFileOrBlock(st: Stats, path: string, role: string): void 
 
 /** The size of a block device as the kernel reports it (sysfs counts 512-byte sectors). */
 export function blockDeviceBytes(st: Stats, path: string): number {
-  const major = Math.floor(st.rdev / 256) & 0xfff;
-  const minor = (st.rdev & 0xff) | ((Math.floor(st.rdev / 1048576) & 0xfff) << 8);
   try {
-    return Number(readFileSync(`/sys/dev/block/${major}:${minor}/size`, "utf8").trim()) * 512;
+    return blockDeviceSize(st.rdev);
   } catch (e) {
     throw fileError(e, path, "find the size of block device");
   }

@@ -19,16 +19,22 @@
  *   3. write the header chunk last, with FUA, then flush.
  */
 import {
-  areaLocation,
+  areaOfEntry,
+  areaOffset,
   chunkBytes,
+  chunkSectors,
   chunkSizeProblem,
   chunksInDevice,
   encodeHeader,
+  entriesIn,
+  entryOffset,
   ExceptionTable,
   exceptionsPerArea,
   HEADER_SIZE,
+  lastAreaLocation,
   MAX_CHUNK_NUMBER,
   nextFreeAfterLoad,
+  roomForEntries,
   SECTOR_SIZE,
   SNAP_MAGIC,
   DISK_VERSION,
@@ -160,12 +166,11 @@ function checkLayout(head: { deviceBytes: number; header: Header }, count: numbe
     if (count > 0) throw bad("a blank COW (magic 0) has no exceptions");
     return;
   }
-  const last = Math.floor(count / exceptionsPerArea(header.chunkSize));
   const chunks = chunksInDevice(header.chunkSize, head.deviceBytes);
-  if (areaLocation(header.chunkSize, last) >= chunks) {
-    throw bad(`${count} exceptions need metadata areas up to chunk ${areaLocation(header.chunkSize, last)}, but a ${head.deviceBytes}-byte device has ${chunks} chunks`);
+  if (!roomForEntries(header.chunkSize, count, head.deviceBytes)) {
+    throw bad(`${count} exceptions need metadata areas up to chunk ${lastAreaLocation(header.chunkSize, count)}, but a ${head.deviceBytes}-byte device has ${chunks} chunks`);
   }
-  if (maxNew >= 0 && nextFreeAfterLoad(header.chunkSize, maxNew) * header.chunkSize > MAX_CHUNK_NUMBER) {
+  if (maxNew >= 0 && chunkSectors(header.chunkSize, nextFreeAfterLoad(header.chunkSize, maxNew)) > MAX_CHUNK_NUMBER) {
     throw bad(`the highest new_chunk (${maxNew}) puts the free cursor beyond sector 2^53, which 'dmsnap dump' cannot read back (CHUNK_NUMBER_TOO_LARGE); no real device has that many chunks, so the entry is corrupt`);
   }
 }
@@ -273,7 +278,7 @@ async function allZero(dev: WritableDevice, from: number, to: number): Promise<b
 
 /** How many areas restore writes (for progress). */
 export function areaCount(dump: AnyDump): number {
-  return dump.header.magic === SNAP_MAGIC ? Math.floor(countOf(dump) / exceptionsPerArea(dump.header.chunkSize)) + 1 : 0;
+  return dump.header.magic === SNAP_MAGIC ? areaOfEntry(dump.header.chunkSize, countOf(dump)) + 1 : 0;
 }
 
 export interface RestoreOptions {
@@ -324,13 +329,13 @@ export async function restoreToDevice(dev: WritableDevice, dump: AnyDump, option
     const perArea = exceptionsPerArea(cs);
     const piece = new Uint8Array(Math.min(cb, WRITE_PIECE));
     const words = LITTLE_ENDIAN ? new Uint32Array(piece.buffer) : null;
-    const perPiece = piece.length / 16;
+    const perPiece = entriesIn(piece.length);
     let area = 0;
     let index = 0; // entries written into the current area
     let pieceStart = 0; // entry index of piece[0] within the area
-    const areaBase = (): number => areaLocation(cs, area) * cb;
+    const areaBase = (): number => areaOffset(cs, area);
     const flushPiece = async (): Promise<void> => {
-      await dev.write(areaBase() + pieceStart * 16, piece);
+      await dev.write(areaBase() + entryOffset(pieceStart), piece);
       piece.fill(0);
       pieceStart += perPiece;
     };
@@ -358,8 +363,8 @@ export async function restoreToDevice(dev: WritableDevice, dump: AnyDump, option
     }
     // The last area: its entries, the terminator, zeros to the end (the whole
     // area when the one before is exactly full).
-    await dev.write(areaBase() + pieceStart * 16, piece);
-    if (!options.targetIsZero) await zeroRange(dev, areaBase() + (pieceStart + perPiece) * 16, areaBase() + cb);
+    await dev.write(areaBase() + entryOffset(pieceStart), piece);
+    if (!options.targetIsZero) await zeroRange(dev, areaBase() + entryOffset(pieceStart + perPiece), areaBase() + cb);
     options.progress?.update(++areas);
   }
   await dev.flush();

@@ -1,3 +1,4 @@
+import { SECTOR_SIZE, sectorsIn } from "@dmsnap/format";
 import { CliError, Exit } from "./errors.js";
 import { parseSizeBytes } from "./units.js";
 
@@ -12,10 +13,10 @@ export function parseSectors(text: string, option: string): number {
     if (Number.isSafeInteger(n)) return n;
   }
   const bytes = /[a-zA-Z]/.test(text) ? parseSizeBytes(text) : null;
-  if (bytes === null || bytes % 512 !== 0) {
+  if (bytes === null || bytes % SECTOR_SIZE !== 0) {
     throw new CliError("BAD_OPTION", `${option} takes a whole number of 512-byte sectors (8) or a size that is one (4KiB, 8s), got '${text}'`, Exit.Usage);
   }
-  return bytes / 512;
+  return sectorsIn(bytes);
 }
 
 /** A size in bytes: a bare number is bytes; units as in parseSizeBytes (4KiB, 1GiB, 8s, 1.5MiB). */

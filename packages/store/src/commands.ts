@@ -1,19 +1,19 @@
 /**
- * The logic behind `dmsnap create`, `dmsnap write` and `dmsnap export`, as
+ * The logic behind `dmsnap create` and `dmsnap write` (export: export.ts), as
  * plain functions over file paths (the CLI wraps them; tests call them).
  * Refusals keep the format's codes (the same as `dmsnap dump`) or use the
  * store's; nothing here writes to a file it was not asked to write.
  */
 import { constants as fsConstants, promises as fs } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { capacity, chunkBytes, chunkOffset, decodeCowAsync, deviceSectors, SECTOR_SIZE, validateChunkSize, type CowImage } from "@dmsnap/format";
+import { capacity, decodeCowAsync, deviceSectors, SECTOR_SIZE, validateChunkSize } from "@dmsnap/format";
 import { deviceReader } from "./device.js";
 import { FileDevice } from "./fileDevice.js";
 import { StoreError, StoreErrorCode } from "./errors.js";
-import { SortedExceptionIndex } from "./sortedIndex.js";
 import { Snapshot } from "./snapshot.js";
 import { copyRange, reserve } from "./reserve.js";
 import { PersistentStore } from "./store.js";
+import { refuseSame, syncDir } from "./fsPaths.js";
 
 export interface CreateOptions {
   cow: string;
@@ -108,19 +108,6 @@ export async function initialiseCow(dev: FileDevice, path: string, chunkSize: nu
       capacity: capacity(store.chunkSize, deviceSectors(dev.size)).dataChunks,
       status: store.status(),
     };
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const h = await fs.open(dir, "r");
-    try {
-      await h.sync();
-    } finally {
-      await h.close();
-    }
-  } catch {
-    // Some file systems cannot fsync a directory; the rename is still atomic.
   }
 }
 
@@ -226,163 +213,3 @@ export async function applyWrite(options: WriteOptions): Promise<WriteResult> {
     }
   }
 }
-
-export interface ExportOptions {
-  origin: string;
-  cow: string;
-  output: string;
-  /** Table chunk size for a blank COW (affects nothing but validation). */
-  chunkSize?: number;
-  /** Bytes per read from the origin (default 1 MiB, rounded to whole chunks). */
-  blockBytes?: number;
-  /**
-   * Devices and an output the caller opened, checked and locked itself (the
-   * CLI's output is a temporary it renames into place, or a block device):
-   * written and synced here, committed and closed by the caller.
-   */
-  opened?: { origin: FileDevice; cow: FileDevice; output: ExportSink };
-}
-
-/** Where `export` writes the image (a fs.FileHandle fits). */
-export interface ExportSink {
-  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
-  sync(): Promise<void>;
-  close(): Promise<void>;
-}
-
-export interface ExportResult {
-  output: string;
-  bytes: number;
-  /** Chunks taken from the COW. */
-  cowChunks: number;
-  state: CowImage["state"];
-}
-
-/**
- * Writes the snapshot view as a raw image, streamed in blocks with bounded
- * memory (two blocks in flight plus the exception index). Reads the origin
- * and COW read-only; writes `output` under a temporary name and renames it
- * into place once durable.
- */
-export async function exportSnapshot(options: ExportOptions, onProgress?: (done: number, total: number) => void): Promise<ExportResult> {
-  const opened = options.opened;
-  if (!opened) await refuseSame(options.output, [options.origin, options.cow], "--output");
-  const originDev = opened?.origin ?? (await FileDevice.open(options.origin, { readOnly: true }));
-  const cowDev = opened?.cow ?? (await FileDevice.open(options.cow, { readOnly: true }));
-  let tmp: string | undefined;
-  try {
-    const activation = { ...(options.chunkSize ? { tableChunkSize: options.chunkSize } : {}), logicalBlockSize: cowDev.logicalBlockSize };
-    // A counting pass first (constant memory), so the table is allocated once at its exact size.
-    const { exceptionCount } = await decodeCowAsync(deviceReader(cowDev), { ...activation, keepEntries: false });
-    const image = await decodeCowAsync(deviceReader(cowDev), { ...activation, reserveEntries: exceptionCount });
-    if (image.state === "invalid") {
-      throw new StoreError(StoreErrorCode.SnapshotInvalid, `the snapshot in ${options.cow} is invalid (its header says valid = 0), so it has no view to export; the origin is intact`);
-    }
-    const index = SortedExceptionIndex.consume(image.exceptions);
-    const cs = image.chunkSize;
-    const cb = chunkBytes(cs);
-    const block = Math.max(cb, Math.floor((options.blockBytes ?? 1024 * 1024) / cb) * cb);
-    const total = originDev.size;
-    if (!opened) tmp = join(dirname(options.output), `.${basename(options.output)}.dmsnap-tmp-${process.pid}`);
-    const out: ExportSink = opened?.output ?? (await fs.open(tmp!, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC, 0o644));
-    let cowChunks = 0;
-    const filling: Array<Promise<Uint8Array>> = [];
-    try {
-      // Fill up to DEPTH blocks ahead while the oldest is written: reads of the
-      // origin (runs of chunks without exceptions only) and of the COW (runs of
-      // consecutive COW chunks) overlap with the output writes.
-      const DEPTH = 3;
-      const free: Uint8Array[] = Array.from({ length: DEPTH }, () => new Uint8Array(block));
-      let nextPos = 0;
-      const fill = async (pos: number, whole: Uint8Array): Promise<Uint8Array> => {
-        const n = Math.min(block, total - pos);
-        const buf = whole.subarray(0, n);
-        const reads: Promise<void>[] = [];
-        const first = pos / cb;
-        const last = Math.ceil((pos + n) / cb) - 1;
-        const { olds, news } = index;
-        // A cursor over the sorted exceptions: one binary search per block.
-        let k = index.lowerBound(first);
-        for (let c = first; c <= last; ) {
-          const at = (c - first) * cb;
-          let end = c + 1;
-          if (k >= olds.length || olds[k] !== c) {
-            // A run of chunks without exceptions: one origin read.
-            end = k < olds.length ? Math.min(last + 1, olds[k]!) : last + 1;
-            reads.push(originDev.readInto(buf.subarray(at, Math.min(n, (end - first) * cb)), pos + at));
-          } else {
-            // A run of consecutive COW chunks: one COW read.
-            const nw = news[k]!;
-            k++;
-            while (end <= last && k < olds.length && olds[k] === end && news[k] === nw + (end - c)) {
-              end++;
-              k++;
-            }
-            const length = Math.min(n, (end - first) * cb) - at;
-            if (chunkOffset(cs, nw) + length > cowDev.size) {
-              // The kernel fails such a read; serving zeros would hide the damage.
-              throw new StoreError(
-                StoreErrorCode.ChunkBeyondDevice,
-                `origin chunk ${c} is mapped to COW chunk ${nw}, which lies past the end of the ${cowDev.size}-byte COW ${options.cow}: the kernel fails reads of it, so there is no view to export; 'dmsnap check' lists such entries and 'dmsnap repair' drops them`,
-              );
-            }
-            cowChunks += end - c;
-            reads.push(cowDev.readInto(buf.subarray(at, at + length), chunkOffset(cs, nw)));
-          }
-          c = end;
-        }
-        await Promise.all(reads);
-        return buf;
-      };
-      const schedule = () => {
-        while (free.length > 0 && nextPos < total) {
-          filling.push(fill(nextPos, free.pop()!));
-          nextPos += block;
-        }
-      };
-      schedule();
-      for (let pos = 0; pos < total; pos += block) {
-        const buf = await filling.shift()!;
-        await writeAll(out, buf, pos);
-        free.push(new Uint8Array(buf.buffer, 0, block));
-        schedule();
-        onProgress?.(pos + buf.length, total);
-      }
-      await out.sync();
-    } catch (e) {
-      // Blocks still being filled may fail too: their errors are this one's echo.
-      for (const f of filling) f.catch(() => undefined);
-      throw e;
-    } finally {
-      if (!opened) await out.close();
-    }
-    if (!opened) {
-      await fs.rename(tmp!, options.output);
-      tmp = undefined;
-      await syncDir(dirname(options.output));
-    }
-    return { output: options.output, bytes: total, cowChunks, state: image.state };
-  } finally {
-    if (tmp) await fs.rm(tmp, { force: true });
-    if (!opened) {
-      await originDev.close();
-      await cowDev.close();
-    }
-  }
-}
-
-async function writeAll(out: ExportSink, buf: Uint8Array, position: number): Promise<void> {
-  for (let done = 0; done < buf.length; ) {
-    const { bytesWritten } = await out.write(buf, done, buf.length - done, position + done);
-    done += bytesWritten;
-  }
-}
-
-async function refuseSame(path: string, inputs: string[], option: string): Promise<void> {
-  const real = async (p: string) => fs.realpath(p).catch(() => resolve(p));
-  const mine = await real(path);
-  for (const other of inputs) {
-    if (mine === (await real(other))) throw new StoreError(StoreErrorCode.SameFile, `${option} ${path} is the same file as ${other}; give a different path`);
-  }
-}
-

@@ -45,7 +45,7 @@ export function register(program: Command): void {
           out = await createOutput(opts.output, { role: "--output", inputs: [origin, cow], force: !!opts.force, bytes: origin.size });
           let started = false;
           r = await exportSnapshot(
-            { origin: opts.origin, cow: opts.cow, output: opts.output, ...(chunkSize === undefined ? {} : { chunkSize }), opened: { origin: origin.device, cow: cow.device, output: out.sink } },
+            { origin: opts.origin, cow: opts.cow, output: opts.output, ...(chunkSize === undefined ? {} : { chunkSize }), opened: { origin: origin.device, cow: cow.device, output: { ...out.sink, fd: out.handle.fd } } },
             (done, total) => {
               if (!started) {
                 progress.start("export", total, "bytes");

@@ -1,0 +1,181 @@
+/**
+ * `dmsnap export`: the snapshot view as a raw image of the origin's size.
+ *
+ * 1. checkView reads the COW's metadata only and finds every refusal, so a
+ *    refused COW never produces output (not even a partial temporary).
+ * 2. The origin is copied whole into the output by the kernel: fs.copyFile
+ *    (FICLONE where the file system shares extents, else copy_file_range or
+ *    sendfile), so its bytes never pass through JavaScript. Block devices (no
+ *    file size to copy by) and outputs the copy cannot reopen are streamed.
+ * 3. overlayCowChunks writes the view's COW chunks over it, read area by area.
+ *
+ * Memory is constant whatever the exception count (no index of the
+ * exceptions): a few MiB of buffers, an 8 MiB bitmap touched only where
+ * entries land.
+ */
+import { constants as fsConstants, fstatSync, fchmodSync, promises as fs, writeSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { chunkBytes, type CowImage } from "@dmsnap/format";
+import { StoreError, StoreErrorCode } from "./errors.js";
+import { checkView } from "./exportCheck.js";
+import { overlayCowChunks, type PositionedWrite } from "./exportOverlay.js";
+import { FileDevice } from "./fileDevice.js";
+import { refuseSame, syncDir } from "./fsPaths.js";
+
+export interface ExportOptions {
+  origin: string;
+  cow: string;
+  output: string;
+  /** Table chunk size for a blank COW (affects nothing but validation). */
+  chunkSize?: number;
+  /** Bytes of the data buffer for COW chunks and streamed copies (default 4 MiB). */
+  blockBytes?: number;
+  /**
+   * Let the kernel copy the origin into a regular output file (default true).
+   * false streams it through a buffer, the path block devices always take:
+   * the tests compare the two.
+   */
+  kernelCopy?: boolean;
+  /**
+   * Devices and an output the caller opened, checked and locked itself (the
+   * CLI's output is a temporary it renames into place, or a block device):
+   * written and synced here, committed and closed by the caller.
+   */
+  opened?: { origin: FileDevice; cow: FileDevice; output: ExportSink };
+}
+
+/** Where `export` writes the image (a fs.FileHandle fits). */
+export interface ExportSink {
+  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+  /** The output's descriptor, if it has one: the origin is then copied by the kernel and chunks written without a promise each. */
+  fd?: number;
+}
+
+export interface ExportResult {
+  output: string;
+  bytes: number;
+  /** Chunks of the view taken from the COW. */
+  cowChunks: number;
+  state: CowImage["state"];
+}
+
+const DEFAULT_BUFFER = 4 * 1024 * 1024;
+
+/**
+ * Writes the snapshot view as a raw image. Reads the origin and COW
+ * read-only; without `opened`, writes `output` under a temporary name and
+ * renames it into place once durable.
+ */
+export async function exportSnapshot(options: ExportOptions, onProgress?: (done: number, total: number) => void): Promise<ExportResult> {
+  const opened = options.opened;
+  if (!opened) await refuseSame(options.output, [options.origin, options.cow], "--output");
+  const originDev = opened?.origin ?? (await FileDevice.open(options.origin, { readOnly: true }));
+  const cowDev = opened?.cow ?? (await FileDevice.open(options.cow, { readOnly: true }));
+  let tmp: string | undefined;
+  try {
+    const activation = { ...(options.chunkSize ? { tableChunkSize: options.chunkSize } : {}), logicalBlockSize: cowDev.logicalBlockSize };
+    const { image, cowChunks } = await checkView(cowDev, originDev.size, activation, options.cow);
+    const total = originDev.size;
+    const bufferBytes = Math.max(4096, options.blockBytes ?? DEFAULT_BUFFER);
+    let handle: fs.FileHandle | undefined;
+    if (!opened) {
+      tmp = join(dirname(options.output), `.${basename(options.output)}.dmsnap-tmp-${process.pid}`);
+      handle = await fs.open(tmp, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_TRUNC, 0o644);
+    }
+    const out: ExportSink = opened?.output ?? handle!;
+    const fd = opened ? opened.output.fd : handle!.fd;
+    const write = positionedWrite(out, fd, options.output);
+    try {
+      // Progress in output bytes: the copy first, then the chunks written over it.
+      const overlayBytes = Math.min(total, cowChunks * chunkBytes(image.chunkSize));
+      onProgress?.(0, total);
+      await copyOrigin(originDev, fd, write, total, bufferBytes, options);
+      onProgress?.(total - overlayBytes, total);
+      if (image.exceptionCount > 0 && total > 0) {
+        await overlayCowChunks({
+          cow: cowDev,
+          chunkSize: image.chunkSize,
+          exceptionsPerArea: image.exceptionsPerArea,
+          exceptionCount: image.exceptionCount,
+          originBytes: total,
+          write,
+          bufferBytes,
+          onBytes: (written) => onProgress?.(Math.min(total, total - overlayBytes + written), total),
+        });
+      }
+      await out.sync();
+      onProgress?.(total, total);
+    } finally {
+      if (!opened) await handle!.close();
+    }
+    if (!opened) {
+      await fs.rename(tmp!, options.output);
+      tmp = undefined;
+      await syncDir(dirname(options.output));
+    }
+    return { output: options.output, bytes: total, cowChunks, state: image.state };
+  } finally {
+    if (tmp) await fs.rm(tmp, { force: true });
+    if (!opened) {
+      await originDev.close();
+      await cowDev.close();
+    }
+  }
+}
+
+/** Blocking writes through the descriptor when there is one (no promise per chunk); the sink's otherwise. */
+function positionedWrite(out: ExportSink, fd: number | undefined, name: string): PositionedWrite {
+  if (fd === undefined) {
+    return async (buffer, offset, length, position) => {
+      for (let done = 0; done < length; ) {
+        const { bytesWritten } = await out.write(buffer, offset + done, length - done, position + done);
+        done += bytesWritten;
+      }
+    };
+  }
+  return (buffer, offset, length, position) => {
+    for (let done = 0; done < length; ) {
+      try {
+        done += writeSync(fd, buffer, offset + done, length - done, position + done);
+      } catch (e) {
+        throw outputError(e, `write ${length} bytes at offset ${position} of ${name}`);
+      }
+    }
+  };
+}
+
+/** Errors the kernel copy may meet where a streamed copy still works (no /proc, a read-only temporary reopened for writing, an old kernel). */
+const NO_KERNEL_COPY = new Set(["ENOENT", "ENOTDIR", "EACCES", "EPERM", "EXDEV", "ENOSYS", "EINVAL", "EOPNOTSUPP", "ENOTSUP", "ELOOP"]);
+
+/** Puts the origin's bytes in the output: by the kernel when both are regular files, else streamed. */
+async function copyOrigin(origin: FileDevice, fd: number | undefined, write: PositionedWrite, total: number, bufferBytes: number, options: ExportOptions): Promise<void> {
+  if (total === 0) return;
+  if (options.kernelCopy !== false && fd !== undefined && (await origin.isRegularFile()) && fstatSync(fd).isFile()) {
+    const mode = fstatSync(fd).mode & 0o7777;
+    try {
+      // /proc/self/fd reopens the very files this process holds (and locked), whatever their names became.
+      await fs.copyFile(`/proc/self/fd/${origin.fd}`, `/proc/self/fd/${fd}`, fsConstants.COPYFILE_FICLONE);
+      if (fstatSync(fd).size === total) return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? "";
+      if (!NO_KERNEL_COPY.has(code)) throw outputError(e, `copy the origin ${options.origin} into ${options.output}`);
+    } finally {
+      fchmodSync(fd, mode); // copyFile gives the copy the origin's mode
+    }
+  }
+  const buf = new Uint8Array(Math.min(bufferBytes, total));
+  for (let pos = 0; pos < total; pos += buf.length) {
+    const n = Math.min(buf.length, total - pos);
+    await origin.readInto(buf.subarray(0, n), pos);
+    const w = write(buf, 0, n, pos);
+    if (w) await w;
+  }
+}
+
+/** An output failure, with the errno kept as the cause (the CLI reports IO_<errno> and the next step). */
+function outputError(e: unknown, doing: string): StoreError {
+  const detail = e instanceof Error ? e.message : String(e);
+  return new StoreError(StoreErrorCode.IoError, `cannot ${doing}: ${detail}`, { cause: e });
+}

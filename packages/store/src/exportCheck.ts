@@ -12,7 +12,7 @@
  * where entries land); an origin larger than a window costs one more
  * metadata pass per window holding entries, never memory per exception.
  */
-import { chunkBytes, chunkOffset, decodeCowAsync, decodeHeader, HEADER_SIZE, SNAP_MAGIC, type ActivationOptions, type CowImage, type ExceptionTable } from "@dmsnap/format";
+import { chunkBytes, chunkOffset, chunksCovering, decodeCowAsync, decodeHeader, HEADER_SIZE, SNAP_MAGIC, type ActivationOptions, type CowImage, type ExceptionTable } from "@dmsnap/format";
 import { deviceReader } from "./device.js";
 import { StoreError, StoreErrorCode } from "./errors.js";
 import type { FileDevice } from "./fileDevice.js";
@@ -33,7 +33,7 @@ export async function checkView(cowDev: FileDevice, originBytes: number, activat
   const head = cowDev.size >= HEADER_SIZE ? decodeHeader(await cowDev.read(0, HEADER_SIZE)) : null;
   const cs = head && head.magic === SNAP_MAGIC ? head.chunkSize : 0;
   const cb = cs > 0 ? chunkBytes(cs) : 1;
-  const originChunks = Math.ceil(originBytes / cb);
+  const originChunks = cs > 0 ? chunksCovering(cs, originBytes) : originBytes;
   const seen = new Uint8Array(Math.ceil(Math.min(windowChunks, Math.max(1, originChunks)) / 8));
   let cowChunks = 0;
   let beyondWindow = 0;

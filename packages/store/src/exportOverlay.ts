@@ -12,7 +12,7 @@
  * the origin's end) are skipped, and so are entries past the COW's end: the
  * first pass refused the image unless such an entry is shadowed.
  */
-import { areaLocation, chunkBytes, chunkOffset, decodeEntriesInto, EXCEPTION_SIZE, ExceptionTable } from "@dmsnap/format";
+import { areaOfEntry, chunkAtByte, chunkBytes, chunkOffset, chunksCovering, decodeEntriesInto, entryDeviceOffset, entryOffset, ExceptionTable, indexInArea } from "@dmsnap/format";
 import type { FileDevice } from "./fileDevice.js";
 
 /** Writes `length` bytes of `buffer` from `offset` at `position` of the output; a promise only if it has not finished. */
@@ -39,12 +39,13 @@ const PIECE_ENTRIES = 65536;
 export async function overlayCowChunks(job: OverlayJob): Promise<void> {
   const { cow, chunkSize: cs, exceptionsPerArea: perArea, originBytes: total, write } = job;
   const cb = chunkBytes(cs);
-  const originChunks = Math.ceil(total / cb);
+  const originChunks = chunksCovering(cs, total);
   const pieceEntries = Math.min(perArea, PIECE_ENTRIES);
-  const meta = new Uint8Array(pieceEntries * EXCEPTION_SIZE);
+  const meta = new Uint8Array(entryOffset(pieceEntries));
   const table = new ExceptionTable(pieceEntries);
-  const data = new Uint8Array(cb <= job.bufferBytes ? Math.floor(job.bufferBytes / cb) * cb : job.bufferBytes);
-  const runChunks = Math.max(1, Math.floor(data.length / cb));
+  // Whole chunks, or a piece of one chunk larger than the buffer.
+  const runChunks = Math.max(1, chunkAtByte(cs, job.bufferBytes));
+  const data = new Uint8Array(cb <= job.bufferBytes ? chunkOffset(cs, runChunks) : job.bufferBytes);
   let written = 0;
   // Served bytes of entry (o, n), or 0 when it is outside the view or its data outside the COW.
   const served = (o: number, n: number): number => {
@@ -55,13 +56,14 @@ export async function overlayCowChunks(job: OverlayJob): Promise<void> {
 
   for (let end = job.exceptionCount; end > 0; ) {
     // The piece holding entry end - 1, aligned within its area.
-    const area = Math.floor((end - 1) / perArea);
-    const last = (end - 1) % perArea;
+    const area = areaOfEntry(cs, end - 1);
+    const last = indexInArea(cs, end - 1);
     const first = last - (last % pieceEntries);
     const n = last - first + 1;
-    await cow.readInto(meta.subarray(0, n * EXCEPTION_SIZE), chunkOffset(cs, areaLocation(cs, area)) + first * EXCEPTION_SIZE);
+    const piece = meta.subarray(0, entryOffset(n));
+    await cow.readInto(piece, entryDeviceOffset(cs, area, first));
     table.count = 0;
-    decodeEntriesInto(meta.subarray(0, n * EXCEPTION_SIZE), n, table, area, first);
+    decodeEntriesInto(piece, n, table, area, first);
     const olds = table.oldChunk;
     const news = table.newChunk;
     // Runs of consecutive COW chunks, from the piece's end backwards.

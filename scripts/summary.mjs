@@ -15,6 +15,8 @@ const sources = [
   ["explorer", ".cache/explorer.json", (j) => [j.passed, j.failed, 0]],
   ["spec-slow", ".cache/spec-slow.json", (j) => [j.passed, j.failed, 0]],
   ["traces-slow", ".cache/traces-slow.json", (j) => [j.passed, j.failed, 0]],
+  // pnpm layout:mutants: each layout-formula mutant killed, and the area-stride one by at least a third of the format+store tests
+  ["layout-mutants", ".cache/layout-mutant.json", (j) => [j.passed, j.failed, 0]],
   // pnpm fuzz: one count per CLI run over a hostile input
   ["fuzz", ".cache/fuzz.json", (j) => [j.passed, j.failed, 0]],
 ];

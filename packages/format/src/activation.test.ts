@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { bytesReader, decodeCow, decodeCowAsync, ErrorCode, type AsyncReader } from "./index.js";
 import { buildCow, damage } from "./testing.js";
+import { handAllocation, handReadAreas } from "./handImage.js";
 
 /**
  * A tiny image written by hand from the spec, without the builder: 1-sector
@@ -51,11 +52,14 @@ describe("activation (as the kernel reads a COW)", () => {
     expect(() => decodeCow(bytesReader(new Uint8Array(1024)), { tableChunkSize: 2 })).toThrowError(expect.objectContaining({ code: ErrorCode.Truncated }));
   });
 
-  it("lets the on-disk chunk size override the table's", () => {
+  it("lets the on-disk chunk size override the table's, areas and all", () => {
     const img = decodeCow(bytesReader(handImage(8, [[0, 0, 3, 2]])), { tableChunkSize: 8 });
     expect(img.chunkSize).toBe(1);
     expect(img.chunkSizeOverridden).toBe(true);
     expect(img.exceptions.count).toBe(1);
+    // Areas are found with the on-disk size too: area 1 at chunk 34, not at 1 + 257 (8-sector chunks).
+    const two = decodeCow(bytesReader(handImage(72, [...full0, [1, 0, 7, 35]])), { tableChunkSize: 8 });
+    expect([two.chunkSize, two.exceptions.count, two.currentArea, two.nextFree]).toEqual([1, 33, 1, 36]);
   });
 
   it("activates valid = 0 as invalid with no exceptions loaded", () => {
@@ -90,9 +94,11 @@ describe("activation (as the kernel reads a COW)", () => {
     expect(() => decodeCow(bytesReader(kept))).toThrowError(expect.objectContaining({ code: ErrorCode.InvalidChunkSize }));
   });
 
-  it("refuses a device too small for a header, and one cut inside area 0", () => {
+  it("refuses a device too small for a header, and one cut inside area 0 or area 1", () => {
     expect(() => decodeCow(bytesReader(new Uint8Array(100)))).toThrowError(expect.objectContaining({ code: ErrorCode.Truncated }));
     expect(() => decodeCow(bytesReader(handImage(8, [[0, 0, 3, 2]]).slice(0, 700)))).toThrowError(expect.objectContaining({ code: ErrorCode.Truncated, location: { area: 0, chunk: 1 } }));
+    // area 0 full, the device ends 100 bytes into chunk 34 (area 1)
+    expect(() => decodeCow(bytesReader(handImage(40, full0).slice(0, 34 * 512 + 100)))).toThrowError(expect.objectContaining({ code: ErrorCode.Truncated, location: { area: 1, chunk: 34 } }));
   });
 
   it("refuses a full last area with no room for the next area (the kernel's read fails)", () => {
@@ -130,12 +136,19 @@ describe("activation (as the kernel reads a COW)", () => {
 
   it("round-trips any image the builder lays out (property), sync and async alike", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(1, 2, 4), fc.array(fc.integer({ min: 0, max: 2 ** 40 }), { maxLength: 300 }), fc.integer({ min: 0, max: 5 }), async (cs, olds, free) => {
+      fc.asyncProperty(fc.constantFrom(1, 2, 4), fc.array(fc.integer({ min: 0, max: 2 ** 40 }), { maxLength: 300, size: "max" }), fc.integer({ min: 0, max: 5 }), async (cs, olds, free) => {
         const built = buildCow({ chunkSize: cs, exceptions: olds, freeChunks: free });
         const img = decodeCow(bytesReader(built.bytes));
         expect(img.exceptions.toPairs()).toEqual(built.pairs);
         expect(img.currentArea).toBe(built.currentArea);
         expect(img.currentIndex).toBe(built.currentIndex);
+        // Not only self-agreement: the chunks, areas and cursor the layout rules
+        // give, computed by hand (handImage.ts), not by layout.ts.
+        const n = olds.length;
+        const alloc = handAllocation(cs, n + 1);
+        expect(built.pairs).toEqual(olds.map((o, i) => [o, alloc[i]]));
+        expect(handReadAreas(built.bytes, cs)).toEqual(built.pairs);
+        expect([img.currentArea, img.currentIndex, img.nextFree]).toEqual([Math.floor(n / (cs * 32)), n % (cs * 32), alloc[n]]);
         const async: AsyncReader = { size: built.bytes.length, read: async (o, l) => built.bytes.slice(o, o + l) };
         const viaAsync = await decodeCowAsync(async);
         expect(viaAsync.exceptions.toPairs()).toEqual(built.pairs);

@@ -13,6 +13,7 @@ import {
   usage,
   usageStatus,
 } from "./index.js";
+import { handAllocation, handAreaChunk, handE } from "./handImage.js";
 
 const chunkSizes = fc.constantFrom(1, 2, 4, 8, 16, 32, 64, 128, 1024);
 
@@ -24,6 +25,11 @@ describe("layout", () => {
     expect([0, 1, 2].map((a) => areaLocation(1, a))).toEqual([1, 34, 67]);
     expect(areaLocation(8, 1)).toBe(258);
     expect([0, 1, 2, 33, 34, 35].map((c) => chunkKind(1, c))).toEqual(["header", "metadata", "data", "data", "metadata", "data"]);
+    // The hand-written test kit (handImage.ts) agrees with the same literal numbers.
+    expect([handE(8), handE(1)]).toEqual([256, 32]);
+    expect([0, 1, 2].map((a) => handAreaChunk(1, a))).toEqual([1, 34, 67]);
+    expect(handAreaChunk(8, 1)).toBe(258);
+    expect(handAllocation(1, 34).slice(30)).toEqual([32, 33, 35, 36]);
   });
 
   it("areaOfChunk inverts areaLocation, and the chunks between two areas are data of the first", () => {

@@ -10,4 +10,12 @@ describe("map SVG", () => {
     expect(width).toBeGreaterThanOrEqual(150 * 9);
     expect(r.svg).toContain(title);
   });
+
+  it("counts each kind of chunk where the layout puts it (hand-counted, two areas in use)", () => {
+    // 1-sector chunks, 80 chunks: header 0, areas at 1, 34 and 67; exceptions in
+    // chunks 2..33 and 35..42, next_free 43: 40 used, 36 free data chunks.
+    const newChunks = Uint32Array.from([...Array.from({ length: 32 }, (_, i) => 2 + i), ...Array.from({ length: 8 }, (_, i) => 35 + i)]);
+    const r = renderMap({ title: "t", subtitle: "s", chunkSize: 1, deviceBytes: 80 * 512, nextFree: 43, newChunks, count: 40, problemChunks: [], undrawable: 0, headerIsProblem: false });
+    expect(r.counts).toEqual({ free: 36, used: 40, metadata: 3, leaked: 0, header: 1, problem: 0 });
+  });
 });

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { bytesReader, decodeCow, DropReason, salvage, scoreChunkSize } from "./index.js";
 import { buildCow, damage } from "./testing.js";
+import { handAllocation, handCow, handRaceHeader } from "./handImage.js";
 
 function pairsOf(r: ReturnType<typeof salvage>): Array<[number, number]> {
   return r.exceptions.toPairs();
@@ -11,10 +12,13 @@ describe("salvage", () => {
   for (const chunkSize of [1, 8]) {
     const perArea = chunkSize * 32;
     const count = perArea * 2 + 7; // three areas, the last partly full
-    const built = buildCow({ chunkSize, exceptions: Array.from({ length: count }, (_, i) => 1000 + 3 * i), freeChunks: 5 });
+    // Laid out by hand (handImage.ts), not by the builder: areas at 1, E + 2, 2E + 3.
+    const last = chunkSize === 1 ? 74 : 522; // the 71st / 519th data chunk, past areas 0..2
+    const built = handCow({ chunkSize, chunks: last + 1 + 5, entries: Array.from({ length: count }, (_, i) => 1000 + 3 * i) });
 
     it(`recovers every acknowledged exception after the 2009 race (chunk size ${chunkSize})`, () => {
-      const raced = damage.raceHeader(built.bytes, chunkSize);
+      expect(built.pairs[count - 1]).toEqual([1000 + 3 * (count - 1), last]);
+      const raced = handRaceHeader(built.bytes, chunkSize);
       expect(() => decodeCow(bytesReader(raced))).toThrow();
       const r = salvage(bytesReader(raced));
       expect(r.chunkSizeSource).toBe("inferred");
@@ -27,7 +31,7 @@ describe("salvage", () => {
     });
 
     it(`recovers them when the race hit area 1 and kept the magic (chunk size ${chunkSize})`, () => {
-      const raced = damage.raceHeader(built.bytes, chunkSize, 1, 1);
+      const raced = handRaceHeader(built.bytes, chunkSize, 1, 1);
       const r = salvage(bytesReader(raced));
       expect(r.chunkSize).toBe(chunkSize);
       expect(pairsOf(r)).toEqual(built.pairs);
@@ -42,12 +46,14 @@ describe("salvage", () => {
     });
   }
 
-  it("takes the chunk size from an intact header and reads an invalidated COW's entries", () => {
-    const built = buildCow({ chunkSize: 2, exceptions: [5, 6, 7], valid: 0 });
+  it("takes the chunk size from an intact header and reads an invalidated COW's entries, all areas", () => {
+    // By hand: 2-sector chunks (E = 64), 70 entries: area 0 names chunks 2..65, area 1 (chunk 66) names 67..72.
+    const built = handCow({ chunkSize: 2, chunks: 80, entries: Array.from({ length: 70 }, (_, i) => 5 + i), header: [0x70416e53, 0, 1, 2] });
     const r = salvage(bytesReader(built.bytes));
     expect(r.chunkSizeSource).toBe("header");
     expect(r.headerProblem).toBeNull();
-    expect(pairsOf(r)).toEqual(built.pairs);
+    expect(pairsOf(r)).toEqual(Array.from({ length: 70 }, (_, i) => [5 + i, i < 64 ? 2 + i : 3 + i]));
+    expect(r.areasRead).toBe(2);
   });
 
   it("drops unsound entries with reasons and keeps the rest", () => {
@@ -74,8 +80,10 @@ describe("salvage", () => {
   it("scores the true chunk size highest (property: any chunk size, count, race variant)", () => {
     fc.assert(
       fc.property(fc.constantFrom(1, 2, 4, 8, 16), fc.integer({ min: 1, max: 700 }), fc.integer({ min: 0, max: 3 }), (chunkSize, count, keep) => {
-        const built = buildCow({ chunkSize, exceptions: Array.from({ length: count }, (_, i) => 7 * i + 1), freeChunks: 3 });
-        const raced = damage.raceHeader(built.bytes, chunkSize, 0, keep);
+        // Laid out by hand: the last data chunk, 3 free chunks after it (the next area among them when one is full).
+        const chunks = handAllocation(chunkSize, count)[count - 1]! + 1 + 3;
+        const built = handCow({ chunkSize, chunks, entries: Array.from({ length: count }, (_, i) => 7 * i + 1) });
+        const raced = handRaceHeader(built.bytes, chunkSize, 0, keep);
         const r = salvage(bytesReader(raced));
         if (keep === 0 || r.chunkSizeSource === "inferred") {
           expect(r.chunkSize).toBe(chunkSize);

@@ -7,6 +7,7 @@ import { damage } from "@dmsnap/format/testing";
 import { applyWrite, createCow } from "./commands.js";
 import { exportSnapshot } from "./export.js";
 import { Rng } from "./rng.js";
+import { handAllocation, handReadAreas } from "./testkit.js";
 
 let dir: string;
 beforeAll(async () => {
@@ -133,5 +134,21 @@ describe("write and export", () => {
     const img = decodeCow(bytesReader(new Uint8Array(await readFile(cow))));
     expect(img.state).toBe("valid");
     expect(new Uint8Array(await readFile(origin))).toEqual(data);
+  });
+
+  it("an origin write over more chunks than one area holds: area 1 at chunk 258, the view unchanged", async () => {
+    // 8-sector chunks: E = 256; area 0 is chunk 1 (data 2..257), area 1 chunk 258 (data 259..).
+    const { origin, cow, data, rng } = await setup("areas", 300, 310 * CB);
+    const input = join(dir, "areas.in");
+    await writeFile(input, rng.bytes(data.length));
+    expect((await applyWrite({ origin, cow, offset: 0, input })).exceptionsAdded).toBe(300);
+    expect(await exported(origin, cow, "areas")).toEqual(data);
+    const bytes = new Uint8Array(await readFile(cow));
+    const pairs = handReadAreas(bytes, CS);
+    expect(pairs.map((p) => p[1]).sort((a, b) => a - b)).toEqual(handAllocation(CS, 300));
+    expect(pairs.map((p) => p[0]).sort((a, b) => a - b)).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    expect(bytes.subarray(258 * CB, 258 * CB + 16).some((b) => b !== 0)).toBe(true);
+    const img = decodeCow(bytesReader(bytes));
+    expect([img.currentArea, img.currentIndex, img.nextFree]).toEqual([1, 44, 303]);
   });
 });

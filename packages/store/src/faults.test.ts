@@ -5,14 +5,14 @@
  * the 2011 recovery did, shows them all).
  */
 import { describe, expect, it } from "vitest";
-import { chunkKind, chunkOffset, type CowImage } from "@dmsnap/format";
+import { type CowImage } from "@dmsnap/format";
 import { damage } from "@dmsnap/format/testing";
 import { MemoryDevice } from "./device.js";
 import { FaultDevice, type FaultOp } from "./fault.js";
 import { PersistentStore } from "./store.js";
 import { Rng } from "./rng.js";
 import { Snapshot } from "./snapshot.js";
-import { activate } from "./testkit.js";
+import { activate, handReadAreas } from "./testkit.js";
 
 const CS = 1;
 const CB = 512;
@@ -20,10 +20,10 @@ type Kind = "copy" | "zero-next-area" | "area" | "snapshot-data" | "flush";
 
 function kindOf(op: FaultOp): string {
   if (op.kind !== "write") return op.kind;
-  const chunk = op.offset / CB;
-  const k = chunkKind(CS, Math.floor(chunk));
-  if (k === "header") return "header";
-  if (k === "metadata") return op.flags.fua ? "area" : "zero-next-area";
+  const chunk = Math.floor(op.offset / CB);
+  // By hand, not from layout.ts: chunk 0 is the header, areas are chunks 1, 34, 67, ... (E = 32).
+  if (chunk === 0) return "header";
+  if ((chunk - 1) % 33 === 0) return op.flags.fua ? "area" : "zero-next-area";
   return op.length === CB && op.offset % CB === 0 ? "copy" : "snapshot-data";
 }
 
@@ -53,6 +53,15 @@ async function faultRun(kind: Kind, seed: number) {
     const k = kind === "flush" ? (op.kind === "flush" ? "flush" : "") : kindOf(op);
     return k === kind && ++seen === target;
   };
+  // Writes onto an area chunk (by hand: 1, 34, 67, ...) other than area writes
+  // (FUA) and zeroings: a copy landing on metadata.
+  const stray: number[] = [];
+  const checkedWrite = fdev.write.bind(fdev);
+  fdev.write = (offset, data, flags = {}) => {
+    const chunk = Math.floor(offset / CB);
+    if (chunk > 0 && (chunk - 1) % 33 === 0 && !flags.fua && data.some((b) => b !== 0)) stray.push(chunk);
+    return checkedWrite(offset, data, flags);
+  };
   const originalWrite = fdev.write.bind(fdev);
   if (kind === "flush") {
     // a device whose cache flush fails: flush-before is issued as a separate flush
@@ -70,15 +79,16 @@ async function faultRun(kind: Kind, seed: number) {
   }
   const outcomes = await Promise.all(ops);
   await snap.idle();
-  return { snap, mem, acked, results, outcomes, failedOps: fdev.failed.length };
+  return { snap, mem, acked, results, outcomes, failedOps: fdev.failed.length, stray };
 }
 
 describe("I/O errors", () => {
   for (const kind of ["copy", "zero-next-area", "area", "snapshot-data", "flush"] as const) {
     it(`an error on a ${kind} write invalidates the snapshot and loses nothing acknowledged`, async () => {
       for (let seed = 1; seed <= 20; seed++) {
-        const { snap, mem, acked, results, outcomes, failedOps } = await faultRun(kind, seed);
+        const { snap, mem, acked, results, outcomes, failedOps, stray } = await faultRun(kind, seed);
         expect(failedOps, `seed ${seed}`).toBe(1);
+        expect(stray, `seed ${seed}: data written onto area chunks`).toEqual([]);
         expect(snap.valid).toBe(false);
         expect(snap.status()).toBe("Invalid");
         // a failed store write fails the callbacks in flight; a failed snapshot data write fails the write itself
@@ -91,6 +101,8 @@ describe("I/O errors", () => {
         const revived = activate(damage.setHeaderField(mem.bytes, "valid", 1)) as CowImage;
         const onDisk = new Map(revived.exceptions.toPairs());
         for (const [o, n] of acked) expect(onDisk.get(o), `seed ${seed}: acked ${o}->${n}`).toBe(n);
+        // and they sit where the layout rules put the areas (read by hand)
+        expect(handReadAreas(mem.bytes, CS), `seed ${seed}`).toEqual(revived.exceptions.toPairs());
       }
     });
   }
@@ -122,7 +134,7 @@ describe("I/O errors", () => {
   it("a failed read of the metadata refuses activation with IO_ERROR", async () => {
     const mem = new MemoryDevice(new Uint8Array(20 * CB));
     await PersistentStore.open(mem, { chunkSize: CS });
-    const fdev = new FaultDevice(mem, (op) => op.kind === "read" && op.offset === chunkOffset(CS, 1));
+    const fdev = new FaultDevice(mem, (op) => op.kind === "read" && op.offset === 512); // area 0: chunk 1
     await expect(PersistentStore.open(fdev)).rejects.toMatchObject({ code: "IO_ERROR" });
   });
 });

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { areaLocation, chunkOffset, ErrorCode, FormatError, SNAP_MAGIC } from "@dmsnap/format";
+import { chunkOffset, ErrorCode, FormatError, SNAP_MAGIC } from "@dmsnap/format";
 import { buildCow } from "@dmsnap/format/testing";
 import { MemoryDevice } from "./device.js";
 import { AutoScheduler, SimDevice } from "./crash.js";
 import { StoreError } from "./errors.js";
 import { PersistentStore } from "./store.js";
-import { activate, pairsOf } from "./testkit.js";
+import { activate, handAllocation, handCow, handReadAreas, pairsOf } from "./testkit.js";
 
 const CS = 1; // 1-sector chunks: 32 exceptions per area
 const blank = (chunks: number, cs = CS) => new MemoryDevice(chunks * cs * 512);
@@ -41,16 +41,22 @@ describe("activation", () => {
   });
 
   it("appends commits to the current area of an existing COW", async () => {
-    const built = buildCow({ chunkSize: CS, exceptions: [10, 11, 12], freeChunks: 8 });
+    // Laid out by hand: area 0 (chunk 1) full with chunks 2..33, area 1 (chunk 34) with 3 entries (35, 36, 37).
+    const built = handCow({ chunkSize: CS, chunks: 45, entries: Array.from({ length: 35 }, (_, i) => 10 + i) });
     const dev = new MemoryDevice(built.bytes);
     const store = await PersistentStore.open(dev);
     expect(store.loaded.toPairs()).toEqual(built.pairs);
+    expect([store.currentArea, store.currentIndex]).toEqual([1, 3]);
     const n = store.prepare();
-    expect(n).toBe(5);
-    expect(await store.commit(13, n)).toBe(true);
+    expect(n).toBe(38);
+    expect(await store.commit(100, n)).toBe(true);
+    // entry 3 of area 1: bytes 34 * 512 + 3 * 16 on
+    const v = new DataView(dev.bytes.buffer);
+    expect([v.getUint32(34 * 512 + 48, true), v.getUint32(34 * 512 + 56, true)]).toEqual([100, 38]);
+    expect(handReadAreas(dev.bytes, CS)).toEqual([...built.pairs, [100, 38]]);
     const img = activate(dev.bytes);
     if (img instanceof Error) throw img;
-    expect(pairsOf(img)).toEqual([...built.pairs, [13, 5]]);
+    expect(pairsOf(img)).toEqual([...built.pairs, [100, 38]]);
   });
 });
 
@@ -92,9 +98,10 @@ describe("prepare and commit", () => {
     const oks = await Promise.all(cs.map((n, i) => store.commit(i, n)));
     expect(oks.every(Boolean)).toBe(true);
     const w = sim.writes.map((r) => ({ chunk: r.offset / 512, flags: r.flags }));
+    // area 1 sits at chunk 1 + (32 + 1) * 1 = 34
     expect(w).toEqual([
-      { chunk: areaLocation(CS, 1), flags: {} },
-      { chunk: areaLocation(CS, 0), flags: { flushBefore: true, fua: true } },
+      { chunk: 34, flags: {} },
+      { chunk: 1, flags: { flushBefore: true, fua: true } },
     ]);
     expect(store.currentArea).toBe(1);
     expect(store.currentIndex).toBe(0);
@@ -102,6 +109,27 @@ describe("prepare and commit", () => {
     if (img instanceof Error) throw img;
     expect(img.exceptions.count).toBe(32);
     expect(img.currentArea).toBe(1);
+  });
+
+  it("writes each area, and zeroes the next, at the chunks the layout gives (hand-written offsets)", async () => {
+    // 1-sector chunks, 140 chunks: areas at 1, 34, 67, 100, 133; 100 commits one at a time.
+    const sim = new SimDevice(new Uint8Array(140 * 512), new AutoScheduler());
+    const store = await PersistentStore.open(sim, { chunkSize: CS });
+    sim.writes = [];
+    const pairs: Array<[number, number]> = [];
+    for (let i = 0; i < 100; i++) {
+      const n = store.prepare();
+      pairs.push([5000 + i, n]);
+      expect(await store.commit(5000 + i, n)).toBe(true);
+    }
+    expect(pairs.map((p) => p[1])).toEqual(handAllocation(CS, 100));
+    expect(pairs[99]![1]).toBe(104); // chunks 2..104 less the areas 34, 67 and 100
+    const areaWrites = new Set(sim.writes.filter((r) => r.flags.fua).map((r) => r.offset));
+    expect([...areaWrites].sort((a, b) => a - b)).toEqual([1, 34, 67, 100].map((c) => c * 512));
+    const zeroed = sim.writes.filter((r) => !r.flags.fua).map((r) => r.offset);
+    expect(zeroed).toEqual([34, 67, 100].map((c) => c * 512));
+    expect(handReadAreas(sim.current, CS)).toEqual(pairs);
+    expect(store.status()).toBe("105/140 5"); // next_free 105; header + areas 0..3
   });
 
   it("commit without prepare is refused", async () => {

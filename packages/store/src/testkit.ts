@@ -1,5 +1,31 @@
 /** Helpers shared by the store's tests (not exported from the package). */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { bytesReader, decodeCow, type CowImage } from "@dmsnap/format";
+
+// The layout restated by hand, independent of layout.ts (see that file).
+export { handAllocation, handAreaChunk, handCow, handReadAreas } from "../../format/src/handImage.js";
+
+const pythonReader = new URL("../../../conformance/readers/python/dmsnap_reader.py", import.meta.url).pathname;
+
+/**
+ * `dump` by the independent Python reader (conformance/readers/python, written
+ * from docs/format.md alone): an oracle that shares no code with ours.
+ */
+export function pythonDump(bytes: Uint8Array, tableChunkSize: number): { state: string; exceptions: Array<[number, number]>; nextFree: number; currentArea: number } {
+  const dir = mkdtempSync(join(tmpdir(), "dmsnap-py-"));
+  try {
+    const file = join(dir, "cow.img");
+    writeFileSync(file, bytes);
+    const r = spawnSync("python3", [pythonReader, "dump", "--chunk-size", String(tableChunkSize), file], { encoding: "utf8", maxBuffer: 1 << 28 });
+    if (r.status !== 0) throw new Error(`python reader exit ${r.status}: ${r.stdout}${r.stderr}`);
+    return JSON.parse(r.stdout);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 /** Lets every ready continuation run (promises settle across a few macrotask turns). */
 export async function drain(turns = 2): Promise<void> {

@@ -76,6 +76,11 @@ describe("ModelTracer", () => {
     expect(ev.areas[0]).toEqual([1, 2, ...zeros(30)]);
     // area 1 (chunk 34): an earlier snapshot's leftovers, as the model's initial disk has them
     expect(ev.areas[1]![0]).toBe(-1);
+    // ... and that stale area is at chunk 1 + 33 = 34 on the disk: one entry (an old_chunk >= 2^20), then zeros.
+    const v = new DataView(image.buffer, image.byteOffset);
+    expect(v.getUint32(34 * 512, true)).toBeGreaterThanOrEqual(2 ** 20);
+    expect(v.getUint32(34 * 512 + 8, true)).toBeGreaterThanOrEqual(2);
+    expect(image.subarray(34 * 512 + 16, 35 * 512).every((b) => b === 0)).toBe(true);
   });
 
   it("makes mutants that each differ from the run at their mutation, the same every time", async () => {

@@ -30,19 +30,23 @@ const mutants = [
     // area i at 1 + i * E: the areas drift one chunk per area (the primary mutant)
     name: "area-stride",
     gate: true,
-    edits: [[/(function areaStride\([^)]*\)[^{]*\{\s*return exceptionsPerArea\(chunkSize\)) \+ 1;/, "$1;"]],
+    edits: [[/(function areaStrideForE\([^)]*\)[^{]*\{\s*return \w+) \+ 1;/, "$1;"]],
   },
   {
     // area i at 1 + i * (E + 2)
     name: "area-stride-plus-one",
     gate: false,
-    edits: [[/(function areaStride\([^)]*\)[^{]*\{\s*return exceptionsPerArea\(chunkSize\)) \+ 1;/, "$1 + 2;"]],
+    edits: [[/(function areaStrideForE\([^)]*\)[^{]*\{\s*return \w+) \+ 1;/, "$1 + 2;"]],
   },
   {
-    // area i at 2 + i * (E + 1): the location of every area off by one (the stride kept)
+    // area i at 2 + i * (E + 1): every area one chunk late, consistently (location, area test, owning area)
     name: "area-origin",
     gate: false,
-    edits: [[/(function areaLocation\([^)]*\)[^{]*\{\s*return) 1 \+ /, "$1 2 + "]],
+    edits: [
+      [/(function areaLocationForE\([^)]*\)[^{]*\{\s*return) 1 \+ /, "$1 2 + "],
+      [/(function isAreaChunkForE\([^)]*\)[^{]*\{[^}]*?\(chunk) - 1\)/, "$1 - 2)"],
+      [/(function areaOfChunkForE\([^)]*\)[^{]*\{[^}]*?\(chunk) - 1\)/, "$1 - 2)"],
+    ],
   },
 ];
 

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { bytesReader, decodeCow, decodeCowAsync, ErrorCode, type AsyncReader } from "./index.js";
 import { buildCow, damage } from "./testing.js";
-import { handAllocation, handReadAreas } from "./handImage.js";
+import { handAllocation, handReadAreas } from "../test/handImage.js";
 
 /**
  * A tiny image written by hand from the spec, without the builder: 1-sector

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { bytesReader, diagnose, ErrorCode, FindingCode } from "./index.js";
 import { damage } from "./testing.js";
-import { handCow, handSetEntry } from "./handImage.js";
+import { handCow, handSetEntry } from "../test/handImage.js";
 
 const codes = async (bytes: Uint8Array, opts = {}) => (await diagnose(bytesReader(bytes), opts)).findings.map((f) => f.code);
 

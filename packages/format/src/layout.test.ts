@@ -13,7 +13,7 @@ import {
   usage,
   usageStatus,
 } from "./index.js";
-import { handAllocation, handAreaChunk, handE } from "./handImage.js";
+import { handAllocation, handAreaChunk, handE } from "../test/handImage.js";
 
 const chunkSizes = fc.constantFrom(1, 2, 4, 8, 16, 32, 64, 128, 1024);
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { bytesReader, decodeCow } from "./index.js";
-import { handCow } from "./handImage.js";
+import { handCow } from "../test/handImage.js";
 
 describe("activation option readInvalid", () => {
   // Laid out by hand (1-sector chunks): 40 exceptions, area 0 (chunk 1) full

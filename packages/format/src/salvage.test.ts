@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { bytesReader, decodeCow, DropReason, salvage, scoreChunkSize } from "./index.js";
 import { buildCow, damage } from "./testing.js";
-import { handAllocation, handCow, handRaceHeader } from "./handImage.js";
+import { handAllocation, handCow, handRaceHeader } from "../test/handImage.js";
 
 function pairsOf(r: ReturnType<typeof salvage>): Array<[number, number]> {
   return r.exceptions.toPairs();

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { bytesReader, decodeCow, type CowImage } from "@dmsnap/format";
 
 // The layout restated by hand, independent of layout.ts (see that file).
-export { handAllocation, handAreaChunk, handCow, handReadAreas } from "../../format/src/handImage.js";
+export { handAllocation, handAreaChunk, handCow, handReadAreas } from "../../format/test/handImage.js";
 
 const pythonReader = new URL("../../../conformance/readers/python/dmsnap_reader.py", import.meta.url).pathname;
 

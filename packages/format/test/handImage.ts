@@ -9,6 +9,8 @@
  *   an entry is {old_chunk u64 LE, new_chunk u64 LE}; new_chunk 0 ends the list.
  *
  * Kept deliberately naive (DataView, one entry at a time): it is an oracle.
+ * It lives outside src/ on purpose: the layout guard (layoutGuard.test.ts)
+ * forbids hand-written layout arithmetic in sources, and this file is nothing else.
  */
 const SNAP = 0x70416e53;
 

@@ -306,8 +306,9 @@ describe("merge: interruption at every step", () => {
     for (const seed of SEEDS) {
       const shape = shapeFor(seed);
       const b = await build(seed, { ...shape, originChunks: Math.min(shape.originChunks, 48) });
-      // per-run commits (the kernel's pace: most crash points) and batched commits with small copy pieces
-      for (const options of [{ batchBytes: 0 }, { batchBytes: 4 * b.chunkSize * 512, copyBytes: 512 }]) {
+      // per-run commits (the kernel's pace: most crash points), batched commits with small copy pieces,
+      // and batches across areas (one origin flush, then the areas cleared last first) with multi-chunk reads
+      for (const options of [{ batchBytes: 0 }, { batchBytes: 4 * b.chunkSize * 512, copyBytes: 512 }, { batchBytes: 40 * b.chunkSize * 512 }]) {
         const r = await interrupt(b, options);
         states += r.states;
         if (r.failures.length > 0) {
@@ -321,13 +322,16 @@ describe("merge: interruption at every step", () => {
 
   it("has teeth: clearing entries before the copy, or without flushing the origin, is caught", async () => {
     for (const unsafeOrdering of ["clear-before-copy", "no-origin-flush"] as const) {
-      const caught: string[] = [];
-      for (const seed of seeds(3, 63)) {
-        const b = await build(seed, { chunkSize: 2, originChunks: 24, writes: 8 });
-        caught.push(...(await interrupt(b, { batchBytes: 0, unsafeOrdering }, 1)).failures);
+      // per run, and in batches across areas
+      for (const batchBytes of [0, 40 * 2 * 512]) {
+        const caught: string[] = [];
+        for (const seed of seeds(3, 63)) {
+          const b = await build(seed, { chunkSize: 2, originChunks: 24, writes: 8 });
+          caught.push(...(await interrupt(b, { batchBytes, unsafeOrdering }, 1)).failures);
+        }
+        expect(caught.length, `${unsafeOrdering}, batchBytes ${batchBytes}`).toBeGreaterThan(0);
+        console.log(`merge teeth (${unsafeOrdering}, batchBytes ${batchBytes}) caught: ${caught[0]}`);
       }
-      expect(caught.length, unsafeOrdering).toBeGreaterThan(0);
-      console.log(`merge teeth (${unsafeOrdering}) caught: ${caught[0]}`);
     }
   }, 60_000);
 });

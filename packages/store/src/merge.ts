@@ -31,9 +31,13 @@
  *   codes are the ones `dmsnap check` reports for the same entries.
  * - a blank COW (magic 0): nothing to merge, and nothing is written (activating
  *   it would initialise it).
- * - batching: a batch is the kernel's run plus earlier whole runs of the same
- *   area up to `batchBytes`; every committed state is one the kernel's own
- *   merge passes through, with fewer flushes. Copies stream through pieces of
+ * - batching: a batch is the kernel's run plus earlier whole runs up to
+ *   `batchBytes`, across area boundaries; the origin is flushed once per batch,
+ *   then the batch's areas are cleared last first, each area write durable
+ *   (flush-before + FUA) before the next is issued. Every committed state is
+ *   one the kernel's own merge passes through (a prefix of the list), with
+ *   fewer flushes. Copies read runs of consecutive COW chunks at once (a
+ *   random layout: one read per area, not per entry) through pieces of
  *   `copyBytes`, so memory is bounded whatever the run length.
  * - at the end, area 0 is zeroed if bytes after its terminator survived a torn
  *   write: stale entries there would come back to life if the COW were reused.
@@ -79,7 +83,7 @@ export interface MergeProgress {
 export interface MergeOptions {
   origin: BlockDevice;
   cow: BlockDevice;
-  /** Called once at the start (merged = 0) and after every commit. */
+  /** Called once at the start (merged = 0) and after every batch. */
   onProgress?: (p: MergeProgress) => void;
   /**
    * Bytes of chunks per commit (default 8 MiB). A batch is at least one of the
@@ -160,6 +164,9 @@ export async function mergeSnapshot(options: MergeOptions): Promise<MergeResult>
   const report = (): void => options.onProgress?.({ merged: result.merged, total, bytesCopied: result.bytesCopied });
   report();
 
+  const maxChunksPerRead = Math.max(1, chunksInDevice(cs, copyBytes)); // whole chunks in one copy piece
+
+  /** Streams one chunk run [newStart..] -> [oldStart..] through pieces of copyBytes (chunks larger than a piece). */
   const copyRange = async (oldStart: number, newStart: number, chunks: number): Promise<void> => {
     const from = chunkOffset(cs, newStart);
     const to = chunkOffset(cs, oldStart);
@@ -183,7 +190,46 @@ export async function mergeSnapshot(options: MergeOptions): Promise<MergeResult>
     result.bytesCopied += length;
   };
 
-  /** Copies entries [start, end), last first, one contiguous range per run of visible entries. */
+  /**
+   * Copies entries [first, first + k), whose COW chunks are consecutive: one
+   * read of all k chunks (at most copyBytes), then one write per run of
+   * consecutive origin chunks, issued together (they never overlap: visible
+   * entries have distinct origin chunks). A random layout thus costs one read
+   * per area instead of one per entry.
+   */
+  const copyPiece = async (first: number, k: number): Promise<void> => {
+    const newStart = table.newChunk[first]!;
+    let data: Uint8Array;
+    try {
+      data = await cow.read(chunkOffset(cs, newStart), k * cb);
+    } catch (e) {
+      throw ioError(e, `reading COW chunks ${newStart}..${newStart + k - 1} to merge them`);
+    }
+    const writes: Array<Promise<void>> = [];
+    for (let i = 0; i < k; ) {
+      const o = table.oldChunk[first + i]!;
+      let m = 1;
+      while (i + m < k && table.oldChunk[first + i + m] === o + m) m++;
+      const to = chunkOffset(cs, o);
+      const length = Math.min(m * cb, origin.size - to);
+      writes.push(origin.write(to, data.subarray(i * cb, i * cb + length)));
+      result.copiedChunks += m;
+      result.bytesCopied += length;
+      i += m;
+    }
+    // Every write settles before the buffer is dropped or an error is raised (the device may read it until then).
+    let failed: unknown;
+    for (const w of writes) {
+      try {
+        await w;
+      } catch (e) {
+        failed ??= e;
+      }
+    }
+    if (failed !== undefined) throw ioError(failed, `writing origin chunks for COW chunks ${newStart}..${newStart + k - 1} while merging`);
+  };
+
+  /** Copies entries [start, end), last first, one read per run of consecutive COW chunks of visible entries. */
   const copyEntries = async (start: number, end: number): Promise<void> => {
     for (let g = end - 1; g >= start; ) {
       if (!visible(g)) {
@@ -191,15 +237,38 @@ export async function mergeSnapshot(options: MergeOptions): Promise<MergeResult>
         g--;
         continue;
       }
-      const o = table.oldChunk[g]!;
       const nw = table.newChunk[g]!;
+      if (maxChunksPerRead === 1 && cb > copyBytes) {
+        // A chunk larger than a copy piece: stream it, joining earlier entries whose old and new chunks both step down.
+        const o = table.oldChunk[g]!;
+        let k = 1;
+        while (g - k >= start && visible(g - k) && table.oldChunk[g - k] === o - k && table.newChunk[g - k] === nw - k) k++;
+        await copyRange(o - k + 1, nw - k + 1, k);
+        g -= k;
+        continue;
+      }
       let k = 1;
-      while (g - k >= start && visible(g - k) && table.oldChunk[g - k] === o - k && table.newChunk[g - k] === nw - k) k++;
-      await copyRange(o - k + 1, nw - k + 1, k);
+      while (k < maxChunksPerRead && g - k >= start && visible(g - k) && table.newChunk[g - k] === nw - k) k++;
+      await copyPiece(g - k + 1, k);
       g -= k;
     }
   };
 
+  /** Clears entries [start, current end) area by area, last area first: one commitMerge (flush-before + FUA) per area. */
+  const commitDownTo = async (start: number): Promise<void> => {
+    for (;;) {
+      const end = entryNumber(cs, store.currentArea, store.currentIndex);
+      if (end <= start) return;
+      if (store.currentIndex === 0) {
+        await store.prepareMerge(); // steps back to the previous area (reads it, as the kernel does)
+        continue;
+      }
+      await store.commitMerge(Math.min(store.currentIndex, end - start));
+      result.commits++;
+    }
+  };
+
+  let lastYield = Date.now();
   for (;;) {
     const run = await store.prepareMerge();
     if (run.count === 0) break;
@@ -207,18 +276,19 @@ export async function mergeSnapshot(options: MergeOptions): Promise<MergeResult>
     if (table.oldChunk[end - 1] !== run.lastOld || table.newChunk[end - 1] !== run.lastNew) {
       throw new Error(`internal: prepareMerge gave ${run.lastOld}->${run.lastNew}, but entry ${end - 1} of the loaded list is ${table.oldChunk[end - 1]}->${table.newChunk[end - 1]}`);
     }
-    // Earlier whole runs of the same area join the batch while it stays within batchBytes.
-    const areaStart = entryNumber(cs, store.currentArea, 0);
+    // Earlier whole runs join the batch while it stays within batchBytes, across
+    // area boundaries: the origin is flushed once for the whole batch, then the
+    // areas are cleared last first, each write durable before the next, so every
+    // state on disk is still a prefix of the list (one the kernel passes through).
     let start = end - run.count;
     let bytes = run.count * cb;
-    while (start > areaStart) {
-      const k = runLength(table, start - 1, areaStart);
+    while (start > 0) {
+      const k = runLength(table, start - 1, entryNumber(cs, areaOfEntry(cs, start - 1), 0));
       if (bytes + k * cb > batchBytes) break;
       start -= k;
       bytes += k * cb;
     }
-    const count = end - start;
-    if (unsafe === "clear-before-copy") await store.commitMerge(count);
+    if (unsafe === "clear-before-copy") await commitDownTo(start);
     await copyEntries(start, end);
     if (unsafe !== "no-origin-flush") {
       try {
@@ -227,10 +297,14 @@ export async function mergeSnapshot(options: MergeOptions): Promise<MergeResult>
         throw ioError(e, "flushing the origin before clearing merged entries");
       }
     }
-    if (unsafe !== "clear-before-copy") await store.commitMerge(count);
-    result.commits++;
-    result.merged += count;
+    if (unsafe !== "clear-before-copy") await commitDownTo(start);
+    result.merged += end - start;
     report();
+    // Let timers and signal handlers run now and then (a blocking device never yields by itself).
+    if (Date.now() - lastYield > 50) {
+      await new Promise<void>((resolve) => (globalThis.setImmediate ?? globalThis.setTimeout)(resolve));
+      lastYield = Date.now();
+    }
   }
 
   // Stale bytes after area 0's terminator (a torn clear) must not outlive the merge.
@@ -263,10 +337,12 @@ function runLength(table: ExceptionTable, last: number, floor: number): number {
 function validate(table: ExceptionTable, visible: (g: number) => boolean, cs: number, cowBytes: number, originBytes: number): void {
   const cowChunks = chunksInDevice(cs, cowBytes);
   const originChunks = chunksCovering(cs, originBytes);
+  // The common case first, without building a message per entry.
   for (let g = 0; g < table.count; g++) {
-    if (!visible(g)) continue;
     const o = table.oldChunk[g]!;
     const n = table.newChunk[g]!;
+    if (n < cowChunks && o < originChunks && !isMetadataChunk(cs, n)) continue;
+    if (!visible(g)) continue;
     const where = { area: areaOfEntry(cs, g), index: indexInArea(cs, g) };
     const at = `entry ${g} (area ${where.area}, index ${where.index}) maps origin chunk ${o} to COW chunk ${n}`;
     const next = "nothing was written; run 'dmsnap check' on the COW to see every such entry";
@@ -276,12 +352,10 @@ function validate(table: ExceptionTable, visible: (g: number) => boolean, cs: nu
     if (isMetadataChunk(cs, n)) {
       throw new MergeRefusal(MergeRefusalCode.NewChunkIsMetadata, `${at}, which is a metadata chunk: merging would copy metadata that the merge itself rewrites; ${next}`, where);
     }
-    if (o >= originChunks) {
-      throw new MergeRefusal(
-        MergeRefusalCode.OldChunkBeyondOrigin,
-        `${at}, but the origin is ${originBytes} bytes (${originChunks} chunks): is --origin the snapshot's origin? ${next} (with --origin-size)`,
-        where,
-      );
-    }
+    throw new MergeRefusal(
+      MergeRefusalCode.OldChunkBeyondOrigin,
+      `${at}, but the origin is ${originBytes} bytes (${originChunks} chunks): is --origin the snapshot's origin? ${next} (with --origin-size)`,
+      where,
+    );
   }
 }

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { mergeSnapshot, type MergeResult } from "@dmsnap/store";
+import { BlockingFileDevice } from "@dmsnap/store/node";
 import { closeAll, identify, openDevice, refuseSameFile, type OpenedDevice } from "../util/inputs.js";
 import { runCommand } from "../util/output.js";
 import { makeProgress, progressOption, type ProgressMode } from "../util/progress.js";
@@ -53,8 +54,11 @@ an entry that cannot be merged: the codes of 'dmsnap dump' and 'dmsnap check'),
           await closeAll([cowFile, originFile]);
           throw e;
         }
-        const origin = originFile.device;
-        const cow = cowFile.device;
+        // Synchronous calls on the handles opened (and locked) above: an offline merge
+        // does nothing else meanwhile, and a random layout costs one origin write per
+        // chunk, where a thread-pool round trip per call would dominate.
+        const origin = BlockingFileDevice.fromHandle(originFile.path, originFile.handle, originFile.size);
+        const cow = BlockingFileDevice.fromHandle(cowFile.path, cowFile.handle, cowFile.size);
         const progress = makeProgress(opts.progress);
         const started = process.hrtime.bigint();
         let r: MergeResult;

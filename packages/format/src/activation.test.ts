@@ -123,9 +123,14 @@ describe("activation (as the kernel reads a COW)", () => {
     expect(() => decodeCow(bytesReader(img))).toThrowError(expect.objectContaining({ code: ErrorCode.ChunkNumberTooLarge }));
   });
 
-  it("ignores entries after the terminator", () => {
+  it("ignores entries after the terminator, in area 0 and in a later area", () => {
     const img = decodeCow(bytesReader(handImage(8, [[0, 0, 3, 2], [0, 2, 9, 4]])));
     expect(img.exceptions.toPairs()).toEqual([[3, 2]]);
+    // area 0 full; area 1 (chunk 34): entry 0, terminator, then a stale entry
+    const later = decodeCow(bytesReader(handImage(70, [...full0, [1, 0, 7, 35], [1, 2, 9, 37]])));
+    expect(later.exceptions.count).toBe(33);
+    expect(later.exceptions.toPairs()[32]).toEqual([7, 35]);
+    expect([later.currentIndex, later.nextFree]).toEqual([1, 36]);
   });
 
   it("loads stale entries from an unzeroed area after a full one (why the store zeroes it)", () => {

@@ -15,6 +15,8 @@ export const ErrorCode = {
   ChunkNumberTooLarge: "CHUNK_NUMBER_TOO_LARGE",
   /** Arguments to an encoder or builder do not describe a possible image. */
   InvalidArgument: "INVALID_ARGUMENT",
+  /** A lossless dump is not one, or describes no possible image (restore writes nothing). */
+  DumpInvalid: "DUMP_INVALID",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -22,6 +22,12 @@ export const StoreErrorCode = {
   SameFile: "SAME_FILE",
   /** An exception's COW chunk lies past the end of the COW: the kernel fails reads of it. */
   ChunkBeyondDevice: "NEW_CHUNK_BEYOND_DEVICE",
+  /** Restore: the target is smaller than the metadata's device. */
+  TargetTooSmall: "TARGET_TOO_SMALL",
+  /** Restore: the target already holds a SnAp header (overwriting needs `force`). */
+  CowExists: "COW_EXISTS",
+  /** Restore: the target starts with something neither blank nor a snapshot (overwriting needs `force`). */
+  TargetNotBlank: "TARGET_NOT_BLANK",
 } as const;
 export type StoreErrorCode = (typeof StoreErrorCode)[keyof typeof StoreErrorCode];
 
@@ -36,6 +42,9 @@ const EXIT: Record<StoreErrorCode, number> = {
   INVALID_ARGUMENT: 2,
   SAME_FILE: 2,
   NEW_CHUNK_BEYOND_DEVICE: 1,
+  TARGET_TOO_SMALL: 1,
+  COW_EXISTS: 1,
+  TARGET_NOT_BLANK: 1,
 };
 
 export class StoreError extends Error {

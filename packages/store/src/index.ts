@@ -11,3 +11,4 @@ export * from "./store.js";
 export * from "./snapshot.js";
 export * from "./merge.js";
 export * from "./sortedIndex.js";
+export * from "./restore.js";

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { chunkBytes, ExceptionTable, SNAP_MAGIC, toDumpObject, type ActivationOptions, type CowImage } from "@dmsnap/format";
+import { chunkBytes, ExceptionTable, readCowMetadata, SNAP_MAGIC, toDumpObject, writeLosslessDump, type ActivationOptions, type CowImage } from "@dmsnap/format";
 import { forEachEntry, scanCow } from "../util/streamCow.js";
 import { NEW_COW_NOT_BLANK, notBlank, notBlankMessage } from "../util/notBlank.js";
 import { ByteSink, TextSink, writeStdout } from "../util/textSink.js";
@@ -7,7 +7,6 @@ import { openImage } from "../util/imageFile.js";
 import { runCommand } from "../util/output.js";
 import { formatBytes, plural } from "../util/units.js";
 import { parseSectors } from "../util/options.js";
-import { writeLosslessDumpStream } from "../util/metadataImage.js";
 
 interface DumpOptions {
   json?: boolean;
@@ -33,10 +32,8 @@ export function register(program: Command): void {
         const file = openImage(cow, "<cow>");
         try {
           if (opts.lossless) {
-            // Entries of an invalidated COW are still on disk: keep them.
-            const options = { ...table, readInvalid: true };
-            const image = scanCow(file, options); // refusals surface here, before any output
-            writeLosslessDumpStream(image, (visit) => forEachEntry(file, options, visit), writeStdout);
+            // Entries of an invalidated COW are still on disk: keep them. Refusals surface here, before any output.
+            writeLosslessDump(readCowMetadata(file, { ...table, readInvalid: true }), writeStdout);
             return;
           }
           const image = scanCow(file, table);

@@ -1,18 +1,10 @@
 import type { Command } from "commander";
-import {
-  decodeCow,
-  dropReasonMeaning,
-  makeHeader,
-  roomForEntries,
-  salvage,
-  type DropReason,
-  type SalvageResult,
-} from "@dmsnap/format";
+import { roomForEntries, decodeCow, dropReasonMeaning, metadataOfSalvage, salvage, type DropReason, type SalvageResult } from "@dmsnap/format";
+import { restoreMetadata } from "@dmsnap/store";
 import { CliError, Exit } from "../util/errors.js";
 import { fdReader, openImage, type ImageFile } from "../util/inputs.js";
 import { cleanUpOnSignals, createOutput, type Output } from "../util/outputs.js";
 import { fileError } from "../util/ioErrors.js";
-import { DUMP_FORMAT, DUMP_VERSION, restoreToDevice, type LosslessDump } from "../util/metadataImage.js";
 import { parseSectors, parseSize } from "../util/options.js";
 import { runCommand } from "../util/output.js";
 import { makeProgress, progressOption, type Progress, type ProgressMode } from "../util/progress.js";
@@ -80,12 +72,13 @@ could be salvaged (CHUNK_SIZE_UNKNOWN, NO_ROOM), 2 usage or I/O error
             throw new CliError("CHUNK_SIZE_UNKNOWN", `no chunk size makes the metadata of ${cow} parse (no sound exception found at any power of two up to 16384 sectors) and the header gives none; if you know it, rerun with --chunk-size <sectors>`, Exit.Image);
           }
           const valid = !opts.invalid;
-          const dump: LosslessDump = { format: DUMP_FORMAT, version: DUMP_VERSION, deviceBytes: input.size, header: makeHeader(found.chunkSize, valid), exceptions: found.exceptions };
+          // Repair = salvage -> the same model restore writes -> restore.
+          const metadata = metadataOfSalvage(found, input.size, valid);
           if (!roomForEntries(found.chunkSize, found.exceptions.count, input.size)) {
             throw new CliError("NO_ROOM", `${found.exceptions.count} exceptions fill the last metadata area exactly, and the zeroed area that must follow lies past the end of the device, so no kernel layout holds them all; rerun with --json to see them, or restore a trimmed 'dump --lossless' onto a larger device`, Exit.Image);
           }
           await copySparse(input, out, progress);
-          await restoreToDevice(out.device(input.size), dump, { force: true, targetName: opts.output });
+          await restoreMetadata(out.device(input.size), metadata, { force: true, targetName: opts.output });
           // Read back through the same descriptor before the output is put in place.
           const img = decodeCow(fdReader(out.handle.fd, input.size, opts.output), { readInvalid: true });
           const verified = img.exceptions.count === found.exceptions.count && img.chunkSize === found.chunkSize;

@@ -5,7 +5,8 @@ import type { Command } from "commander";
 import { fileError } from "../util/ioErrors.js";
 import { identify, openDevice, openImage, refuseSameFile, type Named } from "../util/inputs.js";
 import { cleanUpOnSignals, createOutput, followLinks, type Output } from "../util/outputs.js";
-import { readLosslessDumpFile, restoreToDevice } from "../util/metadataImage.js";
+import { readLosslessDump } from "@dmsnap/format";
+import { restoreMetadata } from "@dmsnap/store";
 import { runCommand } from "../util/output.js";
 import { makeProgress, progressOption, type ProgressMode } from "../util/progress.js";
 import { formatBytes } from "../util/units.js";
@@ -66,7 +67,7 @@ async function restoreFrom(source: string, spooled: boolean, opts: RestoreOption
   const file = openImage(source, "<dump>");
   try {
     const inputs: Named[] = spooled ? [] : [file];
-    const dump = readLosslessDumpFile(file.fd);
+    const dump = readLosslessDump(file);
     cleanUpOnSignals();
     // A missing target is built whole as a temporary and put in place at the end; an existing one is rewritten in place, locked.
     const created = !existsFollowing(opts.cow);
@@ -86,9 +87,9 @@ async function restoreFrom(source: string, spooled: boolean, opts: RestoreOption
     const dev = output ? output.device(dump.deviceBytes) : opened!.device;
     const progress = makeProgress(opts.progress);
     try {
-      const r = await restoreToDevice(dev, dump, { force: !!opts.force || created, progress, targetName: opts.cow, targetIsZero: created });
+      const r = await restoreMetadata(dev, dump, { force: !!opts.force || created, progress, targetName: opts.cow, targetIsZero: created });
       await output?.commit();
-      const out = { cow: opts.cow, created, overwrote: created ? "none" : r.overwrote, deviceBytes: dump.deviceBytes, targetBytes: dev.size, chunkSize: dump.header.chunkSize, valid: dump.header.valid, exceptions: dump.count, areasWritten: r.areasWritten };
+      const out = { cow: opts.cow, created, overwrote: created ? "none" : r.overwrote, deviceBytes: dump.deviceBytes, targetBytes: dev.size, chunkSize: dump.header.chunkSize, valid: dump.header.valid, exceptions: dump.exceptionCount, areasWritten: r.areasWritten };
       process.stdout.write(
         opts.json
           ? `${JSON.stringify(out)}\n`

@@ -1,0 +1,286 @@
+/**
+ * A streaming reader of the lossless dump's JSON: bytes are pushed a piece at
+ * a time and tokenised as they come, so a 30 M-exception dump (600 MB of
+ * JSON, more than a V8 string can hold) is read in constant memory. The
+ * exceptions array is handed to `onPair` pair by pair; every other value is
+ * small and is built as usual (capped, so a hostile dump cannot make it
+ * large). No I/O: the caller pushes the bytes (readLosslessDump does so from
+ * a SyncReader).
+ */
+
+/** Bytes of any one value outside the exceptions array (strings, numbers). */
+const MAX_TOKEN = 1 << 16;
+/** Tokens outside the exceptions array. */
+const MAX_OTHER_TOKENS = 100_000;
+
+export class DumpSyntaxError extends Error {
+  override readonly name = "DumpSyntaxError";
+}
+
+export interface DumpEvents {
+  /** The i-th element of "exceptions" is a pair of numbers. */
+  onPair(i: number, old: number, neu: number): void;
+  /** The i-th element of "exceptions" is not a pair of numbers. */
+  onBadPair(i: number): void;
+}
+
+/** The top-level object (its "exceptions" array replaced by its length), and that length: null when "exceptions" is missing or not an array. */
+export interface DumpRoot {
+  fields: Record<string, unknown>;
+  exceptions: number | null;
+}
+
+type Frame =
+  | { kind: "obj"; value: Record<string, unknown>; state: "key0" | "key" | "colon" | "value" | "next"; key: string }
+  | { kind: "arr"; value: unknown[]; state: "value0" | "value" | "next" }
+  | { kind: "exc"; count: number; state: "value0" | "value" | "next" }
+  | { kind: "pair"; n: number; a: number; b: number; ok: boolean; state: "value0" | "value" | "next" };
+
+const WS = new Uint8Array(256);
+for (const c of [0x20, 0x09, 0x0a, 0x0d]) WS[c] = 1;
+const NUMBER_RE = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
+const UTF8 = new TextDecoder();
+const EMPTY = new Uint8Array(0);
+
+function latin1(b: Uint8Array, from: number, to: number): string {
+  let s = "";
+  for (let k = from; k < to; k++) s += String.fromCharCode(b[k]!);
+  return s;
+}
+
+/** Push the dump's bytes in order, then call end(). Throws DumpSyntaxError with the reason and byte offset. */
+export class DumpTokenizer {
+  private readonly stack: Frame[] = [];
+  private root: Record<string, unknown> | null = null;
+  /** Length of the top-level "exceptions" array, once it has closed. */
+  private exceptionsLength: number | null = null;
+  private done = false;
+  private others = 0;
+  /** Stream offset of buf[0]. */
+  private offset = 0;
+  /** Bytes not yet consumed: the start of a token cut by a piece boundary. */
+  private buf: Uint8Array = EMPTY;
+
+  constructor(private readonly events: DumpEvents) {}
+
+  /** Takes the next piece. `bytes` is not kept after the call. */
+  push(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    if (this.buf.length === 0) this.buf = bytes;
+    else {
+      const joined = new Uint8Array(this.buf.length + bytes.length);
+      joined.set(this.buf);
+      joined.set(bytes, this.buf.length);
+      this.buf = joined;
+    }
+    this.scan(false);
+  }
+
+  /** The input is complete: returns the top-level object. */
+  end(): DumpRoot {
+    this.scan(true);
+    if (this.buf.length > 0) this.fail("unexpected end of the dump", 0);
+    if (!this.done || this.root === null) throw new DumpSyntaxError(`the dump ends before its object is complete`);
+    return { fields: this.root, exceptions: this.exceptionsLength };
+  }
+
+  private fail(msg: string, at: number): never {
+    throw new DumpSyntaxError(`${msg} at byte ${this.offset + at}`);
+  }
+
+  /** A complete value arrived (scalar, or a closed container) for the frame on top. */
+  private deliver(v: unknown, at: number): void {
+    const top = this.stack[this.stack.length - 1];
+    if (!top) {
+      if (this.root !== null || typeof v !== "object" || v === null || Array.isArray(v)) this.fail("the dump must be one JSON object", at);
+      this.root = v as Record<string, unknown>;
+      this.done = true;
+      return;
+    }
+    if (top.kind === "obj") {
+      if (top.state !== "value") this.fail("unexpected value", at);
+      if (Object.prototype.hasOwnProperty.call(top.value, top.key)) this.fail(`key "${top.key}" appears twice`, at);
+      top.value[top.key] = v;
+      top.state = "next";
+    } else if (top.kind === "arr") {
+      if (top.state === "next") this.fail("expected ',' or ']'", at);
+      top.value.push(v);
+      top.state = "next";
+    } else if (top.kind === "exc") {
+      if (top.state === "next") this.fail("expected ',' or ']'", at);
+      // Not a pair (a scalar or object where [old, new] belongs).
+      this.events.onBadPair(top.count++);
+      top.state = "next";
+    } else {
+      if (top.state === "next") this.fail("expected ',' or ']'", at);
+      if (typeof v === "number" && top.n < 2) {
+        if (top.n === 0) top.a = v;
+        else top.b = v;
+      } else top.ok = false;
+      top.n++;
+      top.state = "next";
+    }
+  }
+
+  private countOther(at: number): void {
+    if (this.stack.some((f) => f.kind === "exc" || f.kind === "pair")) return;
+    if (++this.others > MAX_OTHER_TOKENS) this.fail(`more than ${MAX_OTHER_TOKENS} values outside "exceptions"`, at);
+  }
+
+  /** Consumes every complete token of buf (all of it when `eof`). */
+  private scan(eof: boolean): void {
+    const buf = this.buf;
+    const stack = this.stack;
+    let i = 0;
+    const len = buf.length;
+    scan: while (i < len) {
+      const c = buf[i]!;
+      if (WS[c]) {
+        i++;
+        continue;
+      }
+      if (this.done) this.fail("unexpected text after the dump object", i);
+      const top = stack[stack.length - 1];
+      switch (c) {
+        case 0x7b: {
+          // {
+          if (top && top.kind !== "obj" && top.state === "next") this.fail("expected ',' or ']'", i);
+          if (top?.kind === "exc" || top?.kind === "pair") {
+            // An object where a pair or a number belongs: skip it generically but count it bad.
+            stack.push({ kind: "obj", value: {}, state: "key0", key: "" });
+          } else {
+            this.countOther(i);
+            if (top?.kind === "obj" && top.state !== "value") this.fail("unexpected '{'", i);
+            stack.push({ kind: "obj", value: {}, state: "key0", key: "" });
+          }
+          i++;
+          continue;
+        }
+        case 0x5b: {
+          // [
+          if (top?.kind === "obj" && top.state !== "value") this.fail("unexpected '['", i);
+          if ((top?.kind === "arr" || top?.kind === "exc" || top?.kind === "pair") && top.state === "next") this.fail("expected ',' or ']'", i);
+          if (top?.kind === "obj" && stack.length === 1 && top.key === "exceptions") {
+            if (Object.prototype.hasOwnProperty.call(top.value, "exceptions")) this.fail(`key "exceptions" appears twice`, i);
+            stack.push({ kind: "exc", count: 0, state: "value0" });
+          } else if (top?.kind === "exc") stack.push({ kind: "pair", n: 0, a: 0, b: 0, ok: true, state: "value0" });
+          else if (top?.kind === "pair") {
+            top.ok = false;
+            stack.push({ kind: "arr", value: [], state: "value0" });
+          } else {
+            this.countOther(i);
+            stack.push({ kind: "arr", value: [], state: "value0" });
+          }
+          i++;
+          continue;
+        }
+        case 0x7d: {
+          // }
+          if (top?.kind !== "obj" || (top.state !== "key0" && top.state !== "next")) return this.fail("unexpected '}'", i);
+          stack.pop();
+          this.deliver(top.value, i);
+          i++;
+          continue;
+        }
+        case 0x5d: {
+          // ]
+          if (!top || top.kind === "obj" || top.state === "value") return this.fail("unexpected ']'", i);
+          stack.pop();
+          if (top.kind === "arr") this.deliver(top.value, i);
+          else if (top.kind === "pair") {
+            const parent = stack[stack.length - 1];
+            if (parent?.kind === "exc") {
+              const idx = parent.count++;
+              if (top.ok && top.n === 2) this.events.onPair(idx, top.a, top.b);
+              else this.events.onBadPair(idx);
+              parent.state = "next";
+            } else this.deliver(null, i);
+          } else {
+            // The exceptions array closes: record its length in place of the array.
+            const parent = stack[stack.length - 1] as Extract<Frame, { kind: "obj" }>;
+            parent.value.exceptions = top.count;
+            this.exceptionsLength = top.count;
+            parent.state = "next";
+          }
+          i++;
+          continue;
+        }
+        case 0x2c: {
+          // ,
+          if (!top || top.state !== "next") return this.fail("unexpected ','", i);
+          if (top.kind === "obj") top.state = "key";
+          else top.state = "value";
+          i++;
+          continue;
+        }
+        case 0x3a: {
+          // :
+          if (top?.kind !== "obj" || top.state !== "colon") return this.fail("unexpected ':'", i);
+          top.state = "value";
+          i++;
+          continue;
+        }
+        case 0x22: {
+          // a string: find its end (a quote not escaped)
+          let j = i + 1;
+          while (j < len && buf[j] !== 0x22) j += buf[j] === 0x5c ? 2 : 1;
+          if (j >= len) {
+            if (eof) this.fail("unterminated string", i);
+            if (len - i > MAX_TOKEN) this.fail(`a string longer than ${MAX_TOKEN} bytes`, i);
+            break scan;
+          }
+          let s: string;
+          try {
+            s = JSON.parse(UTF8.decode(buf.subarray(i, j + 1))) as string;
+          } catch {
+            return this.fail("bad string", i);
+          }
+          if (top?.kind === "obj" && (top.state === "key0" || top.state === "key")) {
+            top.key = s;
+            top.state = "colon";
+          } else {
+            this.countOther(i);
+            this.deliver(s, i);
+          }
+          i = j + 1;
+          continue;
+        }
+        default: {
+          // a number or literal: the run of bytes up to a delimiter
+          let j = i;
+          let v = 0;
+          let digits = true;
+          while (j < len) {
+            const d = buf[j]!;
+            if (d >= 0x30 && d <= 0x39) v = v * 10 + (d - 0x30);
+            else if (d === 0x2c || d === 0x5d || d === 0x7d || WS[d]) break;
+            else digits = false;
+            j++;
+          }
+          if (j >= len && !eof) {
+            if (len - i > MAX_TOKEN) this.fail("a value that is too long", i);
+            break scan;
+          }
+          let value: unknown;
+          if (digits && j > i && (buf[i] !== 0x30 || j === i + 1)) value = v;
+          else {
+            const text = latin1(buf, i, j);
+            if (text === "true") value = true;
+            else if (text === "false") value = false;
+            else if (text === "null") value = null;
+            else if (NUMBER_RE.test(text)) value = Number(text);
+            else this.fail(`unexpected '${text.slice(0, 20)}'`, i);
+          }
+          if (top?.kind === "obj" && top.state !== "value") this.fail("expected a key", i);
+          if (top?.kind !== "pair" && top?.kind !== "exc") this.countOther(i);
+          this.deliver(value, i);
+          i = j;
+          continue;
+        }
+      }
+    }
+    this.offset += i;
+    // Keep only the cut token, copied: the caller may reuse its piece.
+    this.buf = i === len ? EMPTY : buf.slice(i);
+  }
+}

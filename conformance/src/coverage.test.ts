@@ -31,6 +31,8 @@ const SECTIONS: Record<string, string[] | null> = {
   // Merge changes the origin; its rules are tested by the store's merge and crash suites, not by a reader.
   "Merging": null,
   "Chunk numbers of 2^53 and above": ["high-bits", "boundary"],
+  // Our tools' model (dump --lossless, restore, repair), not the kernel's format: tested by format's losslessDump.test.ts and store's restore.test.ts.
+  "The metadata model": null,
   "Error codes": ["magic", "version", "chunk-size", "truncated", "high-bits"],
   // The checker's findings are exercised by `dmsnap check` over every case (packages/cli/test/conformance.e2e.test.ts).
   "Checker findings": ["damaged"],

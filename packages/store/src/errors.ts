@@ -28,6 +28,10 @@ export const StoreErrorCode = {
   CowExists: "COW_EXISTS",
   /** Restore: the target starts with something neither blank nor a snapshot (overwriting needs `force`). */
   TargetNotBlank: "TARGET_NOT_BLANK",
+  /** Repair: no chunk size makes the metadata parse and the header gives none. */
+  ChunkSizeUnknown: "CHUNK_SIZE_UNKNOWN",
+  /** Repair: the salvaged entries exactly fill the last area and the zeroed area that must follow lies past the device's end. */
+  NoRoom: "NO_ROOM",
 } as const;
 export type StoreErrorCode = (typeof StoreErrorCode)[keyof typeof StoreErrorCode];
 
@@ -45,6 +49,8 @@ const EXIT: Record<StoreErrorCode, number> = {
   TARGET_TOO_SMALL: 1,
   COW_EXISTS: 1,
   TARGET_NOT_BLANK: 1,
+  CHUNK_SIZE_UNKNOWN: 1,
+  NO_ROOM: 1,
 };
 
 export class StoreError extends Error {

@@ -12,3 +12,4 @@ export * from "./snapshot.js";
 export * from "./merge.js";
 export * from "./sortedIndex.js";
 export * from "./restore.js";
+export * from "./repair.js";

@@ -1,13 +1,12 @@
 import type { Command } from "commander";
-import { roomForEntries, decodeCow, dropReasonMeaning, metadataOfSalvage, salvage, type DropReason, type SalvageResult } from "@dmsnap/format";
-import { restoreMetadata } from "@dmsnap/store";
-import { CliError, Exit } from "../util/errors.js";
-import { fdReader, openImage, type ImageFile } from "../util/inputs.js";
+import { dropReasonMeaning, type DropReason, type SalvageResult } from "@dmsnap/format";
+import { repairCow } from "@dmsnap/store";
+import { openImage } from "../util/inputs.js";
 import { cleanUpOnSignals, createOutput, type Output } from "../util/outputs.js";
 import { fileError } from "../util/ioErrors.js";
 import { parseSectors, parseSize } from "../util/options.js";
 import { runCommand } from "../util/output.js";
-import { makeProgress, progressOption, type Progress, type ProgressMode } from "../util/progress.js";
+import { makeProgress, progressOption, type ProgressMode } from "../util/progress.js";
 import { formatBytes } from "../util/units.js";
 
 interface RepairOptions {
@@ -67,21 +66,18 @@ could be salvaged (CHUNK_SIZE_UNKNOWN, NO_ROOM), 2 usage or I/O error
         try {
           // Checked before any work: not the input (any link or name of it), not an existing file without --force.
           out = await createOutput(opts.output, { role: "--output", inputs: [input], force: !!opts.force, bytes: input.size });
-          const found = salvage(input, { ...(chunkSize === undefined ? {} : { chunkSize }), ...(originBytes === undefined ? {} : { originBytes }) });
-          if (found.chunkSize === 0) {
-            throw new CliError("CHUNK_SIZE_UNKNOWN", `no chunk size makes the metadata of ${cow} parse (no sound exception found at any power of two up to 16384 sectors) and the header gives none; if you know it, rerun with --chunk-size <sectors>`, Exit.Image);
-          }
+          // A new file starts as holes of the input's size: zero pieces are then not written.
+          if (out.kind === "file") await sized(out, input.size);
           const valid = !opts.invalid;
-          // Repair = salvage -> the same model restore writes -> restore.
-          const metadata = metadataOfSalvage(found, input.size, valid);
-          if (!roomForEntries(found.chunkSize, found.exceptions.count, input.size)) {
-            throw new CliError("NO_ROOM", `${found.exceptions.count} exceptions fill the last metadata area exactly, and the zeroed area that must follow lies past the end of the device, so no kernel layout holds them all; rerun with --json to see them, or restore a trimmed 'dump --lossless' onto a larger device`, Exit.Image);
-          }
-          await copySparse(input, out, progress);
-          await restoreMetadata(out.device(input.size), metadata, { force: true, targetName: opts.output });
-          // Read back through the same descriptor before the output is put in place.
-          const img = decodeCow(fdReader(out.handle.fd, input.size, opts.output), { readInvalid: true });
-          const verified = img.exceptions.count === found.exceptions.count && img.chunkSize === found.chunkSize;
+          const { found, verified } = await repairCow(input, out.device(input.size), {
+            ...(chunkSize === undefined ? {} : { chunkSize }),
+            ...(originBytes === undefined ? {} : { originBytes }),
+            valid,
+            targetIsZero: out.kind === "file",
+            progress,
+            inputName: cow,
+            targetName: opts.output,
+          });
           await out.commit();
           const warnings: string[] = [];
           const damaged = found.headerProblem !== null || found.header.valid === 0;
@@ -140,47 +136,11 @@ function human(r: ReturnType<typeof toReport>, s: SalvageResult): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** Copies the input into the output a MiB at a time; zero 64 KiB pieces stay holes in a new file, a block device gets every byte. */
-async function copySparse(input: ImageFile, out: Output, progress: Progress): Promise<void> {
-  const regular = out.kind === "file";
-  const BLOCK = 1 << 20;
-  const PIECE = 1 << 16;
-  progress.start("copy", input.size, "bytes");
-  for (let at = 0; at < input.size; at += BLOCK) {
-    const block = input.read(at, Math.min(BLOCK, input.size - at));
-    for (let p = 0; p < block.length; ) {
-      let q = p;
-      while (q < block.length && (!regular || !allZero(block.subarray(q, Math.min(block.length, q + PIECE))))) q = Math.min(block.length, q + PIECE);
-      if (q > p) {
-        try {
-          let done = p;
-          while (done < q) done += (await out.handle.write(block, done, q - done, at + done)).bytesWritten;
-        } catch (e) {
-          throw fileError(e, out.path, `write ${q - p} bytes at offset ${at + p} of`);
-        }
-        p = q;
-      } else {
-        p += PIECE;
-      }
-    }
-    progress.update(at + block.length);
+/** Makes a new output file `bytes` long (holes). */
+async function sized(out: Output, bytes: number): Promise<void> {
+  try {
+    await out.handle.truncate(bytes);
+  } catch (e) {
+    throw fileError(e, out.path, `make a ${bytes}-byte`);
   }
-  if (regular) {
-    try {
-      await out.handle.truncate(input.size);
-    } catch (e) {
-      throw fileError(e, out.path, `make a ${input.size}-byte`);
-    }
-  }
-  progress.stop();
-}
-
-function allZero(b: Uint8Array): boolean {
-  const words = b.byteOffset % 4 === 0 && b.length % 4 === 0 ? new Uint32Array(b.buffer, b.byteOffset, b.length / 4) : null;
-  if (words) {
-    for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
-    return true;
-  }
-  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
-  return true;
 }

@@ -136,19 +136,24 @@ describe("write and export", () => {
     expect(new Uint8Array(await readFile(origin))).toEqual(data);
   });
 
-  it("an origin write over more chunks than one area holds: area 1 at chunk 258, the view unchanged", async () => {
-    // 8-sector chunks: E = 256; area 0 is chunk 1 (data 2..257), area 1 chunk 258 (data 259..).
-    const { origin, cow, data, rng } = await setup("areas", 300, 310 * CB);
+  it("an origin write over more chunks than one area holds: area 1 at chunk 34, the view unchanged", async () => {
+    // 1-sector chunks: E = 32; area 0 is chunk 1 (data 2..33), area 1 chunk 34 (data 35..).
+    const origin = join(dir, "areas.origin");
+    const cow = join(dir, "areas.cow");
+    const rng = new Rng(34);
+    const data = rng.bytes(40 * 512 - 100);
+    await writeFile(origin, data);
+    await createCow({ cow, chunkSize: 1, size: 50 * 512 });
     const input = join(dir, "areas.in");
     await writeFile(input, rng.bytes(data.length));
-    expect((await applyWrite({ origin, cow, offset: 0, input })).exceptionsAdded).toBe(300);
+    expect((await applyWrite({ origin, cow, offset: 0, input })).exceptionsAdded).toBe(40);
     expect(await exported(origin, cow, "areas")).toEqual(data);
     const bytes = new Uint8Array(await readFile(cow));
-    const pairs = handReadAreas(bytes, CS);
-    expect(pairs.map((p) => p[1]).sort((a, b) => a - b)).toEqual(handAllocation(CS, 300));
-    expect(pairs.map((p) => p[0]).sort((a, b) => a - b)).toEqual(Array.from({ length: 300 }, (_, i) => i));
-    expect(bytes.subarray(258 * CB, 258 * CB + 16).some((b) => b !== 0)).toBe(true);
+    const pairs = handReadAreas(bytes, 1);
+    expect(pairs.map((p) => p[1]).sort((a, b) => a - b)).toEqual(handAllocation(1, 40));
+    expect(pairs.map((p) => p[0]).sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect(bytes.subarray(34 * 512, 34 * 512 + 16).some((b) => b !== 0)).toBe(true);
     const img = decodeCow(bytesReader(bytes));
-    expect([img.currentArea, img.currentIndex, img.nextFree]).toEqual([1, 44, 303]);
+    expect([img.currentArea, img.currentIndex, img.nextFree]).toEqual([1, 8, 43]);
   });
 });

@@ -1,7 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { commands } from "./commands/index.js";
 import { Exit } from "./util/errors.js";
-import { printError } from "./util/output.js";
+import { printError, setQuiet } from "./util/output.js";
 
 // The one place the version lives is package.json; the bundler inlines it.
 import { version } from "../package.json";
@@ -17,7 +17,7 @@ const USAGE_CODES: Record<string, string> = {
   "commander.missingMandatoryOptionValue": "MISSING_ARGUMENT",
   "commander.invalidArgument": "BAD_OPTION",
   "commander.excessArguments": "EXTRA_ARGUMENT",
-  "commander.conflictingOption": "BAD_OPTION",
+  "commander.conflictingOption": "CONFLICTING_OPTIONS",
 };
 
 /** The dmsnap program with every command registered. */
@@ -28,6 +28,8 @@ export function makeProgram(argv: readonly string[] = process.argv): Command {
     // Our own error line replaces commander's (see usageError).
     .configureOutput({ outputError: () => {} });
   program.exitOverride((err) => usageError(err, argv, program));
+  // -q is read by say/warn/progress (util/output.ts), so no command body has to pass it on.
+  program.hook("preAction", (_program, command) => setQuiet(command.opts().quiet === true));
   for (const register of commands) register(program);
   return program;
 }

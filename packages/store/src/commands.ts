@@ -89,16 +89,17 @@ async function initialise(path: string, chunkSize: number): Promise<CreateResult
  * Refuses ALREADY_INITIALISED if it holds a snapshot. Leaves `dev` open.
  */
 export async function initialiseCow(dev: FileDevice, path: string, chunkSize: number): Promise<CreateResult> {
-  validateChunkSize(chunkSize);
   {
-    const image = await decodeCowAsync(deviceReader(dev), { tableChunkSize: chunkSize, logicalBlockSize: dev.logicalBlockSize });
-    if (image.state !== "new") {
+    // One activation: it checks the table's chunk size before reading, decodes
+    // the COW once, and writes only when it found a blank one (a valid or
+    // invalid COW is loaded, not written).
+    const store = await PersistentStore.open(dev, { chunkSize });
+    if (store.activatedFrom !== "new") {
       throw new StoreError(
         StoreErrorCode.AlreadyInitialised,
-        `${path} already holds a ${image.state} snapshot (chunk size ${image.chunkSize}); create only initialises a blank (zeroed) COW; use 'dmsnap dump' to inspect it, or zero its first chunks to start over`,
+        `${path} already holds a${store.activatedFrom === "invalid" ? "n" : ""} ${store.activatedFrom} snapshot (chunk size ${store.chunkSize}); create only initialises a blank (zeroed) COW; use 'dmsnap dump' to inspect it, or zero its first chunks to start over`,
       );
     }
-    const store = await PersistentStore.open(dev, { chunkSize });
     await dev.flush();
     return {
       cow: path,

@@ -4,7 +4,7 @@ import { Exit } from "../util/errors.js";
 import { notBlank, notBlankFinding } from "../util/notBlank.js";
 import { countEntries } from "../util/streamCow.js";
 import { openImage } from "../util/imageFile.js";
-import { parseSectors, parseSize } from "../util/options.js";
+import { parseSectors, parseSize, quietOption } from "../util/options.js";
 import { runCommand } from "../util/output.js";
 import { makeProgress, progressOption, type Progress, type ProgressMode } from "../util/progress.js";
 import { formatBytes } from "../util/units.js";
@@ -31,7 +31,7 @@ export function register(program: Command): void {
     .option("--origin-size <size>", "origin size (4096, 8s, 10GiB): also flags exceptions past the end of the origin")
     .option("--chunk-size <sectors>", "the table's chunk size: used for a blank COW, overridden by an existing header")
     .option("--json", "print one JSON object: {file, state, status, chunkSize, findings, counts, summary}")
-    .option("-q, --quiet", "print nothing; only the exit code tells")
+    .addOption(quietOption("print nothing; only the exit code tells", ["all"]))
     .option("--all", "list every finding (default: at most 20 per code; the rest are counted)")
     .addOption(progressOption())
     .addHelpText(

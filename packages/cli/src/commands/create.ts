@@ -1,14 +1,13 @@
 import type { Command } from "commander";
 import { statSync } from "node:fs";
 import { initialiseCow, type CreateResult } from "@dmsnap/store/node";
-import { validateChunkSize } from "@dmsnap/format";
 import { CliError, Exit } from "../util/errors.js";
 import { fileError } from "../util/ioErrors.js";
 import { fdReader, openDevice } from "../util/inputs.js";
 import { refuseNotBlank } from "../util/notBlank.js";
 import { cleanUpOnSignals, createOutput, followLinks } from "../util/outputs.js";
-import { runCommand } from "../util/output.js";
-import { parseSectors, parseSize } from "../util/options.js";
+import { runCommand, say } from "../util/output.js";
+import { parseSectors, parseSize, quietOption } from "../util/options.js";
 import { formatBytes } from "../util/units.js";
 
 interface CreateOpts {
@@ -27,15 +26,15 @@ export function register(program: Command): void {
     .requiredOption("--chunk-size <sectors>", "chunk size in 512-byte sectors (a power of two, e.g. 8 = 4 KiB)")
     .option("--size <bytes>", "create a new blank COW file of this size (K, M, G, T suffixes accepted)")
     .option("--json", "print the result as one JSON object; errors as {\"error\": {code, message}}")
+    .addOption(quietOption("print no result line; errors on stderr"))
     .option("--force", "initialise a COW whose magic is 0 even though its areas still hold exceptions (NEW_COW_NOT_BLANK)")
     .addHelpText("after", "\nExamples:\n  $ dmsnap create --cow snap.cow --chunk-size 8 --size 64M\n  $ dmsnap create --cow /dev/vg/cow --chunk-size 16\n\nExit: 0 initialised, 1 refused (already a snapshot, corrupt header, NEW_COW_NOT_BLANK), 2 usage or I/O error.")
     .action((opts: CreateOpts) =>
       runCommand(!!opts.json, async () => {
         const chunkSize = parseSectors(opts.chunkSize, "--chunk-size");
         const size = opts.size === undefined ? undefined : parseSize(opts.size, "--size");
-        validateChunkSize(chunkSize);
         const r = await create(opts.cow, chunkSize, size, !!opts.force);
-        process.stdout.write(
+        say(
           opts.json
             ? `${JSON.stringify(r)}\n`
             : `${r.created ? "created" : "initialised"} ${r.cow}: ${formatBytes(r.deviceBytes)}, chunk size ${r.chunkSize} sectors, room for ${r.capacity} exceptions; status ${r.status}\n`,
@@ -58,7 +57,7 @@ async function create(path: string, chunkSize: number, size: number | undefined,
     exists = false;
   }
   if (!exists) {
-    if (size === undefined) throw new CliError("INVALID_ARGUMENT", `${path} does not exist; give --size <bytes> to create it, or point --cow at an existing zeroed file or device`, Exit.Usage);
+    if (size === undefined) throw new CliError("IO_ENOENT", `--cow ${path} does not exist; give --size <bytes> to create it, or point --cow at an existing zeroed file or device`, Exit.Usage);
     if (!Number.isSafeInteger(size) || size <= 0 || size % 512 !== 0) throw new CliError("INVALID_ARGUMENT", `--size must be a positive multiple of 512 bytes, got ${size}`, Exit.Usage);
     cleanUpOnSignals();
     const out = await createOutput(path, { role: "--cow", inputs: [], force: false });

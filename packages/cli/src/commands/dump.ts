@@ -1,18 +1,22 @@
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { chunkBytes, ExceptionTable, readCowMetadata, SNAP_MAGIC, toDumpObject, writeLosslessDump, type ActivationOptions, type CowImage } from "@dmsnap/format";
 import { forEachEntry, scanCow } from "../util/streamCow.js";
 import { NEW_COW_NOT_BLANK, notBlank, notBlankMessage } from "../util/notBlank.js";
-import { ByteSink, TextSink, writeStdout } from "../util/textSink.js";
+import { ByteSink, TextSink } from "../util/textSink.js";
+import { openDocument } from "../util/document.js";
 import { openImage } from "../util/imageFile.js";
-import { runCommand } from "../util/output.js";
+import { runCommand, warn } from "../util/output.js";
 import { formatBytes, plural } from "../util/units.js";
-import { parseSectors } from "../util/options.js";
+import { parseSectors, quietOption } from "../util/options.js";
 
 interface DumpOptions {
   json?: boolean;
   chunkSize?: string;
   all?: boolean;
   lossless?: boolean;
+  quiet?: boolean;
+  output?: string;
+  force?: boolean;
 }
 
 export function register(program: Command): void {
@@ -22,29 +26,40 @@ export function register(program: Command): void {
     .argument("<cow>", "COW image file or block device (opened read-only)")
     .option("--json", "print one JSON object (see docs/dump-json.md); refusals print {\"error\": {code, message}} and exit 1")
     .option("--chunk-size <sectors>", "the table's chunk size: used for a blank COW, overridden by an existing header (default 32)")
-    .option("--all", "list every exception in the readable summary (default: the first 20)")
-    .option("--lossless", "print the lossless JSON dump that 'dmsnap restore' reads back (header words, device size, every entry, even of an invalidated COW)")
-    .addHelpText("after", "\nExamples:\n  $ dmsnap dump /dev/vg/snap-cow\n  $ dmsnap dump cow.img --json | jq '.exceptions | length'\n  $ dmsnap dump cow.img --lossless > cow.dump.json   # then: dmsnap restore cow.dump.json --cow new.img\n\nExit: 0 decoded, 1 the kernel would refuse the image, 2 usage or I/O error.")
+    .addOption(new Option("--all", "list every exception in the readable summary (default: the first 20)").conflicts("json"))
+    .addOption(new Option("--lossless", "print the lossless JSON dump that 'dmsnap restore' reads back (header words, device size, every entry, even of an invalidated COW)").conflicts(["json", "all"]))
+    .option("-o, --output <file>", "write the summary or dump to this file instead of standard output: created whole or not at all ('-': standard output)")
+    .option("--force", "overwrite --output if it exists")
+    .addOption(quietOption("print nothing: the exit code says whether the kernel would activate the COW (0) or refuse it (1)", ["all", "lossless", "output"]))
+    .addHelpText("after", "\nExamples:\n  $ dmsnap dump /dev/vg/snap-cow\n  $ dmsnap dump cow.img --json | jq '.exceptions | length'\n  $ dmsnap dump cow.img --lossless -o cow.dump.json   # then: dmsnap restore cow.dump.json --cow new.img\n\nExit: 0 decoded, 1 the kernel would refuse the image, 2 usage or I/O error.")
     .action((cow: string, opts: DumpOptions) =>
-      runCommand(!!opts.json || !!opts.lossless, () => {
+      runCommand(!!opts.json || !!opts.lossless, async () => {
         const tableChunkSize = opts.chunkSize === undefined ? undefined : parseSectors(opts.chunkSize, "--chunk-size");
         const table: ActivationOptions = tableChunkSize === undefined ? {} : { tableChunkSize };
         const file = openImage(cow, "<cow>");
+        // -o is checked before any work (not the input, not an existing file without --force).
+        const doc = await openDocument(opts.output, "--output", [file], !!opts.force).catch((e: unknown) => {
+          file.close();
+          throw e;
+        });
+        const writeStdout = doc.write;
         try {
           if (opts.lossless) {
             // Entries of an invalidated COW are still on disk: keep them. Refusals surface here, before any output.
             writeLosslessDump(readCowMetadata(file, { ...table, readInvalid: true }), writeStdout);
+            await doc.commit();
             return;
           }
           const image = scanCow(file, table);
           const evidence = image.state === "new" ? notBlank(file) : null;
-          if (evidence) process.stderr.write(`dmsnap: warning: ${NEW_COW_NOT_BLANK}: ${notBlankMessage(evidence)}\n`);
+          if (evidence) warn(`warning: ${NEW_COW_NOT_BLANK}: ${notBlankMessage(evidence)}`);
+          if (opts.quiet) return;
           const warnings = evidence ? [{ code: NEW_COW_NOT_BLANK, message: notBlankMessage(evidence) }] : [];
-          if (opts.json) writeJsonDump(image, warnings, (visit) => forEachEntry(file, table, visit));
+          if (opts.json) writeJsonDump(image, warnings, (visit) => forEachEntry(file, table, visit), new ByteSink(doc.writeBytes));
           else {
             // The first entries (all with --all), streamed: nothing is kept.
             const limit = opts.all ? Infinity : 20;
-            const sink = new TextSink();
+            const sink = new TextSink(writeStdout);
             writeStdout(summaryHead(cow, image, evidence !== null));
             if (image.state === "valid" && image.exceptionCount > 0) {
               sink.push(`               #  origin chunk -> COW chunk\n`);
@@ -64,7 +79,9 @@ export function register(program: Command): void {
             sink.flush();
             writeStdout(summaryTail(image));
           }
+          await doc.commit();
         } finally {
+          await doc.abort();
           file.close();
         }
       }),

@@ -16,8 +16,8 @@ import { CliError, Exit } from "../util/errors.js";
 import { openImage } from "../util/imageFile.js";
 import { cleanUpOnSignals, createOutput, type Output } from "../util/outputs.js";
 import { countEntries } from "../util/streamCow.js";
-import { parseSectors } from "../util/options.js";
-import { runCommand } from "../util/output.js";
+import { conflicting, parseSectors, quietOption } from "../util/options.js";
+import { runCommand, say } from "../util/output.js";
 import { formatBytes } from "../util/units.js";
 
 // The renderer lives in @dmsnap/format (shared with the browser explorer).
@@ -35,10 +35,11 @@ export function register(program: Command): void {
     .command("map")
     .description("draw an SVG map of a COW device: header, metadata areas, data in use, free and leaked chunks, problems")
     .argument("<cow>", "COW image file or block device (opened read-only)")
-    .requiredOption("--svg <file>", "SVG file to write ('-' for standard output)")
+    .requiredOption("-o, --svg <file>", "SVG file to write ('-' for standard output)")
     .option("--chunk-size <sectors>", "chunk size for a blank COW, or for a refused one whose chunk size cannot be inferred")
     .option("--json", "print a JSON summary (counts per class, cells) instead of the readable one")
     .option("--force", "overwrite --svg if it exists")
+    .addOption(quietOption("print no summary (the SVG is still written, also to standard output with '--svg -'); errors on stderr"))
     .addHelpText(
       "after",
       `
@@ -57,6 +58,8 @@ Exit: 0 written, 1 the image cannot be laid out (CHUNK_SIZE_UNKNOWN), 2 usage or
     )
     .action((cow: string, opts: MapOptions) =>
       runCommand(!!opts.json, async () => {
+        // Both would go to standard output, where the SVG alone is printed.
+        if (opts.svg === "-" && opts.json) throw conflicting("--svg -", "--json");
         const tableChunkSize = opts.chunkSize === undefined ? undefined : parseSectors(opts.chunkSize, "--chunk-size");
         const file = openImage(cow, "<cow>");
         let input: MapInput;
@@ -130,7 +133,7 @@ Exit: 0 written, 1 the image cannot be laid out (CHUNK_SIZE_UNKNOWN), 2 usage or
           await out.abort();
         }
         const summary = { svg: opts.svg, bytes: Buffer.byteLength(r.svg), chunks: r.chunks, chunksPerCell: r.chunksPerCell, cells: r.cells, counts: r.counts };
-        process.stdout.write(
+        say(
           opts.json
             ? `${JSON.stringify(summary)}\n`
             : `wrote ${opts.svg} (${formatBytes(summary.bytes)}): ${r.chunks} chunks, ${r.chunksPerCell} per cell; ${MAP_CLASSES.map((k) => `${k} ${r.counts[k]}`).join(", ")}\n`,

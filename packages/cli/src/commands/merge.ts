@@ -2,7 +2,8 @@ import type { Command } from "commander";
 import { mergeSnapshot, type MergeResult } from "@dmsnap/store";
 import { BlockingFileDevice } from "@dmsnap/store/node";
 import { closeAll, identify, openDevice, refuseSameFile, type OpenedDevice } from "../util/inputs.js";
-import { runCommand } from "../util/output.js";
+import { runCommand, say } from "../util/output.js";
+import { quietOption } from "../util/options.js";
 import { makeProgress, progressOption, type ProgressMode } from "../util/progress.js";
 import { formatBytes, plural } from "../util/units.js";
 
@@ -20,6 +21,7 @@ export function register(program: Command): void {
     .requiredOption("--origin <file>", "origin device or image (written: it receives the snapshot's chunks)")
     .requiredOption("--cow <file>", "the snapshot's COW device or image (written: merged exceptions are cleared)")
     .addOption(progressOption())
+    .addOption(quietOption("print no result line; errors on stderr"))
     .option("--json", "print the result as one JSON object; errors as {\"error\": {code, message}}")
     .addHelpText(
       "after",
@@ -82,7 +84,7 @@ an entry that cannot be merged: the codes of 'dmsnap dump' and 'dmsnap check'),
         }
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         const out = { origin: opts.origin, cow: opts.cow, ...r, seconds: Math.round(seconds * 1000) / 1000 };
-        process.stdout.write(opts.json ? `${JSON.stringify(out)}\n` : `${summary(r, seconds)}\n`);
+        say(opts.json ? `${JSON.stringify(out)}\n` : `${summary(r, seconds)}\n`);
       }),
     );
 }

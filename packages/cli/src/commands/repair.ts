@@ -4,8 +4,8 @@ import { repairCow } from "@dmsnap/store";
 import { openImage } from "../util/inputs.js";
 import { cleanUpOnSignals, createOutput, type Output } from "../util/outputs.js";
 import { fileError } from "../util/ioErrors.js";
-import { parseSectors, parseSize } from "../util/options.js";
-import { runCommand } from "../util/output.js";
+import { parseSectors, parseSize, quietOption } from "../util/options.js";
+import { runCommand, say, warn } from "../util/output.js";
 import { makeProgress, progressOption, type ProgressMode } from "../util/progress.js";
 import { formatBytes } from "../util/units.js";
 
@@ -27,13 +27,14 @@ export function register(program: Command): void {
     .command("repair")
     .description("salvage a COW the kernel refuses (overwritten header, chunk size 0) into a new, activatable copy")
     .argument("<cow>", "damaged COW image file or block device (opened read-only, never modified)")
-    .requiredOption("--output <file>", "new file to write: a copy of the input with the metadata re-laid under a fresh header")
+    .requiredOption("-o, --output <file>", "new file to write: a copy of the input with the metadata re-laid under a fresh header")
     .option("--chunk-size <sectors>", "use this chunk size instead of the header's or the inferred one")
     .option("--origin-size <size>", "origin size (10GiB, 8s, bytes): entries past its end are dropped")
     .option("--invalid", "write valid=0 (the snapshot stays invalidated; 'dump --lossless' still reads its entries)")
     .option("--force", "overwrite --output if it exists")
     .option("--json", "print one JSON report: chunk size and how it was found, kept and dropped entries with reasons")
     .addOption(progressOption())
+    .addOption(quietOption("print no report and no warnings; errors on stderr"))
     .addHelpText(
       "after",
       `
@@ -84,10 +85,10 @@ could be salvaged (CHUNK_SIZE_UNKNOWN, NO_ROOM), 2 usage or I/O error
           if (valid && damaged) warnings.push(OVERFLOW_WARNING);
           if (found.droppedCount > 0) warnings.push(`${found.droppedCount} entr${found.droppedCount === 1 ? "y was" : "ies were"} dropped: snapshot reads of those origin chunks will come from the origin`);
           const report = toReport(cow, opts.output, found, valid, verified, warnings);
-          if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+          if (opts.json) say(`${JSON.stringify(report)}\n`);
           else {
-            process.stdout.write(human(report, found));
-            for (const w of warnings) process.stderr.write(`dmsnap: WARNING: ${w}\n`);
+            say(human(report, found));
+            for (const w of warnings) warn(`WARNING: ${w}`);
           }
         } finally {
           progress.stop();

@@ -7,7 +7,8 @@ import { identify, openDevice, openImage, refuseSameFile, type Named } from "../
 import { cleanUpOnSignals, createOutput, followLinks, type Output } from "../util/outputs.js";
 import { readLosslessDump } from "@dmsnap/format";
 import { restoreMetadata } from "@dmsnap/store";
-import { runCommand } from "../util/output.js";
+import { runCommand, say } from "../util/output.js";
+import { quietOption } from "../util/options.js";
 import { makeProgress, progressOption, type ProgressMode } from "../util/progress.js";
 import { formatBytes } from "../util/units.js";
 
@@ -26,6 +27,7 @@ export function register(program: Command): void {
     .requiredOption("--cow <file>", "COW file or block device to write; a missing file is created (sparse, deviceBytes long)")
     .option("--force", "overwrite a target that already holds a snapshot header or other data")
     .option("--json", "print one JSON object describing what was written")
+    .addOption(quietOption("print no result line; errors on stderr"))
     .addOption(progressOption())
     .addHelpText(
       "after",
@@ -90,7 +92,7 @@ async function restoreFrom(source: string, spooled: boolean, opts: RestoreOption
       const r = await restoreMetadata(dev, dump, { force: !!opts.force || created, progress, targetName: opts.cow, targetIsZero: created });
       await output?.commit();
       const out = { cow: opts.cow, created, overwrote: created ? "none" : r.overwrote, deviceBytes: dump.deviceBytes, targetBytes: dev.size, chunkSize: dump.header.chunkSize, valid: dump.header.valid, exceptions: dump.exceptionCount, areasWritten: r.areasWritten };
-      process.stdout.write(
+      say(
         opts.json
           ? `${JSON.stringify(out)}\n`
           : `restored ${out.exceptions} exceptions in ${out.areasWritten} metadata area(s) and the header (chunk size ${out.chunkSize} sectors, valid ${out.valid}) to ${opts.cow}${created ? ` (created, ${formatBytes(dump.deviceBytes)} sparse)` : out.overwrote === "blank" ? "" : ` (replaced its previous ${out.overwrote === "snapshot" ? "snapshot metadata" : "contents' header chunk"})`}\n`,

@@ -3,13 +3,14 @@ import { capacity, chunkBytes, dataChunksBelow, deviceSectors, statusOf, type Co
 import { NEW_COW_NOT_BLANK, notBlank, notBlankMessage } from "../util/notBlank.js";
 import { scanCow } from "../util/streamCow.js";
 import { openImage } from "../util/imageFile.js";
-import { parseSectors } from "../util/options.js";
-import { runCommand } from "../util/output.js";
+import { parseSectors, quietOption } from "../util/options.js";
+import { runCommand, say, warn } from "../util/output.js";
 import { formatBytes } from "../util/units.js";
 
 interface UsageOptions {
   json?: boolean;
   chunkSize?: string;
+  quiet?: boolean;
 }
 
 export interface UsageReport {
@@ -73,6 +74,7 @@ export function register(program: Command): void {
     .argument("<cow>", "COW image file or block device (opened read-only)")
     .option("--json", "print one JSON object (status, sectors, percentFull, areas, exceptions, capacity, free chunks and bytes)")
     .option("--chunk-size <sectors>", "the table's chunk size: used for a blank COW, overridden by an existing header")
+    .addOption(quietOption("print nothing: the exit code says whether the kernel would activate the COW (0) or refuse it (1)"))
     .addHelpText(
       "after",
       `
@@ -95,9 +97,9 @@ Exit: 0 read, 1 the kernel would refuse the image (see 'dmsnap check'), 2 usage 
           const evidence = r.state === "new" ? notBlank(file) : null;
           if (evidence) {
             r.warnings = [{ code: NEW_COW_NOT_BLANK, message: notBlankMessage(evidence) }];
-            process.stderr.write(`dmsnap: warning: ${NEW_COW_NOT_BLANK}: ${notBlankMessage(evidence)}\n`);
+            warn(`warning: ${NEW_COW_NOT_BLANK}: ${notBlankMessage(evidence)}`);
           }
-          process.stdout.write(opts.json ? `${JSON.stringify(r)}\n` : human(cow, r));
+          say(opts.json ? `${JSON.stringify(r)}\n` : human(cow, r));
         } finally {
           file.close();
         }

@@ -3,8 +3,8 @@ import { applyWrite } from "@dmsnap/store/node";
 import { CliError, Exit } from "../util/errors.js";
 import { closeAll, fdReader, identify, openDevice, refuseSameFile, type OpenedDevice } from "../util/inputs.js";
 import { refuseNotBlank } from "../util/notBlank.js";
-import { runCommand } from "../util/output.js";
-import { parseSectors, parseSize } from "../util/options.js";
+import { runCommand, say } from "../util/output.js";
+import { parseSectors, parseSize, quietOption } from "../util/options.js";
 import { plural } from "../util/units.js";
 
 interface WriteOpts {
@@ -31,6 +31,7 @@ export function register(program: Command): void {
     .option("--chunk-size <sectors>", "the table's chunk size: checked first, the chunk size of a blank COW, overridden by an existing header")
     .option("--overflow", "the PO table option: a full COW fails snapshot writes with OVERFLOW instead of invalidating")
     .option("--json", "print the result as one JSON object; errors as {\"error\": {code, message}}")
+    .addOption(quietOption("print no result line; errors on stderr"))
     .option("--force", "write through a COW whose magic is 0 even though its areas still hold exceptions (NEW_COW_NOT_BLANK): it is initialised as new")
     .addHelpText("after", "\nExamples:\n  $ dmsnap write --origin disk.img --cow snap.cow --offset 4096 --input patch.bin\n  $ dmsnap write --origin disk.img --cow snap.cow --offset 0 --input mbr.bin --target snapshot\n\nExit: 0 written, 1 refused (invalid snapshot, full COW, corrupt COW, NEW_COW_NOT_BLANK), 2 usage or I/O error.")
     .action((opts: WriteOpts) =>
@@ -63,7 +64,7 @@ export function register(program: Command): void {
         } finally {
           await closeAll([cow, origin, input]);
         }
-        process.stdout.write(opts.json ? `${JSON.stringify(r)}\n` : `wrote ${r.bytes} bytes to the ${r.target} at offset ${r.offset}; ${plural(r.exceptionsAdded, "new exception")}; status ${r.status}\n`);
+        say(opts.json ? `${JSON.stringify(r)}\n` : `wrote ${r.bytes} bytes to the ${r.target} at offset ${r.offset}; ${plural(r.exceptionsAdded, "new exception")}; status ${r.status}\n`);
       }),
     );
 }

@@ -29,6 +29,26 @@ function quietOnClosedPipe(): void {
   });
 }
 
+let quiet = false;
+
+/** -q/--quiet: set once before a command runs (main.ts), read by say, warn and progress. */
+export function setQuiet(on: boolean): void {
+  quiet = on;
+}
+export function isQuiet(): boolean {
+  return quiet;
+}
+
+/** A command's result or readable summary on stdout; nothing under -q (the exit code is the answer). */
+export function say(text: string): void {
+  if (!quiet) process.stdout.write(text);
+}
+
+/** A warning line `dmsnap: TEXT` on stderr; nothing under -q. Errors are printError's and always print. */
+export function warn(text: string): void {
+  if (!quiet) process.stderr.write(`dmsnap: ${text}\n`);
+}
+
 /** Prints an error the documented way (also for usage errors found before a command runs). */
 export function printError(json: boolean, code: string, message: string): void {
   if (json) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);

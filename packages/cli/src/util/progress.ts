@@ -12,6 +12,7 @@
 import { Option } from "commander";
 import cliProgress from "cli-progress";
 import { formatBytes } from "./units.js";
+import { isQuiet } from "./output.js";
 
 export type ProgressMode = "auto" | "json" | "none";
 export const PROGRESS_MODES: readonly ProgressMode[] = ["auto", "json", "none"];
@@ -42,7 +43,7 @@ export interface ProgressStreams {
 export function makeProgress(mode: ProgressMode | undefined, io: ProgressStreams = {}): Progress {
   const stream = io.stream ?? process.stderr;
   const now = io.now ?? Date.now;
-  if (mode === "none") return SILENT;
+  if (mode === "none" || isQuiet()) return SILENT;
   if (mode === "json") return jsonProgress(stream, now);
   return stream.isTTY ? barProgress(stream, now) : SILENT;
 }

@@ -103,14 +103,13 @@ const v: string = VERSION;
 export const used = [img, buildCow, MemoryDevice, Snapshot, FileDevice, SimDevice, runConformance, m, v];
 EOF
 check "TypeScript (nodenext) finds the types of every package" "$repo/node_modules/.bin/tsc" --noEmit --strict --module nodenext --moduleResolution nodenext --skipLibCheck false --typeRoots "$repo/node_modules/@types" --types node types.mts
-cat >"$work/project/browser.mjs" <<'EOF'
-import { bytesReader, decodeCow } from "@dmsnap/format";
-import { MemoryDevice, PersistentStore, Snapshot } from "@dmsnap/store";
-export { bytesReader, decodeCow, MemoryDevice, PersistentStore, Snapshot };
-EOF
-check "browser bundle of format + store core (esbuild --platform=browser)" "$repo/node_modules/.bin/esbuild" browser.mjs --bundle --platform=browser --format=esm --outfile="$work/browser.js" --log-level=error
-[ -f "$work/browser.js" ] && echo "        $(( $(stat -c %s "$work/browser.js") / 1024 )) KiB unminified"
-echo 'export * from "@dmsnap/store/node";' >"$work/project/node-entry.mjs"
-refuse "control: @dmsnap/store/node does not bundle for a browser (exit 1)" 1 "$repo/node_modules/.bin/esbuild" node-entry.mjs --bundle --platform=browser --outfile="$work/node.js" --log-level=error
+# The same bundle check scripts/package-report.mjs runs on the workspace.
+check "browser bundle of format + store core, no Node built-ins (esbuild --platform=browser)" node "$repo/scripts/browser-bundle.mjs" "$work/project"
+sed 's/^/        /' "$work/out"
+refuse "control: @dmsnap/store/node does not bundle for a browser (exit 1)" 1 node "$repo/scripts/browser-bundle.mjs" "$work/project" --import @dmsnap/store/node
+
+echo "== package report: entry points and sizes (scripts/package-report.mjs)"
+check "every exports/bin/man file is in its package's pack; the core bundles for a browser" node "$repo/scripts/package-report.mjs" --check
+sed 's/^/        /' "$work/out"
 
 finish

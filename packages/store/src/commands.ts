@@ -5,7 +5,7 @@
  * store's; nothing here writes to a file it was not asked to write.
  */
 import { constants as fsConstants, promises as fs } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { capacity, decodeCowAsync, deviceSectors, SECTOR_SIZE, validateChunkSize } from "@dmsnap/format";
 import { deviceReader } from "./device.js";
 import { FileDevice } from "./fileDevice.js";
@@ -14,6 +14,7 @@ import { Snapshot } from "./snapshot.js";
 import { copyRange, reserve } from "./reserve.js";
 import { PersistentStore } from "./store.js";
 import { refuseSame, syncDir } from "./fsPaths.js";
+import { pathIdentity } from "./sameFile.js";
 
 export interface CreateOptions {
   cow: string;
@@ -161,7 +162,7 @@ export async function applyWrite(options: WriteOptions): Promise<WriteResult> {
   const opened = options.opened;
   if (!opened) {
     await refuseSame(options.input, [options.origin, options.cow], "--input");
-    if (resolve(options.origin) === resolve(options.cow)) throw new StoreError(StoreErrorCode.SameFile, "--origin and --cow are the same file; a snapshot needs a separate COW device");
+    if ((await pathIdentity(options.origin)) === (await pathIdentity(options.cow))) throw new StoreError(StoreErrorCode.SameFile, "--origin and --cow are the same file; a snapshot needs a separate COW device");
   }
   const inputHandle = opened ? undefined : await fs.open(options.input, "r");
   const input: InputSource = opened?.input ?? inputHandle!;

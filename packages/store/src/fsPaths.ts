@@ -1,6 +1,6 @@
 /** Small path helpers shared by the Node-only commands (not part of the public API). */
 import { promises as fs } from "node:fs";
-import { resolve } from "node:path";
+import { pathIdentity } from "./sameFile.js";
 import { StoreError, StoreErrorCode } from "./errors.js";
 
 /** fsyncs a folder so a rename in it is durable. */
@@ -17,11 +17,10 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Refuses `path` when it names one of `inputs` (after following links). */
+/** Refuses `path` when it is one file with any of `inputs` (device and inode, whatever the links or names). */
 export async function refuseSame(path: string, inputs: string[], option: string): Promise<void> {
-  const real = async (p: string) => fs.realpath(p).catch(() => resolve(p));
-  const mine = await real(path);
+  const mine = await pathIdentity(path);
   for (const other of inputs) {
-    if (mine === (await real(other))) throw new StoreError(StoreErrorCode.SameFile, `${option} ${path} is the same file as ${other}; give a different path`);
+    if (mine === (await pathIdentity(other))) throw new StoreError(StoreErrorCode.SameFile, `${option} ${path} is the same file as ${other}; give a different path`);
   }
 }

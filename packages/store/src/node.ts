@@ -3,3 +3,4 @@ export * from "./fileDevice.js";
 export * from "./blockingFileDevice.js";
 export * from "./commands.js";
 export * from "./export.js";
+export * from "./sameFile.js";

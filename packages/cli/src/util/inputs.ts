@@ -13,17 +13,14 @@
  */
 import { closeSync, constants, fstatSync, openSync, promises as fsp, readSync, statSync, type Stats } from "node:fs";
 import type { SyncReader } from "@dmsnap/format";
-import { blockDeviceSize, FileDevice } from "@dmsnap/store/node";
+import { blockDeviceSize, FileDevice, fileIdentity, sameFilePair, type FileIdentity } from "@dmsnap/store/node";
 import { CliError, Exit } from "./errors.js";
 import { fileError } from "./ioErrors.js";
 import { lock } from "./locks.js";
 
 /** What makes two paths the same file: device + inode, or for a block device its device number. */
-export type Identity = string;
-
-export function identityOf(st: Stats): Identity {
-  return st.isBlockDevice() ? `block:${st.rdev}` : `file:${st.dev}:${st.ino}`;
-}
+export type Identity = FileIdentity;
+export const identityOf = fileIdentity;
 
 /** A path given on the command line, with the option that named it (for messages). */
 export interface Named {
@@ -34,18 +31,14 @@ export interface Named {
 
 /** Refuses SAME_FILE when any two of `files` are one file, whatever the paths say. */
 export function refuseSameFile(files: Named[]): void {
-  for (let i = 0; i < files.length; i++) {
-    for (let j = i + 1; j < files.length; j++) {
-      const a = files[i]!;
-      const b = files[j]!;
-      if (a.identity === b.identity) {
-        throw new CliError(
-          "SAME_FILE",
-          `${b.role} ${b.path} is the same file as ${a.role} ${a.path} (${a.path === b.path ? "the same path" : "a link to it or another name of the same device"}); give separate files`,
-          Exit.Usage,
-        );
-      }
-    }
+  const pair = sameFilePair(files);
+  if (pair) {
+    const [a, b] = pair;
+    throw new CliError(
+      "SAME_FILE",
+      `${b.role} ${b.path} is the same file as ${a.role} ${a.path} (${a.path === b.path ? "the same path" : "a link to it or another name of the same device"}); give separate files`,
+      Exit.Usage,
+    );
   }
 }
 

@@ -13,7 +13,7 @@
  * invalidation) and origin re-writes (the model writes each origin chunk
  * once), snapshot re-writes (docs/kernel-findings.md).
  */
-import { areaLocation, areaOfEntryForE, chunkAtSector, chunkBytes, chunkKind, exceptionsPerArea, indexInAreaForE, readEntry, sectorsIn } from "@dmsnap/format";
+import { areaLocation, areaOfEntryForE, chunkAtSector, chunkBytes, chunkKind, exceptionsPerArea, indexInAreaForE, joinU64, readEntry, sectorsIn } from "@dmsnap/format";
 import type { LogEvent } from "./log.js";
 import { tableOf, type Workload } from "./workload.js";
 
@@ -105,7 +105,7 @@ export function toModel(w: Workload, events: LogEvent[], name = w.id): MapResult
       const entries: number[] = [];
       for (let k = 0; k < E; k++) {
         const en = readEntry(e.data, k);
-        const n = en.newLow + en.newHigh * 4294967296;
+        const n = joinU64(en.newLow, en.newHigh);
         if (n === 0) break;
         const ex = exOf.get(n);
         if (ex === undefined) return { ok: false, reason: `area entry ${k} points at COW chunk ${n}, which no copy wrote` };

@@ -11,7 +11,7 @@
  *   flush                      -> flush
  * The log is accepted when every action's precondition holds in log order.
  */
-import { areaOfChunk, chunkAtSector, chunkKind, entriesIn, exceptionsPerArea, readEntry, sectorsIn } from "@dmsnap/format";
+import { areaOfChunk, chunkAtSector, chunkKind, entriesIn, exceptionsPerArea, joinU64, readEntry, sectorsIn } from "@dmsnap/format";
 import type { LogEvent } from "./log.js";
 import { tableOf, type Workload } from "./workload.js";
 
@@ -170,7 +170,7 @@ function entriesOf(cs: number, data: Uint8Array): Set<number> {
   for (let k = 0; k < n; k++) {
     const en = readEntry(data, k);
     if (en.newLow === 0 && en.newHigh === 0) break;
-    olds.add(en.oldLow + en.oldHigh * 4294967296);
+    olds.add(joinU64(en.oldLow, en.oldHigh));
   }
   return olds;
 }

@@ -3,7 +3,7 @@
  * words of docs/format.md. Rows are 16 bytes because both the header and an
  * exception entry are 16 bytes, so one row is one field group.
  */
-import { entryOffset, SNAP_MAGIC } from "@dmsnap/format";
+import { entryOffset, joinU64, SNAP_MAGIC } from "@dmsnap/format";
 import type { SECTION } from "./docs.js";
 
 export type Section = keyof typeof SECTION;
@@ -30,7 +30,7 @@ export type ChunkContext =
   | { kind: "data"; text: string };
 
 const u32 = (b: Uint8Array, o: number): number => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
-const u64 = (b: Uint8Array, o: number): number => u32(b, o) + u32(b, o + 4) * 2 ** 32;
+const u64 = (b: Uint8Array, o: number): number => joinU64(u32(b, o), u32(b, o + 4));
 const isZero = (b: Uint8Array): boolean => b.every((x) => x === 0);
 
 /** The first entry whose new_chunk is 0 ends an area's list; perArea if none does (the area is full). */

@@ -6,10 +6,7 @@ import { entriesIn, entryOffset } from "./layout.js";
 import { ErrorCode, FormatError } from "./errors.js";
 import type { ExceptionTable } from "./exceptionTable.js";
 
-const TWO_32 = 4294967296;
-/** A high word above this means the u64 is 2^53 or more. */
-const MAX_SAFE_HIGH = 0x1fffff;
-const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+import { high32, joinU64, LITTLE_ENDIAN_HOST, low32, MAX_SAFE_HIGH } from "./u64.js";
 
 export interface AreaDecodeResult {
   /** Entries loaded from this area (the index of the terminator when not full). */
@@ -85,8 +82,8 @@ export function decodeEntriesInto(bytes: Uint8Array, count: number, table: Excep
     if (newLo === 0 && newHi === 0) break;
     const oldHi = w[k + 1]!;
     if (oldHi > MAX_SAFE_HIGH || newHi > MAX_SAFE_HIGH) throw tooLarge(area, firstIndex + i, oldHi > MAX_SAFE_HIGH ? "old_chunk" : "new_chunk", oldHi > MAX_SAFE_HIGH ? oldHi : newHi);
-    const n = newHi * TWO_32 + newLo;
-    olds[n0] = oldHi * TWO_32 + w[k]!;
+    const n = joinU64(newLo, newHi);
+    olds[n0] = joinU64(w[k]!, oldHi);
     news[n0] = n;
     n0++;
     if (n > maxNew) maxNew = n;
@@ -106,8 +103,8 @@ function decodeWithDataView(bytes: Uint8Array, count: number, table: ExceptionTa
     if (newLo === 0 && newHi === 0) break;
     const oldHi = v.getUint32(k + 4, true);
     if (oldHi > MAX_SAFE_HIGH || newHi > MAX_SAFE_HIGH) throw tooLarge(area, firstIndex + i, oldHi > MAX_SAFE_HIGH ? "old_chunk" : "new_chunk", oldHi > MAX_SAFE_HIGH ? oldHi : newHi);
-    const n = newHi * TWO_32 + newLo;
-    table.push(oldHi * TWO_32 + v.getUint32(k, true), n);
+    const n = joinU64(newLo, newHi);
+    table.push(joinU64(v.getUint32(k, true), oldHi), n);
     if (n > maxNew) maxNew = n;
   }
   return { loaded: i, terminated: i < count, maxNewChunk: maxNew };
@@ -132,10 +129,27 @@ export function writeEntry(bytes: Uint8Array, index: number, oldChunk: number, n
   checkChunkNumber(oldChunk, "old_chunk");
   checkChunkNumber(newChunk, "new_chunk");
   const v = new DataView(bytes.buffer, bytes.byteOffset + entryOffset(index), entryOffset(1));
-  v.setUint32(0, oldChunk % TWO_32, true);
-  v.setUint32(4, Math.floor(oldChunk / TWO_32), true);
-  v.setUint32(8, newChunk % TWO_32, true);
-  v.setUint32(12, Math.floor(newChunk / TWO_32), true);
+  v.setUint32(0, low32(oldChunk), true);
+  v.setUint32(4, high32(oldChunk), true);
+  v.setUint32(8, low32(newChunk), true);
+  v.setUint32(12, high32(newChunk), true);
+}
+
+/**
+ * The Uint32 words of an area buffer for writeEntryWords, or null when the
+ * host is big-endian or the buffer is not 4-byte aligned (then use writeEntry).
+ */
+export function entryWords(bytes: Uint8Array): Uint32Array | null {
+  return LITTLE_ENDIAN_HOST && bytes.byteOffset % 4 === 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2) : null;
+}
+
+/** writeEntry without a DataView per call, into entryWords' view; the caller keeps both chunk numbers in 0 .. 2^53-1. */
+export function writeEntryWords(words: Uint32Array, index: number, oldChunk: number, newChunk: number): void {
+  const k = entryOffset(index) >>> 2;
+  words[k] = low32(oldChunk);
+  words[k + 1] = high32(oldChunk);
+  words[k + 2] = low32(newChunk);
+  words[k + 3] = high32(newChunk);
 }
 
 /** Zeroes entry `index` (a merge clears the entries it has copied back). */

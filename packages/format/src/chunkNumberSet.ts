@@ -3,8 +3,9 @@
  * with linear probing: no JavaScript Set, whose 2^24-entry limit a large COW
  * passes, and no object per entry. 16 bytes a slot, at most half full.
  */
+import { high32, low32 } from "./u64.js";
+
 const EMPTY = -1;
-const TWO_32 = 4294967296;
 
 export class ChunkNumberSet {
   private keys: Float64Array;
@@ -19,7 +20,7 @@ export class ChunkNumberSet {
   }
 
   private slot(key: number): number {
-    let h = Math.imul((key >>> 0) ^ Math.imul((key / TWO_32) >>> 0, 0x85ebca6b), 0x9e3779b1);
+    let h = Math.imul(low32(key) ^ Math.imul(high32(key), 0x85ebca6b), 0x9e3779b1);
     h ^= h >>> 15;
     h = Math.imul(h, 0x2c1b3c6d);
     h ^= h >>> 12;

@@ -7,6 +7,7 @@ import { Activation, type ActivationOptions, type CowImage } from "./activation.
 import { HEADER_SIZE } from "./constants.js";
 import type { ChunkColumn } from "./exceptionTable.js";
 import { indexInSorted, repeatedValues, sortedCopy } from "./sortedChunks.js";
+import { EntryCode, EntryProblem, entryProblems } from "./entryCheck.js";
 import { FormatError, type Location } from "./errors.js";
 import { areaLocation, areaOfEntry, areaOffset, chunkBytes, chunkKind, chunksCovering, dataChunksBelow, indexInArea, chunksInDevice, entryOffset, exceptionsPerArea } from "./layout.js";
 import type { AsyncReader, SyncReader } from "./reader.js";
@@ -18,11 +19,11 @@ export const FindingCode = {
   ValidNotBoolean: "VALID_NOT_BOOLEAN",
   HeaderPaddingNotZero: "HEADER_PADDING_NOT_ZERO",
   EntriesAfterTerminator: "ENTRIES_AFTER_TERMINATOR",
-  DuplicateOldChunk: "DUPLICATE_OLD_CHUNK",
-  DuplicateNewChunk: "DUPLICATE_NEW_CHUNK",
-  NewChunkIsMetadata: "NEW_CHUNK_IS_METADATA",
-  NewChunkBeyondDevice: "NEW_CHUNK_BEYOND_DEVICE",
-  OldChunkBeyondOrigin: "OLD_CHUNK_BEYOND_ORIGIN",
+  DuplicateOldChunk: EntryCode.DuplicateOldChunk,
+  DuplicateNewChunk: EntryCode.DuplicateNewChunk,
+  NewChunkIsMetadata: EntryCode.NewChunkIsMetadata,
+  NewChunkBeyondDevice: EntryCode.NewChunkBeyondDevice,
+  OldChunkBeyondOrigin: EntryCode.OldChunkBeyondOrigin,
   DeviceNotChunkMultiple: "DEVICE_NOT_CHUNK_MULTIPLE",
   UnreferencedChunks: "UNREFERENCED_CHUNKS",
 } as const;
@@ -159,13 +160,14 @@ async function inspect(img: CowImage, read: Read, options: DiagnoseOptions, out:
       if (seen < 0) dupNew!.first[jn] = i;
       else out.add(FindingCode.DuplicateNewChunk, "warning", `COW chunk ${n} is used by two exceptions (entries ${seen} and ${i}); at most one of them holds the right data`, loc);
     }
-    if (chunkKind(chunkSize, n) !== "data") {
+    const problems = entryProblems(chunkSize, chunks, originChunks, o, n);
+    if (problems & EntryProblem.NewChunkIsMetadata) {
       out.add(FindingCode.NewChunkIsMetadata, "warning", `entry maps origin chunk ${o} to chunk ${n}, which is a metadata area: snapshot reads of that chunk return metadata, and the next commit overwrites it`, loc);
     }
-    if (n >= chunks) {
+    if (problems & EntryProblem.NewChunkBeyondDevice) {
       out.add(FindingCode.NewChunkBeyondDevice, "warning", `entry maps origin chunk ${o} to chunk ${n}, past the last chunk (${chunks - 1}) of the device: snapshot reads of it fail, and the store has no free space left`, loc);
     }
-    if (o >= originChunks) {
+    if (problems & EntryProblem.OldChunkBeyondOrigin) {
       out.add(FindingCode.OldChunkBeyondOrigin, "warning", `entry maps origin chunk ${o}, past the end of the ${options.originBytes}-byte origin; no read can reach it`, loc);
     }
   }

@@ -8,6 +8,7 @@ export * from "./exceptionTable.js";
 export * from "./area.js";
 export * from "./reader.js";
 export * from "./activation.js";
+export * from "./entryCheck.js";
 export * from "./diagnose.js";
 export * from "./dump.js";
 export * from "./salvage.js";
@@ -17,3 +18,4 @@ export { DumpTokenizer, DumpSyntaxError, type DumpEvents, type DumpRoot } from "
 export * from "./mapSvg.js";
 export * from "./sortedChunks.js";
 export * from "./view.js";
+export * from "./u64.js";

@@ -19,23 +19,23 @@ import { chunkSizeProblem } from "./chunkSize.js";
 import { FIRST_DATA_CHUNK, HEADER_SIZE, MAX_CHUNK_SIZE, SECTOR_SIZE, SNAP_MAGIC, DISK_VERSION } from "./constants.js";
 import { ExceptionTable } from "./exceptionTable.js";
 import { decodeHeader, type Header } from "./header.js";
-import { areaLocation, areaOfChunk, chunkOffset, chunkBytes, chunkKind, chunksCovering, chunksInDevice, entriesIn, entryOffset, exceptionsPerArea } from "./layout.js";
+import { areaLocation, areaOfChunk, chunkOffset, chunkBytes, chunksCovering, chunksInDevice, entriesIn, entryOffset, exceptionsPerArea } from "./layout.js";
 import type { SyncReader } from "./reader.js";
 import { isZero } from "./diagnose.js";
 import { ChunkNumberSet } from "./chunkNumberSet.js";
+import { EntryCode, EntryProblem, entryProblems } from "./entryCheck.js";
+import { joinU64, MAX_SAFE_HIGH } from "./u64.js";
 
-const TWO_32 = 4294967296;
-const MAX_SAFE_HIGH = 0x1fffff;
 /** Areas are read in pieces of at most this many bytes, so a huge wrong candidate costs little. */
 const READ_PIECE = 64 * 1024;
 
 export const DropReason = {
-  NewChunkIsMetadata: "NEW_CHUNK_IS_METADATA",
-  NewChunkBeyondDevice: "NEW_CHUNK_BEYOND_DEVICE",
-  ChunkNumberTooLarge: "CHUNK_NUMBER_TOO_LARGE",
-  DuplicateNewChunk: "DUPLICATE_NEW_CHUNK",
-  DuplicateOldChunk: "DUPLICATE_OLD_CHUNK",
-  OldChunkBeyondOrigin: "OLD_CHUNK_BEYOND_ORIGIN",
+  NewChunkIsMetadata: EntryCode.NewChunkIsMetadata,
+  NewChunkBeyondDevice: EntryCode.NewChunkBeyondDevice,
+  ChunkNumberTooLarge: EntryCode.ChunkNumberTooLarge,
+  DuplicateNewChunk: EntryCode.DuplicateNewChunk,
+  DuplicateOldChunk: EntryCode.DuplicateOldChunk,
+  OldChunkBeyondOrigin: EntryCode.OldChunkBeyondOrigin,
 } as const;
 export type DropReason = (typeof DropReason)[keyof typeof DropReason];
 
@@ -183,7 +183,7 @@ export function scoreChunkSize(reader: SyncReader, cs: number): ChunkSizeScore {
       return;
     }
     const n = newLo;
-    if (n >= chunks || chunkKind(cs, n) !== "data" || !seen.add(n)) {
+    if (entryProblems(cs, chunks, Infinity, 0, n) !== 0 || !seen.add(n)) {
       score -= 2;
       return;
     }
@@ -275,12 +275,13 @@ export function salvage(reader: SyncReader, options: SalvageOptions = {}): Salva
   };
   const walk = walkChain(reader, chunkSize, (area, index, oldLo, oldHi, newLo, newHi) => {
     result.entriesRead++;
-    const o = oldHi * TWO_32 + oldLo;
-    const n = newHi * TWO_32 + newLo;
+    const o = joinU64(oldLo, oldHi);
+    const n = joinU64(newLo, newHi);
     if (oldHi > MAX_SAFE_HIGH || newHi > MAX_SAFE_HIGH) return drop(area, index, o, n, DropReason.ChunkNumberTooLarge);
-    if (n >= chunks) return drop(area, index, o, n, DropReason.NewChunkBeyondDevice);
-    if (chunkKind(chunkSize, n) !== "data") return drop(area, index, o, n, DropReason.NewChunkIsMetadata);
-    if (o >= originChunks) return drop(area, index, o, n, DropReason.OldChunkBeyondOrigin);
+    const problems = entryProblems(chunkSize, chunks, originChunks, o, n);
+    if (problems & EntryProblem.NewChunkBeyondDevice) return drop(area, index, o, n, DropReason.NewChunkBeyondDevice);
+    if (problems & EntryProblem.NewChunkIsMetadata) return drop(area, index, o, n, DropReason.NewChunkIsMetadata);
+    if (problems & EntryProblem.OldChunkBeyondOrigin) return drop(area, index, o, n, DropReason.OldChunkBeyondOrigin);
     if (seenOld.has(o)) return drop(area, index, o, n, DropReason.DuplicateOldChunk);
     if (!seenNew.add(n)) return drop(area, index, o, n, DropReason.DuplicateNewChunk);
     seenOld.add(o);

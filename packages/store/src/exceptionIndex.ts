@@ -4,10 +4,9 @@
  * entry and no BigInt: 1 M exceptions take 32 MiB at most (load <= 1/2).
  * Chunk numbers are below 2^53 (the codec refuses larger ones).
  */
-import type { ExceptionTable } from "@dmsnap/format";
+import { high32, low32, type ExceptionTable } from "@dmsnap/format";
 
 const EMPTY = -1;
-const TWO_32 = 4294967296;
 
 export class ExceptionIndex {
   private keys: Float64Array;
@@ -38,8 +37,8 @@ export class ExceptionIndex {
   }
 
   private slot(key: number): number {
-    const lo = key >>> 0;
-    const hi = (key / TWO_32) >>> 0;
+    const lo = low32(key);
+    const hi = high32(key);
     let h = Math.imul(lo ^ Math.imul(hi, 0x85ebca6b), 0x9e3779b1);
     h ^= h >>> 15;
     h = Math.imul(h, 0x2c1b3c6d);

@@ -42,16 +42,16 @@
  * - at the end, area 0 is zeroed if bytes after its terminator survived a torn
  *   write: stale entries there would come back to life if the COW were reused.
  */
-import { areaOfEntry, areaOffset, chunkBytes, chunkOffset, chunksCovering, chunksInDevice, decodeHeader, entryNumber, indexInArea, FindingCode, isMetadataChunk, type ExceptionTable } from "@dmsnap/format";
+import { areaOfEntry, areaOffset, chunkBytes, chunkOffset, chunksCovering, chunksInDevice, decodeHeader, EntryCode, entryNumber, EntryProblem, entryProblems, indexInArea, type ExceptionTable } from "@dmsnap/format";
 import type { BlockDevice } from "./device.js";
 import { ioError, StoreError, StoreErrorCode } from "./errors.js";
 import { ExceptionIndex } from "./exceptionIndex.js";
 import { PersistentStore } from "./store.js";
 
 export const MergeRefusalCode = {
-  NewChunkIsMetadata: FindingCode.NewChunkIsMetadata,
-  NewChunkBeyondDevice: FindingCode.NewChunkBeyondDevice,
-  OldChunkBeyondOrigin: FindingCode.OldChunkBeyondOrigin,
+  NewChunkIsMetadata: EntryCode.NewChunkIsMetadata,
+  NewChunkBeyondDevice: EntryCode.NewChunkBeyondDevice,
+  OldChunkBeyondOrigin: EntryCode.OldChunkBeyondOrigin,
 } as const;
 export type MergeRefusalCode = (typeof MergeRefusalCode)[keyof typeof MergeRefusalCode];
 
@@ -341,15 +341,15 @@ function validate(table: ExceptionTable, visible: (g: number) => boolean, cs: nu
   for (let g = 0; g < table.count; g++) {
     const o = table.oldChunk[g]!;
     const n = table.newChunk[g]!;
-    if (n < cowChunks && o < originChunks && !isMetadataChunk(cs, n)) continue;
-    if (!visible(g)) continue;
+    const problems = entryProblems(cs, cowChunks, originChunks, o, n);
+    if (problems === 0 || !visible(g)) continue;
     const where = { area: areaOfEntry(cs, g), index: indexInArea(cs, g) };
     const at = `entry ${g} (area ${where.area}, index ${where.index}) maps origin chunk ${o} to COW chunk ${n}`;
     const next = "nothing was written; run 'dmsnap check' on the COW to see every such entry";
-    if (n >= cowChunks) {
+    if (problems & EntryProblem.NewChunkBeyondDevice) {
       throw new MergeRefusal(MergeRefusalCode.NewChunkBeyondDevice, `${at}, past the last chunk (${cowChunks - 1}) of the COW: its data does not exist; ${next}`, where);
     }
-    if (isMetadataChunk(cs, n)) {
+    if (problems & EntryProblem.NewChunkIsMetadata) {
       throw new MergeRefusal(MergeRefusalCode.NewChunkIsMetadata, `${at}, which is a metadata chunk: merging would copy metadata that the merge itself rewrites; ${next}`, where);
     }
     throw new MergeRefusal(

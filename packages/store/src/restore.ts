@@ -14,7 +14,7 @@
  * Memory: one 1 MiB piece, whatever the chunk size or the exception count
  * (the entries arrive a batch at a time).
  */
-import { areaOffset, areasOf, chunkBytes, encodeHeader, entriesIn, entryOffset, exceptionsPerArea, HEADER_SIZE, SECTOR_SIZE, SNAP_MAGIC, writeEntry, type CowMetadata } from "@dmsnap/format";
+import { areaOffset, areasOf, chunkBytes, encodeHeader, entriesIn, entryOffset, entryWords, exceptionsPerArea, HEADER_SIZE, SECTOR_SIZE, SNAP_MAGIC, writeEntry, writeEntryWords, type CowMetadata } from "@dmsnap/format";
 import type { BlockDevice } from "./device.js";
 import { StoreError, StoreErrorCode } from "./errors.js";
 
@@ -44,7 +44,6 @@ export interface RestoreReport {
   areasWritten: number;
 }
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** Bytes written at a time: a 1 GiB chunk never needs a 1 GiB buffer. */
 const WRITE_PIECE = 1 << 20;
@@ -110,7 +109,7 @@ async function writeAreas(dev: RestoreTarget, m: CowMetadata, options: RestoreOp
   const cb = chunkBytes(cs);
   const perArea = exceptionsPerArea(cs);
   const piece = new Uint8Array(Math.min(cb, WRITE_PIECE));
-  const words = LITTLE_ENDIAN ? new Uint32Array(piece.buffer) : null;
+  const words = entryWords(piece);
   const perPiece = entriesIn(piece.length);
   let areas = 0;
   let area = 0;
@@ -128,12 +127,8 @@ async function writeAreas(dev: RestoreTarget, m: CowMetadata, options: RestoreOp
       const o = oldChunk[i]!;
       const nw = newChunk[i]!;
       if (words) {
-        // The fields as little-endian words, without a DataView per entry (the model holds numbers below 2^53).
-        const k = (index - pieceStart) * 4;
-        words[k] = o >>> 0;
-        words[k + 1] = (o / 4294967296) >>> 0;
-        words[k + 2] = nw >>> 0;
-        words[k + 3] = (nw / 4294967296) >>> 0;
+        // Without a DataView per entry (the model holds numbers below 2^53).
+        writeEntryWords(words, index - pieceStart, o, nw);
       } else writeEntry(piece, index - pieceStart, o, nw);
       index++;
       if (index - pieceStart === perPiece) await flushPiece();

@@ -7,9 +7,7 @@
  * No BigInt and no object per entry: the pairs are packed as 64-bit words
  * (old_chunk high, entry index low) through a 32-bit view and sorted natively.
  */
-import type { ExceptionTable } from "@dmsnap/format";
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+import { LITTLE_ENDIAN_HOST, type ExceptionTable } from "@dmsnap/format";
 
 export class SortedExceptionIndex {
   private constructor(
@@ -30,7 +28,7 @@ export class SortedExceptionIndex {
    */
   static consume(table: ExceptionTable): SortedExceptionIndex {
     const n = table.count;
-    if (table.wide || !LITTLE_ENDIAN) return SortedExceptionIndex.fromWide(table);
+    if (table.wide || !LITTLE_ENDIAN_HOST) return SortedExceptionIndex.fromWide(table);
     const olds = table.oldChunk as Uint32Array;
     const news = table.newChunk as Uint32Array;
     // u64 words old << 32 | index, sorted natively: order by (old, index).

@@ -33,15 +33,18 @@ import {
   deviceSectors,
   encodeHeaderInto,
   entryOffset,
+  entryWords,
   ExceptionTable,
   FIRST_DATA_CHUNK,
   makeHeader,
+  joinU64,
   readEntry,
   sectorBytes,
   sectorsCovering,
   usage as layoutUsage,
   usageStatus,
   writeEntry,
+  writeEntryWords,
   type CowImage,
   type Usage,
 } from "@dmsnap/format";
@@ -50,7 +53,6 @@ import { deviceReader } from "./device.js";
 import { ioError, StoreError, StoreErrorCode } from "./errors.js";
 import type { CommitNext, StoreTracer } from "./trace.js";
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 export interface StoreOptions {
   /** Chunk size from the table, in sectors (for a blank COW; an existing header overrides it). */
@@ -153,7 +155,7 @@ export class PersistentStore {
     this.currentArea = image.state === "new" ? 0 : image.currentArea;
     this.currentIndex = image.state === "new" ? 0 : image.currentIndex;
     this.area = areaBytes;
-    this.areaWords = LITTLE_ENDIAN && areaBytes.byteOffset % 4 === 0 ? new Uint32Array(areaBytes.buffer, areaBytes.byteOffset, areaBytes.length >>> 2) : null;
+    this.areaWords = entryWords(areaBytes);
     this.headerBuffer = new Uint8Array(chunkBytes(this.chunkSize));
     this.zeroChunk = new Uint8Array(chunkBytes(this.chunkSize));
     this.sharedHeader = options.unsafeSharedHeaderBuffer ?? (typeof process !== "undefined" && process.env?.DMSNAP_UNSAFE_SHARED_HEADER === "1");
@@ -379,11 +381,7 @@ export class PersistentStore {
       writeEntry(this.area, index, oldChunk, newChunk);
       return;
     }
-    const k = index * 4;
-    w[k] = oldChunk >>> 0;
-    w[k + 1] = (oldChunk / 4294967296) >>> 0;
-    w[k + 2] = newChunk >>> 0;
-    w[k + 3] = (newChunk / 4294967296) >>> 0;
+    writeEntryWords(w, index, oldChunk, newChunk);
   }
 
   private fail(e: unknown, doing: string): void {
@@ -479,7 +477,7 @@ export class PersistentStore {
 
   private entry(index: number): { old: number; new: number } {
     const e = readEntry(this.area, index);
-    return { old: e.oldHigh * 4294967296 + e.oldLow, new: e.newHigh * 4294967296 + e.newLow };
+    return { old: joinU64(e.oldLow, e.oldHigh), new: joinU64(e.newLow, e.newHigh) };
   }
 
   /** Runs `fn` as a store step: after the steps before it, with later ones queued behind it. */

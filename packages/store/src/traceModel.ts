@@ -10,7 +10,7 @@
  * The run must start from the model's initial disk: a valid header, area 0
  * zeroed, everything else stale (staleCowImage).
  */
-import { areaLocation, areaOffset, chunkAtByte, chunkBytes, chunkOffset, chunksInDevice, entryOffset, exceptionsPerArea, FIRST_DATA_CHUNK, SNAP_MAGIC } from "@dmsnap/format";
+import { areaLocation, areaOffset, chunkAtByte, joinU64, chunkBytes, chunkOffset, chunksInDevice, entryOffset, exceptionsPerArea, FIRST_DATA_CHUNK, SNAP_MAGIC } from "@dmsnap/format";
 import type { SimDevice } from "./crash.js";
 import type { Rng } from "./rng.js";
 import type { CommitNext, DeviceTracer, StoreTracer } from "./trace.js";
@@ -94,8 +94,6 @@ export interface ModelTrace {
   constants: TraceConstants;
   events: TraceEvent[];
 }
-
-const TWO32 = 4294967296;
 
 /**
  * The model's initial disk in bytes: random (stale) content, a valid header,
@@ -233,7 +231,7 @@ export class ModelTracer implements StoreTracer, DeviceTracer {
   /** The slot an entry (or the first 16 bytes of a chunk) stands for. */
   slot(oldChunk: number, newChunk: number): number {
     if (oldChunk === 0 && newChunk === 0) return 0;
-    if (newChunk === 1 + TWO32 * this.chunkSize && (oldChunk === SNAP_MAGIC || oldChunk === SNAP_MAGIC + TWO32)) {
+    if (newChunk === joinU64(1, this.chunkSize) && (oldChunk === SNAP_MAGIC || oldChunk === joinU64(SNAP_MAGIC, 1))) {
       return oldChunk === SNAP_MAGIC ? HDR_INVALID : HDR_VALID;
     }
     const e = this.byChunk.get(newChunk);
@@ -246,8 +244,8 @@ export class ModelTracer implements StoreTracer, DeviceTracer {
     const out: number[] = [];
     for (let i = 0; i < this.E; i++) {
       const o = entryOffset(i);
-      const old = view.getUint32(o, true) + view.getUint32(o + 4, true) * TWO32;
-      const nw = view.getUint32(o + 8, true) + view.getUint32(o + 12, true) * TWO32;
+      const old = joinU64(view.getUint32(o, true), view.getUint32(o + 4, true));
+      const nw = joinU64(view.getUint32(o + 8, true), view.getUint32(o + 12, true));
       out.push(this.slot(old, nw));
     }
     return out;

@@ -6,6 +6,7 @@ import { DumpTokenizer } from "./dumpTokenizer.js";
 import { parseLosslessDump, writeLosslessDump } from "./losslessDump.js";
 import { decodeCow } from "./activation.js";
 import { buildCow } from "./build.js";
+import { handCow } from "../test/handImage.js";
 
 const SNAP = 0x70416e53;
 
@@ -135,12 +136,13 @@ describe("the tokenizer", () => {
 
 describe("CowMetadata from a device (readCowMetadata)", () => {
   it("hands over exactly the entries activation loads, batch by batch, and again on a second pass", () => {
-    // Chunk size 1: 32 entries an area, so 70 entries span areas 0, 1 and 2.
-    const built = buildCow({ chunkSize: 1, valid: 0, exceptions: Array.from({ length: 70 }, (_, i) => 1000 + i), freeChunks: 4 });
+    // Chunk size 1: 32 entries an area, so 70 entries span areas 0 (chunk 1), 1 (chunk 34) and 2 (chunk 67);
+    // laid out by hand (not by the builder): data chunks 2..33, 35..66, 68..73.
+    const built = handCow({ chunkSize: 1, chunks: 78, header: [SNAP, 0, 1, 1], entries: Array.from({ length: 70 }, (_, i) => 1000 + i) });
     const m = readCowMetadata(bytesReader(built.bytes), { readInvalid: true });
     expect(m.header.valid).toBe(0);
     expect(m.exceptionCount).toBe(70);
-    expect(pairsOf(m)).toEqual(built.pairs);
+    expect(pairsOf(m)).toEqual(Array.from({ length: 70 }, (_, i) => [1000 + i, i < 32 ? 2 + i : i < 64 ? 3 + i : 4 + i]));
     expect(pairsOf(m)).toEqual(decodeCow(bytesReader(built.bytes), { readInvalid: true }).exceptions.toPairs());
     // Without readInvalid the kernel loads nothing from an invalidated COW.
     expect(pairsOf(readCowMetadata(bytesReader(built.bytes)))).toEqual([]);

@@ -3,6 +3,7 @@ import { bytesReader, decodeCow } from "@dmsnap/format";
 import { buildCow, damage } from "@dmsnap/format/testing";
 import { MemoryDevice } from "./device.js";
 import { repairCow } from "./repair.js";
+import { handCow, handReadAreas } from "./testkit.js";
 
 class CountingDevice extends MemoryDevice {
   bytesWritten = 0;
@@ -17,9 +18,12 @@ const fillFor = (chunkBytes: number) => (_old: number, n: number) => new Uint8Ar
 
 describe("repair = salvage -> CowMetadata -> restore", () => {
   it("a 2009-race image (header chunk overwritten by area 0's bytes): the entries come back under a fresh header, data chunks unchanged", async () => {
-    // Chunk size 2 (1 KiB chunks, 64 entries an area): 70 entries span areas 0 and 1.
-    const built = buildCow({ chunkSize: 2, exceptions: Array.from({ length: 70 }, (_, i) => 500 + i), freeChunks: 6, chunkData: fillFor(1024) });
-    const raced = damage.raceHeader(built.bytes, 2);
+    // Chunk size 2 (1 KiB chunks, 64 entries an area): 70 entries span areas 0 (chunk 1) and 1 (chunk 66),
+    // laid out by hand (not by the builder): data chunks 2..65 and 67..72, each filled with its own byte.
+    const built = handCow({ chunkSize: 2, chunks: 79, entries: Array.from({ length: 70 }, (_, i) => 500 + i), data: (o, n) => fillFor(1024)(o, n)[0]! });
+    expect(built.pairs[69]).toEqual([569, 72]);
+    const raced = built.bytes.slice();
+    raced.copyWithin(0, 1024, 2048); // the race: chunk 0 receives area 0's bytes
     expect(() => decodeCow(bytesReader(raced))).toThrow(); // the kernel refuses it
     const target = new MemoryDevice(raced.length);
     const r = await repairCow(bytesReader(raced), target, { targetIsZero: true });
@@ -29,7 +33,8 @@ describe("repair = salvage -> CowMetadata -> restore", () => {
     expect(img.state).toBe("valid");
     expect(img.header).toEqual({ magic: 0x70416e53, valid: 1, version: 1, chunkSize: 2 });
     expect(img.exceptions.toPairs()).toEqual(built.pairs);
-    // Everything but the header chunk is the builder's image again (areas re-laid identically, data copied).
+    expect(handReadAreas(target.bytes, 2)).toEqual(built.pairs);
+    // Everything but the header chunk is the hand-laid image again (areas re-laid identically, data copied).
     expect(Buffer.from(target.bytes.subarray(1024)).equals(Buffer.from(built.bytes.subarray(1024)))).toBe(true);
   });
 

@@ -5,12 +5,19 @@ import { buildCow } from "@dmsnap/format/testing";
 import { MemoryDevice } from "./device.js";
 import { restoreMetadata as restoreToDevice } from "./restore.js";
 import { AutoScheduler, FaultDevice, Rng, SimDevice } from "./testing.js";
+import { handAllocation, handReadAreas } from "./testkit.js";
 
 /** Our own writer's lossless dump of an image built by the test kit's builder (self-agreement: the expected bytes are the builder's). */
 function dumpText(bytes: Uint8Array): string {
   let s = "";
   writeLosslessDump(readCowMetadata(bytesReader(bytes), { readInvalid: true }), (t) => (s += t));
   return s;
+}
+
+/** The same view of an image, from the layout rules by hand: `olds` committed in order to a fresh store. */
+function handView(olds: number[], cs: number, valid = 1): string {
+  const alloc = handAllocation(cs, olds.length);
+  return JSON.stringify({ valid, cs, pairs: olds.map((o, i) => [o, alloc[i]]) });
 }
 
 /** What activation makes of an image: "new", or the exception pairs with the valid word. */
@@ -77,6 +84,9 @@ describe("dump --lossless -> restore", () => {
         const dev = new MemoryDevice(built.bytes.length);
         await restoreToDevice(dev, dump);
         expect(Buffer.from(dev.bytes).equals(Buffer.from(built.bytes))).toBe(true);
+        // Not only self-agreement: the restored areas sit where the layout rules put them (read by hand).
+        const alloc = handAllocation(chunkSize, count);
+        expect(handReadAreas(dev.bytes, chunkSize)).toEqual(Array.from({ length: count }, (_, i) => [3 + stride * i, alloc[i]]));
         // The in-memory view of the decoded image restores the same bytes.
         const direct = new MemoryDevice(built.bytes.length);
         await restoreToDevice(direct, metadataOfImage(decodeCow(bytesReader(built.bytes), { readInvalid: true })));
@@ -128,6 +138,7 @@ describe("restore is crash-safe (crash-simulating device)", () => {
       const dump = parseLosslessDump(dumpText(built.bytes));
       const states = await crashStates(new Uint8Array(built.bytes.length), dump, seed, false);
       const full = view(built.bytes, cs);
+      expect(full).toBe(handView(Array.from({ length: count }, (_, i) => 9 + i), cs));
       for (const s of states) expect([full, "new"]).toContain(s);
       expect(states.has(full)).toBe(true);
     }
@@ -140,6 +151,7 @@ describe("restore is crash-safe (crash-simulating device)", () => {
       const dump = parseLosslessDump(dumpText(next.bytes));
       const states = await crashStates(old.bytes, dump, seed, true);
       const allowed = [view(old.bytes), "new", view(next.bytes)];
+      expect([allowed[0], allowed[2]]).toEqual([handView(Array.from({ length: 90 }, (_, i) => 500 + i), 1), handView(Array.from({ length: 40 }, (_, i) => 7 * i), 1, 0)]);
       for (const s of states) expect(allowed).toContain(s);
       expect(states.size).toBeGreaterThan(1);
     }
@@ -149,6 +161,7 @@ describe("restore is crash-safe (crash-simulating device)", () => {
     const old = buildCow({ chunkSize: 1, exceptions: Array.from({ length: 50 }, (_, i) => 100 + i), freeChunks: 30 });
     const next = buildCow({ chunkSize: 1, exceptions: Array.from({ length: 70 }, (_, i) => i), deviceChunks: old.bytes.length / 512 });
     const dump = parseLosslessDump(dumpText(next.bytes));
+    expect([view(old.bytes), view(next.bytes)]).toEqual([handView(Array.from({ length: 50 }, (_, i) => 100 + i), 1), handView(Array.from({ length: 70 }, (_, i) => i), 1)]);
     for (let failAt = 0; failAt < 12; failAt++) {
       const mem = new MemoryDevice(old.bytes.slice());
       const dev = new FaultDevice(mem, (op) => op.kind !== "read" && op.index === failAt);

@@ -1,10 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { mkdtemp, readFile, rm, writeFile, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bytesReader, decodeCow } from "@dmsnap/format";
 import { damage } from "@dmsnap/format/testing";
-import { applyWrite, createCow } from "./commands.js";
+import { applyWrite, createCow, initialiseCow } from "./commands.js";
+import { FileDevice } from "./fileDevice.js";
 import { exportSnapshot } from "./export.js";
 import { Rng } from "./rng.js";
 import { handAllocation, handReadAreas } from "./testkit.js";
@@ -58,6 +59,44 @@ describe("create", () => {
     const bad = join(dir, "bad.cow");
     await writeFile(bad, Uint8Array.from([1, 2, 3, 4, ...new Array(8188).fill(0)]));
     await expect(createCow({ cow: bad, chunkSize: 8 })).rejects.toMatchObject({ code: "BAD_MAGIC" });
+  });
+});
+
+describe("initialiseCow: one activation", () => {
+  /** Reads of the header sector while initialising: one activation reads it once. */
+  async function headerReads(path: string): Promise<{ reads: number; error?: string }> {
+    const dev = await FileDevice.open(path);
+    const read = vi.spyOn(dev, "read");
+    try {
+      await initialiseCow(dev, path, CS);
+      return { reads: read.mock.calls.filter(([offset]) => offset === 0).length };
+    } catch (e) {
+      return { reads: read.mock.calls.filter(([offset]) => offset === 0).length, error: (e as { code?: string }).code };
+    } finally {
+      await dev.close();
+    }
+  }
+
+  it("decodes a blank COW once, then writes it; a snapshot once, and refuses it without writing", async () => {
+    const cow = join(dir, "once.cow");
+    await writeFile(cow, new Uint8Array(64 * CB));
+    expect(await headerReads(cow)).toEqual({ reads: 1 });
+    const before = await readFile(cow);
+    expect(await headerReads(cow)).toEqual({ reads: 1, error: "ALREADY_INITIALISED" });
+    expect(Buffer.compare(await readFile(cow), before)).toBe(0);
+  });
+
+  it("a bad chunk size is refused before the device is read", async () => {
+    const cow = join(dir, "once-bad.cow");
+    await writeFile(cow, new Uint8Array(64 * CB));
+    const dev = await FileDevice.open(cow);
+    const read = vi.spyOn(dev, "read");
+    try {
+      await expect(initialiseCow(dev, cow, 3)).rejects.toMatchObject({ code: "INVALID_CHUNK_SIZE" });
+      expect(read).not.toHaveBeenCalled();
+    } finally {
+      await dev.close();
+    }
   });
 });
 

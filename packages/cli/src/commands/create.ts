@@ -58,7 +58,7 @@ async function create(path: string, chunkSize: number, size: number | undefined,
   }
   if (!exists) {
     if (size === undefined) throw new CliError("IO_ENOENT", `--cow ${path} does not exist; give --size <bytes> to create it, or point --cow at an existing zeroed file or device`, Exit.Usage);
-    if (!Number.isSafeInteger(size) || size <= 0 || size % 512 !== 0) throw new CliError("INVALID_ARGUMENT", `--size must be a positive multiple of 512 bytes, got ${size}`, Exit.Usage);
+    if (!Number.isSafeInteger(size) || size <= 0 || size % 512 !== 0) throw new CliError("BAD_OPTION", `--size must be a positive multiple of 512 bytes, got ${size}`, Exit.Usage);
     cleanUpOnSignals();
     const out = await createOutput(path, { role: "--cow", inputs: [], force: false });
     try {
@@ -79,7 +79,7 @@ async function create(path: string, chunkSize: number, size: number | undefined,
     // Magic 0 over live exceptions (the 2009 race): initialising would wipe them.
     refuseNotBlank(fdReader(dev.handle.fd, dev.size, path), path, "create", force);
     if (size !== undefined && !dev.isBlockDevice && dev.size !== size) {
-      throw new CliError("INVALID_ARGUMENT", `${path} already exists with ${dev.size} bytes, not ${size}; omit --size to initialise it as it is, or pick a new path`, Exit.Usage);
+      throw new CliError("BAD_OPTION", `--size ${size} does not match --cow ${path}, which already exists with ${dev.size} bytes; omit --size to initialise it as it is, or pick a new path`, Exit.Usage);
     }
     return { ...(await initialiseCow(dev.device, path, chunkSize)), created: false };
   } finally {

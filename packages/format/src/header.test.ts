@@ -44,7 +44,13 @@ describe("header codec", () => {
     fc.assert(
       fc.property(u32, u32, u32, u32, fc.integer({ min: 16, max: 4096 }), (magic, valid, version, chunkSize, size) => {
         const h = { magic, valid, version, chunkSize };
-        expect(decodeHeader(encodeHeader(h, size))).toEqual(h);
+        const bytes = encodeHeader(h, size);
+        expect(decodeHeader(bytes)).toEqual(h);
+        // and the bytes are the four words little-endian, then zeros (read with a DataView, not the codec)
+        const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        expect([0, 4, 8, 12].map((at) => v.getUint32(at, true))).toEqual([magic, valid, version, chunkSize]);
+        expect(bytes.length).toBe(size);
+        expect(bytes.subarray(16).every((b) => b === 0)).toBe(true);
       }),
     );
   });

@@ -22,17 +22,20 @@ export function requireTools() {
  * Runs `argv` (argv[0] is the program) with stdout to `stdout` (a path, default
  * /dev/null). Returns { ms, rssMiB }. Throws on a non-zero exit unless `ok` allows it.
  */
-export function timed(argv, { stdout = "/dev/null", ok = [0], env } = {}) {
+export function timed(argv, { stdout = "/dev/null", ok = [0], env, timeoutSec } = {}) {
   const out = openSync(stdout, "w");
   try {
+    // `timeout` between GNU time and the program: time's %M still covers the program (the largest waited-for descendant).
+    const limit = timeoutSec ? ["timeout", "-s", "KILL", String(timeoutSec)] : [];
     const t0 = process.hrtime.bigint();
-    const r = spawnSync(TIME, ["-f", "BENCH_MAXRSS=%M", ...argv], { stdio: ["ignore", out, "pipe"], encoding: "utf8", maxBuffer: 1 << 24, env: env ?? process.env });
+    const r = spawnSync(TIME, ["-f", "BENCH_MAXRSS=%M", ...limit, ...argv], { stdio: ["ignore", out, "pipe"], encoding: "utf8", maxBuffer: 1 << 24, env: env ?? process.env });
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     const m = /BENCH_MAXRSS=(\d+)/.exec(r.stderr ?? "");
     const status = /exited with non-zero status (\d+)/.exec(r.stderr ?? "")?.[1];
     const code = status === undefined ? (r.status ?? -1) : Number(status);
-    if (!ok.includes(code)) throw new Error(`${argv.join(" ")}: exit ${code}\n${(r.stderr ?? "").slice(-2000)}`);
-    return { ms, rssMiB: m ? Number(m[1]) / 1024 : NaN, code };
+    const timedOut = !!timeoutSec && code === 137;
+    if (!timedOut && !ok.includes(code)) throw new Error(`${argv.join(" ")}: exit ${code}\n${(r.stderr ?? "").slice(-2000)}`);
+    return { ms, rssMiB: m ? Number(m[1]) / 1024 : NaN, code, timedOut };
   } finally {
     closeSync(out);
   }
@@ -77,8 +80,10 @@ export function scratch(prefix, base = process.env.DMSNAP_BENCH_DIR ?? tmpdir())
   return dir;
 }
 
+const t0 = Date.now();
+/** Progress on stderr, with the seconds since this group started. */
 export function log(msg) {
-  process.stderr.write(`  ${msg}\n`);
+  process.stderr.write(`  [${((Date.now() - t0) / 1000).toFixed(0).padStart(3)} s] ${msg}\n`);
 }
 
 /** Hands a group's rows to `pnpm bench` (--rows-out FILE) or prints them when the group runs alone. */

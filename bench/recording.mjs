@@ -65,10 +65,10 @@ export function recording(dev, log, id) {
       log.push(READ, id, offset, length);
       return dev.read(offset, length);
     },
-    write(offset, data, flags = {}) {
-      if (flags.flushBefore) log.push(FLUSH, id, 0, 0);
+    write(offset, data, flags) {
+      if (flags?.flushBefore) log.push(FLUSH, id, 0, 0);
       log.push(WRITE, id, offset, data.length);
-      if (flags.fua) log.push(FLUSH, id, 0, 0);
+      if (flags?.fua) log.push(FLUSH, id, 0, 0);
       return dev.write(offset, data, flags);
     },
     flush() {

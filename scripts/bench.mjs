@@ -22,7 +22,7 @@ const GROUPS = {
   dump: { argv: ["bench/groups/dump.mjs"], ids: ["dump-json-time", "dump-json-rss"], needs: "packages/cli/dist" },
   scan: { argv: ["bench/groups/scan.mjs"], ids: ["check-rate", "check-rss", "map-rate", "map-rss", "usage-rate", "usage-rss"], needs: "packages/cli/dist" },
   export: { argv: ["bench/groups/export.mjs"], ids: ["export-random-4k", "export-sequential-4k", "export-rss-small", "export-rss-big"], needs: "packages/cli/dist" },
-  merge: { argv: ["packages/store/bench/run.mjs", "merge"], ids: ["merge-1m"], needs: "packages/store/dist" },
+  merge: { argv: ["packages/store/bench/run.mjs", "merge"], ids: ["merge-1m", "merge-1m-wall"], needs: "packages/store/dist" },
 };
 const ALIASES = { check: "scan", map: "scan", usage: "scan", store: ["lookups", "commit", "merge"], format: "decode" };
 

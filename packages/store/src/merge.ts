@@ -193,9 +193,9 @@ export async function mergeSnapshot(options: MergeOptions): Promise<MergeResult>
   /**
    * Copies entries [first, first + k), whose COW chunks are consecutive: one
    * read of all k chunks (at most copyBytes), then one write per run of
-   * consecutive origin chunks, issued together (they never overlap: visible
-   * entries have distinct origin chunks). A random layout thus costs one read
-   * per area instead of one per entry.
+   * consecutive origin chunks. A random layout thus costs one read per area
+   * instead of one per entry. Writes are awaited one by one: on the blocking
+   * device `dmsnap merge` uses they are already done, and nothing is kept per write.
    */
   const copyPiece = async (first: number, k: number): Promise<void> => {
     const newStart = table.newChunk[first]!;
@@ -205,28 +205,21 @@ export async function mergeSnapshot(options: MergeOptions): Promise<MergeResult>
     } catch (e) {
       throw ioError(e, `reading COW chunks ${newStart}..${newStart + k - 1} to merge them`);
     }
-    const writes: Array<Promise<void>> = [];
     for (let i = 0; i < k; ) {
       const o = table.oldChunk[first + i]!;
       let m = 1;
       while (i + m < k && table.oldChunk[first + i + m] === o + m) m++;
       const to = chunkOffset(cs, o);
       const length = Math.min(m * cb, origin.size - to);
-      writes.push(origin.write(to, data.subarray(i * cb, i * cb + length)));
+      try {
+        await origin.write(to, data.subarray(i * cb, i * cb + length));
+      } catch (e) {
+        throw ioError(e, `writing origin chunks ${o}..${o + m - 1} while merging`);
+      }
       result.copiedChunks += m;
       result.bytesCopied += length;
       i += m;
     }
-    // Every write settles before the buffer is dropped or an error is raised (the device may read it until then).
-    let failed: unknown;
-    for (const w of writes) {
-      try {
-        await w;
-      } catch (e) {
-        failed ??= e;
-      }
-    }
-    if (failed !== undefined) throw ioError(failed, `writing origin chunks for COW chunks ${newStart}..${newStart + k - 1} while merging`);
   };
 
   /** Copies entries [start, end), last first, one read per run of consecutive COW chunks of visible entries. */

@@ -98,6 +98,11 @@ export class Activation {
     private readonly options: ActivationOptions = {},
   ) {}
 
+  /** The chunk size in effect once the header is accepted (sectors). */
+  get chunkSizeInEffect(): number {
+    return this.chunkSize;
+  }
+
   /** The bytes to read first: the header. */
   headerRequest(): ReadRequest {
     const table = this.options.tableChunkSize;

@@ -5,11 +5,11 @@
  */
 import { Activation, type ActivationOptions, type CowImage } from "./activation.js";
 import { HEADER_SIZE } from "./constants.js";
-import type { ChunkColumn } from "./exceptionTable.js";
-import { indexInSorted, repeatedValues, sortedCopy } from "./sortedChunks.js";
-import { EntryCode, EntryProblem, entryProblems } from "./entryCheck.js";
+import { EntryCode } from "./entryCheck.js";
+import type { EntryList } from "./entryList.js";
+import { ExceptionScan, STOP_PASS, type EntryVisitor, type ScanLimits, type UsedChunkSink } from "./exceptionScan.js";
 import { FormatError, type Location } from "./errors.js";
-import { areaLocation, areaOfEntry, areaOffset, chunkBytes, chunkKind, chunksCovering, dataChunksBelow, indexInArea, chunksInDevice, entryOffset, exceptionsPerArea } from "./layout.js";
+import { areaLocation, areaOfEntry, areaOffset, chunkBytes, chunksCovering, chunksInDevice, dataChunksBelow, entryOffset, indexInArea } from "./layout.js";
 import type { AsyncReader, SyncReader } from "./reader.js";
 
 /** error: the kernel refuses the image; warning: it activates, but data or space is wrong; info: harmless oddity. */
@@ -42,6 +42,10 @@ export interface DiagnoseOptions extends ActivationOptions {
   originBytes?: number;
   /** At most this many findings per code are listed (the rest are counted). Default 20. */
   maxPerCode?: number;
+  /** Given each distinct data chunk inside the device that an exception names (also of an invalid COW read with `readInvalid`): the map's picture. */
+  usedChunks?: UsedChunkSink;
+  /** Memory caps of the per-exception tests (exceptionScan.ts); tests lower them to reach the extra passes. */
+  limits?: ScanLimits;
 }
 
 export interface Diagnosis {
@@ -70,18 +74,45 @@ const SCAN_PIECE = 1 << 20;
 
 async function run(size: number, read: Read, options: DiagnoseOptions): Promise<Diagnosis> {
   const out = new Collector(options.maxPerCode ?? 20);
-  const a = new Activation(size, options);
+  // The per-exception tests run as activation loads each piece: nothing per exception is kept.
+  let scan: ExceptionScan | null = null;
+  const own = options.onEntries;
+  const a = new Activation(size, {
+    ...options,
+    onEntries: (t, from, count) => {
+      scan!.visit(t, from, count);
+      own?.(t, from, count);
+    },
+  });
   let image: CowImage | null = null;
   try {
     const h = a.headerRequest();
     a.acceptHeader(await read(h.offset, h.length));
+    const cs = a.chunkSizeInEffect;
+    const originChunks = options.originBytes === undefined ? Infinity : chunksCovering(cs, options.originBytes);
+    scan = new ExceptionScan(cs, chunksInDevice(cs, size), originChunks, options.maxPerCode ?? 20, options.limits, options.usedChunks);
     for (let r = a.nextRead(); r !== null; r = a.nextRead()) a.acceptArea(await read(r.offset, r.length));
     image = a.result();
   } catch (e) {
     if (!(e instanceof FormatError)) throw e;
     out.add(e.code, "error", e.message, e.location);
   }
-  if (image) await inspect(image, read, options, out);
+  if (image) {
+    // Passes that re-read the metadata (activation again, entries not kept).
+    const replay = async (visit: EntryVisitor): Promise<void> => {
+      const b = new Activation(size, { ...options, keepEntries: false, onEntries: visit });
+      const h = b.headerRequest();
+      b.acceptHeader(await read(h.offset, h.length));
+      try {
+        for (let r = b.nextRead(); r !== null; r = b.nextRead()) b.acceptArea(await read(r.offset, r.length));
+      } catch (e) {
+        if (e !== STOP_PASS) throw e;
+      }
+    };
+    const parts = scan!.partitionPasses();
+    for (let p = 0; p < parts; p++) await replay(scan!.partitionVisitor(p, parts));
+    await inspect(image, read, options, out, scan!, replay);
+  }
   return { image, findings: out.findings, counts: out.counts };
 }
 
@@ -102,13 +133,7 @@ export function isZero(b: Uint8Array): boolean {
   return true;
 }
 
-/** For each entry, the index of the first entry with the same value when it repeats one; null when none does. */
-function repeats(column: ChunkColumn, count: number): { values: Float64Array; first: Float64Array } | null {
-  const values = repeatedValues(sortedCopy(column, count));
-  return values.length === 0 ? null : { values, first: new Float64Array(values.length).fill(-1) };
-}
-
-async function inspect(img: CowImage, read: Read, options: DiagnoseOptions, out: Collector): Promise<void> {
+async function inspect(img: CowImage, read: Read, options: DiagnoseOptions, out: Collector, scan: ExceptionScan, replay: (visit: EntryVisitor) => Promise<void>): Promise<void> {
   const { chunkSize, header } = img;
   const cb = chunkBytes(chunkSize);
   if (img.state === "new") return;
@@ -129,53 +154,43 @@ async function inspect(img: CowImage, read: Read, options: DiagnoseOptions, out:
   if (await anyNonZero(read, areaStart + entryOffset(img.currentIndex), areaStart + cb)) {
     out.add(FindingCode.EntriesAfterTerminator, "warning", `area ${img.currentArea} has non-zero bytes at or after its terminator (entry ${img.currentIndex}); the kernel ignores them, but they are stale or torn entries`, { area: img.currentArea, index: img.currentIndex, chunk: areaLocation(chunkSize, img.currentArea) });
   }
-  const originChunks = options.originBytes === undefined ? Infinity : chunksCovering(chunkSize, options.originBytes);
-  const { oldChunk, newChunk, count } = img.exceptions;
-  // Duplicates by sorting copies (one at a time), not by a Map per entry.
-  const dupOld = repeats(oldChunk, count);
-  const sortedNew = sortedCopy(newChunk, count);
-  // Distinct data chunks below the free cursor that some exception names (for UNREFERENCED_CHUNKS).
-  const limit = Math.min(img.nextFree, chunks);
-  let referenced = 0;
-  for (let i = 0; i < count; i++) {
-    const n = sortedNew[i]!;
-    if (n >= limit) break;
-    if ((i === 0 || n !== sortedNew[i - 1]) && n >= 2 && chunkKind(chunkSize, n) === "data") referenced++;
+  // The entries each test named, listed in entry order (for one entry, in
+  // the order of the tests below), counted in full.
+  const first = scan.firstEntryVisitor();
+  if (first) await replay(first);
+  const lists: Array<[EntryList, string, (i: number, o: number, n: number) => string]> = [
+    [scan.dupOld, FindingCode.DuplicateOldChunk, (i, o) => { const seen = scan.firstWithOld(o); return `origin chunk ${o} is mapped twice (entries ${seen} and ${i}); the kernel serves the first one (entry ${seen}); the later one is garbage`; }],
+    [scan.dupNew, FindingCode.DuplicateNewChunk, (i, _o, n) => `COW chunk ${n} is used by two exceptions (entries ${scan.firstWithNew(n)} and ${i}); at most one of them holds the right data`],
+    [scan.metadata, FindingCode.NewChunkIsMetadata, (_i, o, n) => `entry maps origin chunk ${o} to chunk ${n}, which is a metadata area: snapshot reads of that chunk return metadata, and the next commit overwrites it`],
+    [scan.beyondDevice, FindingCode.NewChunkBeyondDevice, (_i, o, n) => `entry maps origin chunk ${o} to chunk ${n}, past the last chunk (${chunks - 1}) of the device: snapshot reads of it fail, and the store has no free space left`],
+    [scan.beyondOrigin, FindingCode.OldChunkBeyondOrigin, (_i, o) => `entry maps origin chunk ${o}, past the end of the ${options.originBytes}-byte origin; no read can reach it`],
+  ];
+  // Codes are counted in the order their first entries come.
+  for (const k of lists.map((l, k) => k).sort((x, y) => lists[x]![0].first - lists[y]![0].first || x - y)) {
+    const [list, code] = lists[k]!;
+    if (list.total > 0) out.counts[code] = (out.counts[code] ?? 0) + list.total;
   }
-  const dupNewValues = repeatedValues(sortedNew);
-  const dupNew = dupNewValues.length === 0 ? null : { values: dupNewValues, first: new Float64Array(dupNewValues.length).fill(-1) };
-  for (let i = 0; i < count; i++) {
-    const o = oldChunk[i]!;
-    const n = newChunk[i]!;
-    const loc: Location = { area: areaOfEntry(chunkSize, i), index: indexInArea(chunkSize, i), chunk: n };
-    const jo = dupOld ? indexInSorted(dupOld.values, o) : -1;
-    if (jo >= 0) {
-      const seen = dupOld!.first[jo]!;
-      if (seen < 0) dupOld!.first[jo] = i;
-      else out.add(FindingCode.DuplicateOldChunk, "warning", `origin chunk ${o} is mapped twice (entries ${seen} and ${i}); the kernel serves the first one (entry ${seen}); the later one is garbage`, loc);
+  const at = lists.map(() => 0);
+  for (;;) {
+    let best = -1;
+    for (let k = 0; k < lists.length; k++) {
+      const l = lists[k]![0];
+      if (at[k]! < l.length && (best < 0 || l.index[at[k]!]! < lists[best]![0].index[at[best]!]!)) best = k;
     }
-    const jn = dupNew ? indexInSorted(dupNew.values, n) : -1;
-    if (jn >= 0) {
-      const seen = dupNew!.first[jn]!;
-      if (seen < 0) dupNew!.first[jn] = i;
-      else out.add(FindingCode.DuplicateNewChunk, "warning", `COW chunk ${n} is used by two exceptions (entries ${seen} and ${i}); at most one of them holds the right data`, loc);
-    }
-    const problems = entryProblems(chunkSize, chunks, originChunks, o, n);
-    if (problems & EntryProblem.NewChunkIsMetadata) {
-      out.add(FindingCode.NewChunkIsMetadata, "warning", `entry maps origin chunk ${o} to chunk ${n}, which is a metadata area: snapshot reads of that chunk return metadata, and the next commit overwrites it`, loc);
-    }
-    if (problems & EntryProblem.NewChunkBeyondDevice) {
-      out.add(FindingCode.NewChunkBeyondDevice, "warning", `entry maps origin chunk ${o} to chunk ${n}, past the last chunk (${chunks - 1}) of the device: snapshot reads of it fail, and the store has no free space left`, loc);
-    }
-    if (problems & EntryProblem.OldChunkBeyondOrigin) {
-      out.add(FindingCode.OldChunkBeyondOrigin, "warning", `entry maps origin chunk ${o}, past the end of the ${options.originBytes}-byte origin; no read can reach it`, loc);
-    }
+    if (best < 0) break;
+    const [l, code, message] = lists[best]!;
+    const j = at[best]!++;
+    const i = l.index[j]!;
+    const o = l.oldChunk[j]!;
+    const n = l.newChunk[j]!;
+    out.findings.push({ code, severity: "warning", message: message(i, o, n), location: { area: areaOfEntry(chunkSize, i), index: indexInArea(chunkSize, i), chunk: n } });
   }
   // Data chunks below nextFree that no exception names: leaked by a crash with
   // commits out of order. Counted from the layout, not chunk by chunk, so a
-  // huge new_chunk costs nothing.
-  const dataBelow = dataChunksBelow(chunkSize, limit);
-  const unreferenced = dataBelow - referenced;
+  // huge new_chunk costs nothing. Every new_chunk is below nextFree, so the
+  // chunks named below min(nextFree, chunks) are those inside the device.
+  const dataBelow = dataChunksBelow(chunkSize, Math.min(img.nextFree, chunks));
+  const unreferenced = dataBelow - scan.referenced;
   if (unreferenced > 0) {
     out.add(FindingCode.UnreferencedChunks, "info", `${unreferenced} data chunk(s) below the free cursor (${img.nextFree}) belong to no exception: space leaked by commits that completed out of order before a crash`, {});
   }

@@ -19,3 +19,4 @@ export * from "./mapSvg.js";
 export * from "./sortedChunks.js";
 export * from "./view.js";
 export * from "./u64.js";
+export * from "./exceptionScan.js";

@@ -4,6 +4,7 @@
  */
 import type { ChunkColumn } from "./exceptionTable.js";
 import type { Finding } from "./diagnose.js";
+import type { UsedChunkSink } from "./exceptionScan.js";
 import { areaLocation, chunkBytes, chunkKind, chunksInDevice, dataChunksBelow } from "./layout.js";
 
 /** Chunk classes, least important first (ties in a cell go to the later one). */
@@ -43,8 +44,10 @@ export interface MapInput {
   chunkSize: number;
   deviceBytes: number;
   nextFree: number;
-  newChunks: ChunkColumn;
-  count: number;
+  /** The new_chunk column (first `count` entries), or instead `raster`: the chunks in use already counted per cell. */
+  newChunks?: ChunkColumn;
+  count?: number;
+  raster?: MapRaster;
   /** Chunks marked as problems. */
   problemChunks: number[];
   /** Problem findings with no drawable chunk (past the end of the device). */
@@ -62,20 +65,41 @@ export interface MapResult {
   grid: { x: number; y: number; cols: number; rows: number; px: number };
 }
 
-/** Renders the device map. No per-chunk allocation: counts are kept per cell. */
-export function renderMap(m: MapInput): MapResult {
-  const cs = m.chunkSize;
-  const chunks = chunksInDevice(cs, m.deviceBytes);
+/** How a device of `chunks` chunks falls into at most MAX_CELLS cells of `perCell` chunks. */
+export function mapGeometry(chunks: number): { perCell: number; cells: number } {
   const perCell = Math.max(1, Math.ceil(chunks / MAX_CELLS));
-  const cells = Math.ceil(chunks / perCell);
-  const cols = Math.min(256, Math.max(16, Math.ceil(Math.sqrt(cells * 2))));
-  const rows = Math.ceil(cells / cols);
-  const px = Math.max(4, Math.min(24, Math.floor(1024 / cols)));
-  // Per-cell counts of used chunks, and problem flags.
+  return { perCell, cells: Math.ceil(chunks / perCell) };
+}
+
+/**
+ * The map's picture of the chunks in use, filled as the exceptions stream
+ * past (diagnose's `usedChunks`): one count per cell, at most 32,768 cells,
+ * so its size is fixed whatever the exception count.
+ */
+export class MapRaster implements UsedChunkSink {
+  chunkSize = 0;
+  chunks = 0;
+  perCell = 1;
+  used = new Uint32Array(0);
+
+  begin(chunkSize: number, chunks: number): void {
+    const g = mapGeometry(chunks);
+    this.chunkSize = chunkSize;
+    this.chunks = chunks;
+    this.perCell = g.perCell;
+    this.used = new Uint32Array(g.cells);
+  }
+
+  /** A distinct data chunk inside the device, named by an exception. */
+  add(chunk: number): void {
+    this.used[Math.floor(chunk / this.perCell)]!++;
+  }
+}
+
+/** Per-cell counts of the distinct data chunks inside the device named in `newChunks`. */
+function countUsed(newChunks: ChunkColumn, count: number, cs: number, chunks: number, perCell: number, cells: number): Uint32Array {
   const used = new Uint32Array(cells);
   const seen = chunks <= 1 << 28 ? new Uint32Array((chunks >>> 5) + 1) : null;
-  const { newChunks, count } = m;
-  let usedTotal = 0;
   for (let i = 0; i < count; i++) {
     const n = newChunks[i]!;
     if (n >= chunks || chunkKind(cs, n) !== "data") continue;
@@ -86,8 +110,23 @@ export function renderMap(m: MapInput): MapResult {
       seen[w] = seen[w]! | bit;
     }
     used[Math.floor(n / perCell)]!++;
-    usedTotal++;
   }
+  return used;
+}
+
+/** Renders the device map. No per-chunk allocation: counts are kept per cell. */
+export function renderMap(m: MapInput): MapResult {
+  const cs = m.chunkSize;
+  const chunks = chunksInDevice(cs, m.deviceBytes);
+  const { perCell, cells } = mapGeometry(chunks);
+  const cols = Math.min(256, Math.max(16, Math.ceil(Math.sqrt(cells * 2))));
+  const rows = Math.ceil(cells / cols);
+  const px = Math.max(4, Math.min(24, Math.floor(1024 / cols)));
+  // Per-cell counts of used chunks, and problem flags.
+  let used: Uint32Array;
+  if (m.raster && m.raster.chunkSize === cs && m.raster.chunks === chunks) used = m.raster.used;
+  else if (m.newChunks) used = countUsed(m.newChunks, m.count ?? 0, cs, chunks, perCell, cells);
+  else throw new Error("renderMap: give newChunks, or a raster of this chunk size and device");
   const problem = new Uint8Array(cells);
   let problemChunks = 0;
   for (const c of m.problemChunks) {

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { capacity, chunkBytes, chunkKind, decodeHeader, roomForEntries, salvage, deviceSectors, diagnose, HEADER_SIZE, SNAP_MAGIC, chunkSizeProblem, statusOf, type Diagnosis, type Finding, type Location, type SyncReader } from "@dmsnap/format";
 import { Exit } from "../util/errors.js";
 import { notBlank, notBlankFinding } from "../util/notBlank.js";
-import { countEntries } from "../util/streamCow.js";
+import { pieceReader } from "../util/streamCow.js";
 import { openImage } from "../util/imageFile.js";
 import { parseSectors, parseSize, quietOption } from "../util/options.js";
 import { runCommand } from "../util/output.js";
@@ -55,11 +55,10 @@ Exit: 0 clean (no errors or warnings), 1 problems found, 2 usage or I/O error.`,
         const file = openImage(cow, "<cow>");
         const progress = makeProgress(opts.quiet ? "none" : opts.progress);
         try {
-          const tracked = withProgress(file, progress);
-          // A counting pass first (constant memory), so the table is allocated once at its exact size.
-          const reserveEntries = countEntries(file, tableChunkSize === undefined ? {} : { tableChunkSize });
+          const tracked = withProgress(pieceReader(file), progress);
+          // One streaming pass: the exceptions are tested as they are read, none is kept.
           const diagnosis = await diagnose(tracked.reader, {
-            ...(reserveEntries === undefined ? {} : { reserveEntries }),
+            keepEntries: false,
             ...(tableChunkSize === undefined ? {} : { tableChunkSize }),
             ...(originBytes === undefined ? {} : { originBytes }),
             maxPerCode: opts.all ? Number.MAX_SAFE_INTEGER : 20,
@@ -127,7 +126,7 @@ export function toReport(file: string, d: Diagnosis, extra: Finding | null = nul
     state: img ? img.state : "refused",
     status: img ? statusOf(img) : null,
     chunkSize: img ? img.chunkSize : null,
-    exceptions: img ? img.exceptions.count : null,
+    exceptions: img ? img.exceptionCount : null,
     findings,
     counts,
     summary: { errors, warnings, info, clean: errors === 0 && warnings === 0, listed: findings.length, total },

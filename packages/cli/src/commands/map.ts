@@ -9,13 +9,14 @@ import {
   statusOf,
   mapProblemChunks,
   MAP_CLASSES,
+  MapRaster,
   renderMap,
   type MapInput,
 } from "@dmsnap/format";
 import { CliError, Exit } from "../util/errors.js";
 import { openImage } from "../util/imageFile.js";
 import { cleanUpOnSignals, createOutput, type Output } from "../util/outputs.js";
-import { countEntries } from "../util/streamCow.js";
+import { pieceReader } from "../util/streamCow.js";
 import { conflicting, parseSectors, quietOption } from "../util/options.js";
 import { runCommand, say } from "../util/output.js";
 import { formatBytes } from "../util/units.js";
@@ -71,8 +72,9 @@ Exit: 0 written, 1 the image cannot be laid out (CHUNK_SIZE_UNKNOWN), 2 usage or
             out = await createOutput(opts.svg, { role: "--svg", inputs: [file], force: !!opts.force });
           }
           const table = tableChunkSize === undefined ? {} : { tableChunkSize };
-          const reserveEntries = countEntries(file, { ...table, readInvalid: true });
-          const d = await diagnose(file, { maxPerCode: 100_000, readInvalid: true, ...table, ...(reserveEntries === undefined ? {} : { reserveEntries }) });
+          // One streaming pass: the chunks in use are counted into the map's cells as they are read.
+          const raster = new MapRaster();
+          const d = await diagnose(pieceReader(file), { maxPerCode: 100_000, readInvalid: true, keepEntries: false, usedChunks: raster, ...table });
           const name = basename(cow);
           // Magic 0 over live metadata (the 2009 race with first entry {0, 2}) is drawn from salvage too.
           const salvaged = d.image?.state === "new" ? salvage(file) : null;
@@ -82,12 +84,11 @@ Exit: 0 written, 1 the image cannot be laid out (CHUNK_SIZE_UNKNOWN), 2 usage or
             const { chunks, undrawable } = mapProblemChunks(d.findings, chunksInDevice(img.chunkSize, img.deviceBytes), img.chunkSize);
             input = {
               title: `${name}: ${img.state} COW, chunk size ${img.chunkSize} sectors (${formatBytes(chunkBytes(img.chunkSize))})`,
-              subtitle: `${formatBytes(img.deviceBytes)}, ${img.exceptions.count} exceptions, status ${statusOf(img)}, ${d.findings.length} finding(s)`,
+              subtitle: `${formatBytes(img.deviceBytes)}, ${img.exceptionCount} exceptions, status ${statusOf(img)}, ${d.findings.length} finding(s)`,
               chunkSize: img.chunkSize,
               deviceBytes: img.deviceBytes,
               nextFree: img.nextFree,
-              newChunks: img.exceptions.newChunk,
-              count: img.exceptions.count,
+              raster,
               problemChunks: chunks,
               undrawable,
               headerIsProblem: false,

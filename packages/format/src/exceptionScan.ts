@@ -70,10 +70,10 @@ export class ExceptionScan {
     limits: ScanLimits = {},
     private readonly used?: UsedChunkSink,
   ) {
-    this.bitmapBits = Math.min(TWO_32, Math.max(32, Math.floor((limits.bitmapBits ?? DEFAULT_BITMAP_BITS) / 32) * 32));
     this.partitionEntries = Math.max(1, limits.partitionEntries ?? DEFAULT_PARTITION_ENTRIES);
-    this.oldSeen = new ChunkBitmap(this.bitmapBits);
-    this.newSeen = new ChunkBitmap(this.bitmapBits);
+    this.oldSeen = new ChunkBitmap(limits.bitmapBits ?? DEFAULT_BITMAP_BITS);
+    this.newSeen = new ChunkBitmap(limits.bitmapBits ?? DEFAULT_BITMAP_BITS);
+    this.bitmapBits = this.oldSeen.capBits;
     this.dupOld = new EntryList(maxPerCode);
     this.dupNew = new EntryList(maxPerCode);
     this.metadata = new EntryList(maxPerCode);
@@ -123,8 +123,8 @@ export class ExceptionScan {
   /** Pass `p` of `parts`: repeats among the numbers past the bitmap that hash to partition p. */
   partitionVisitor(p: number, parts: number): EntryVisitor {
     // The bitmaps are done with: free them before the sets are made.
-    this.oldSeen = new ChunkBitmap(this.bitmapBits);
-    this.newSeen = new ChunkBitmap(this.bitmapBits);
+    this.oldSeen = new ChunkBitmap(32);
+    this.newSeen = new ChunkBitmap(32);
     const cap = this.bitmapBits;
     const setOld = this.deferredOld > 0 ? new ChunkNumberSet(Math.ceil(this.deferredOld / parts)) : null;
     const setNew = this.deferredNew > 0 ? new ChunkNumberSet(Math.ceil(this.deferredNew / parts)) : null;

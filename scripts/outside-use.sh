@@ -44,8 +44,8 @@ check "npm install of the 5 tarballs into an empty project" npm install --no-aud
 bin=node_modules/.bin
 
 echo "== the CLI"
-want="$(node -p 'require(process.argv[1]).version' "$repo/packages/cli/package.json")"
-check "dmsnap --version prints $want (package.json)" bash -c "[ \"\$($bin/dmsnap --version)\" = '$want' ]"
+want="$(node -p 'require(process.argv[1]).version' "$repo/package.json")"
+check "dmsnap --version prints $want (the root package.json, scripts/versions.mjs)" bash -c "[ \"\$($bin/dmsnap --version)\" = '$want' ]"
 case_dir=node_modules/@dmsnap/conformance/cases/kernel-snap-writes-1s
 gunzip -c "$case_dir/cow.img.gz" >"$work/cow.img"
 check "dmsnap dump --json of kernel-snap-writes-1s agrees with the kernel-judged case.json" node -e '

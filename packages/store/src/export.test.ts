@@ -94,15 +94,17 @@ function randomSpec(rng: Rng, chunkSize: number, originChunks: number, fraction:
 }
 
 const variants = [
-  { name: "kernel copy", kernelCopy: true },
-  { name: "streamed (block devices)", kernelCopy: false },
+  { name: "origin order (the map fits)", kernelCopy: true, mapBytes: undefined },
+  { name: "kernel copy + overlay", kernelCopy: true, mapBytes: 0 },
+  { name: "streamed copy (block devices) + overlay", kernelCopy: false, mapBytes: 0 },
 ];
 
-describe.each(variants)("export, $name", ({ kernelCopy }) => {
+describe.each(variants)("export, $name", ({ name: variant, kernelCopy, mapBytes }) => {
+  const tag = variant.replace(/\W+/g, "-");
   const run = async (name: string, spec: Spec, seed: number, blockBytes?: number) => {
-    const f = await files(`${name}-${kernelCopy}`, spec, seed);
-    const output = join(dir, `${name}-${kernelCopy}.img`);
-    const r = await exportSnapshot({ origin: f.originPath, cow: f.cowPath, output, kernelCopy, ...(blockBytes ? { blockBytes } : {}) });
+    const f = await files(`${name}-${tag}`, spec, seed);
+    const output = join(dir, `${name}-${tag}.img`);
+    const r = await exportSnapshot({ origin: f.originPath, cow: f.cowPath, output, kernelCopy, mapBytes, ...(blockBytes ? { blockBytes } : {}) });
     const got = new Uint8Array(await readFile(output));
     expect(got.length).toBe(spec.originBytes);
     expect(Buffer.compare(got, expectedView(spec, f.origin, f.cow))).toBe(0);
@@ -151,7 +153,7 @@ describe.each(variants)("export, $name", ({ kernelCopy }) => {
     const origin = rng.bytes(10 * 4096 + 3);
     await writeFile(join(dir, "blank.origin"), origin);
     await writeFile(join(dir, "blank.cow"), new Uint8Array(4 * 4096));
-    const r = await exportSnapshot({ origin: join(dir, "blank.origin"), cow: join(dir, "blank.cow"), output: join(dir, "blank.img"), chunkSize: 8, kernelCopy });
+    const r = await exportSnapshot({ origin: join(dir, "blank.origin"), cow: join(dir, "blank.cow"), output: join(dir, "blank.img"), chunkSize: 8, kernelCopy, mapBytes });
     expect(r).toMatchObject({ state: "new", cowChunks: 0, bytes: origin.length });
     expect(Buffer.compare(new Uint8Array(await readFile(join(dir, "blank.img"))), origin)).toBe(0);
   });
@@ -169,10 +171,10 @@ describe.each(variants)("export, $name", ({ kernelCopy }) => {
     const cs = 8;
     const cowChunks = dataChunk(cs, 10);
     const bad: Spec = { chunkSize: cs, originBytes: 32 * 4096, entries: [[2, dataChunk(cs, 0)], [9, cowChunks + 5], [4, dataChunk(cs, 1)]], cowChunks };
-    const f = await files(`refuse-${kernelCopy}`, bad, 8);
+    const f = await files(`refuse-${tag}`, bad, 8);
     const outDir = await mkdtemp(join(dir, "refused-"));
     const output = join(outDir, "view.img");
-    await expect(exportSnapshot({ origin: f.originPath, cow: f.cowPath, output, kernelCopy })).rejects.toMatchObject({ code: "NEW_CHUNK_BEYOND_DEVICE", message: expect.stringContaining("origin chunk 9") });
+    await expect(exportSnapshot({ origin: f.originPath, cow: f.cowPath, output, kernelCopy, mapBytes })).rejects.toMatchObject({ code: "NEW_CHUNK_BEYOND_DEVICE", message: expect.stringContaining("origin chunk 9") });
     expect(await readdir(outDir)).toEqual([]); // not even a temporary
     expect(Buffer.compare(new Uint8Array(await readFile(f.cowPath)), f.cow)).toBe(0);
     const shadowed: Spec = { ...bad, entries: [[9, dataChunk(cs, 0)], [9, cowChunks + 5], [4, dataChunk(cs, 1)]] };
@@ -182,15 +184,15 @@ describe.each(variants)("export, $name", ({ kernelCopy }) => {
   it("a sink without a descriptor is written through its promises", async () => {
     const rng = new Rng(10);
     const spec = randomSpec(rng, 2, 500, 0.4, 1024);
-    const f = await files(`sink-${kernelCopy}`, spec, 11);
-    const outPath = join(dir, `sink-${kernelCopy}.img`);
+    const f = await files(`sink-${tag}`, spec, 11);
+    const outPath = join(dir, `sink-${tag}.img`);
     const h = await open(outPath, "w+");
     const sink: ExportSink = { write: (b, o, l, p) => h.write(b, o, l, p), sync: () => h.sync(), close: async () => {} };
     const origin = await FileDevice.open(f.originPath, { readOnly: true });
     const cow = await FileDevice.open(f.cowPath, { readOnly: true });
     const seen: number[] = [];
     try {
-      await exportSnapshot({ origin: f.originPath, cow: f.cowPath, output: outPath, kernelCopy, opened: { origin, cow, output: sink } }, (done, total) => {
+      await exportSnapshot({ origin: f.originPath, cow: f.cowPath, output: outPath, kernelCopy, mapBytes, opened: { origin, cow, output: sink } }, (done, total) => {
         expect(total).toBe(spec.originBytes);
         seen.push(done);
       });
@@ -206,8 +208,8 @@ describe.each(variants)("export, $name", ({ kernelCopy }) => {
   });
 });
 
-describe("checkView over origins larger than one bitmap window", () => {
-  it("counts, shadows and refuses in later windows as in the first", async () => {
+describe("checkView", () => {
+  it("counts, shadows and refuses in later bitmap windows as in the first, and with a map", async () => {
     const cs = 1;
     const entries: Array<[number, number]> = [
       [3, dataChunk(cs, 0)],
@@ -220,7 +222,11 @@ describe("checkView over origins larger than one bitmap window", () => {
     const f = await files("windows", spec, 12);
     const cow = await FileDevice.open(f.cowPath, { readOnly: true });
     try {
-      for (const w of [8, 16, 1 << 26]) expect((await checkView(cow, spec.originBytes, {}, "c", w)).cowChunks).toBe(3);
+      for (const w of [8, 16, 1 << 26]) expect((await checkView(cow, spec.originBytes, {}, "c", { windowChunks: w })).cowChunks).toBe(3);
+      const { map, cowChunks } = await checkView(cow, spec.originBytes, {}, "c", { mapBytes: 4 * 40 });
+      expect(cowChunks).toBe(3);
+      expect([...map!].flatMap((n, o) => (n ? [[o, n]] : []))).toEqual([[3, dataChunk(cs, 0)], [20, dataChunk(cs, 1)], [37, dataChunk(cs, 3)]]);
+      expect((await checkView(cow, spec.originBytes, {}, "c", { mapBytes: 4 * 40 - 1 })).map).toBeNull();
     } finally {
       await cow.close();
     }
@@ -228,7 +234,7 @@ describe("checkView over origins larger than one bitmap window", () => {
     const g = await files("windows2", spec, 13);
     const cow2 = await FileDevice.open(g.cowPath, { readOnly: true });
     try {
-      for (const w of [8, 16, 1 << 26]) await expect(checkView(cow2, spec.originBytes, {}, "c", w)).rejects.toMatchObject({ code: "NEW_CHUNK_BEYOND_DEVICE", message: expect.stringContaining("origin chunk 25 ") });
+      for (const o of [{ windowChunks: 8 }, { windowChunks: 16 }, {}, { mapBytes: 1 << 20 }]) await expect(checkView(cow2, spec.originBytes, {}, "c", o)).rejects.toMatchObject({ code: "NEW_CHUNK_BEYOND_DEVICE", message: expect.stringContaining("origin chunk 25 ") });
     } finally {
       await cow2.close();
     }

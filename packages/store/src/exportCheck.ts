@@ -7,12 +7,15 @@
  *
  * Which entry serves an origin chunk: the FIRST of duplicates (Linux 6.1,
  * docs/format.md "Duplicate old_chunk"), so a later entry past the COW's end
- * that an earlier one shadows is no refusal. Shadowing is found with a bitmap
- * over a window of origin chunks (2^26 chunks, 8 MiB, pages touched only
- * where entries land); an origin larger than a window costs one more
- * metadata pass per window holding entries, never memory per exception.
+ * that an earlier one shadows is no refusal. When the caller can afford it,
+ * the pass fills a map from every origin chunk to the COW chunk serving it
+ * (4 bytes a chunk of the ORIGIN, not an exception): export then streams the
+ * view in origin order. Otherwise shadowing is found with a bitmap over a
+ * window of origin chunks (2^26 chunks, 8 MiB, pages touched only where
+ * entries land); an origin larger than a window costs one more metadata pass
+ * per window holding entries, never memory per exception.
  */
-import { chunkBytes, chunkOffset, chunksCovering, decodeCowAsync, decodeHeader, HEADER_SIZE, SNAP_MAGIC, type ActivationOptions, type CowImage, type ExceptionTable } from "@dmsnap/format";
+import { chunkBytes, chunkOffset, chunksCovering, chunksInDevice, decodeCowAsync, decodeHeader, HEADER_SIZE, SNAP_MAGIC, type ActivationOptions, type CowImage, type ExceptionTable } from "@dmsnap/format";
 import { deviceReader } from "./device.js";
 import { StoreError, StoreErrorCode } from "./errors.js";
 import type { FileDevice } from "./fileDevice.js";
@@ -20,21 +23,37 @@ import type { FileDevice } from "./fileDevice.js";
 /** Origin chunks one metadata pass covers (one bit each). */
 export const WINDOW_CHUNKS = 1 << 26;
 
+/** Origin chunk -> the COW chunk serving it, 0 for none (chunk 0 is the header, never data). */
+export type ViewMap = Uint32Array | Float64Array;
+
 export interface ViewCheck {
   /** The activated COW (no entries kept). */
   image: CowImage;
   /** Distinct origin chunks of the view served from the COW. */
   cowChunks: number;
+  /** The view's map, when it fitted in `mapBytes`. */
+  map: ViewMap | null;
+}
+
+export interface CheckOptions {
+  /** Origin chunks one bitmap pass covers (tests shrink it). */
+  windowChunks?: number;
+  /** The most bytes a view map may take (0: none; it costs 4 bytes an origin chunk, 8 past 2^32 COW chunks). */
+  mapBytes?: number;
 }
 
 /** Refuses what the kernel would refuse (or fail to read) and counts the view's COW chunks; writes nothing. */
-export async function checkView(cowDev: FileDevice, originBytes: number, activation: ActivationOptions, cowName: string, windowChunks = WINDOW_CHUNKS): Promise<ViewCheck> {
+export async function checkView(cowDev: FileDevice, originBytes: number, activation: ActivationOptions, cowName: string, options: CheckOptions = {}): Promise<ViewCheck> {
   // Entries reach onEntries only from a SnAp header, whose chunk size is then in effect.
   const head = cowDev.size >= HEADER_SIZE ? decodeHeader(await cowDev.read(0, HEADER_SIZE)) : null;
   const cs = head && head.magic === SNAP_MAGIC ? head.chunkSize : 0;
   const cb = cs > 0 ? chunkBytes(cs) : 1;
   const originChunks = cs > 0 ? chunksCovering(cs, originBytes) : originBytes;
-  const seen = new Uint8Array(Math.ceil(Math.min(windowChunks, Math.max(1, originChunks)) / 8));
+  const wide = cs > 0 && chunksInDevice(cs, cowDev.size) > 0xffffffff;
+  const mapBytes = originChunks * (wide ? 8 : 4);
+  const map: ViewMap | null = cs > 0 && originChunks > 0 && mapBytes <= (options.mapBytes ?? 0) ? (wide ? new Float64Array(originChunks) : new Uint32Array(originChunks)) : null;
+  const windowChunks = map ? Math.max(1, originChunks) : (options.windowChunks ?? WINDOW_CHUNKS);
+  const seen = new Uint8Array(map ? 0 : Math.ceil(Math.min(windowChunks, Math.max(1, originChunks)) / 8));
   let cowChunks = 0;
   let beyondWindow = 0;
   let worst = -1; // the lowest origin chunk served from past the COW's end
@@ -51,11 +70,16 @@ export async function checkView(cowDev: FileDevice, originBytes: number, activat
         if (o >= hi) beyondWindow++;
         continue;
       }
-      const bit = o - lo;
-      const mask = 1 << (bit & 7);
-      const at = bit >>> 3;
-      if ((seen[at]! & mask) !== 0) continue; // a later duplicate: the first entry serves the chunk
-      seen[at] = seen[at]! | mask;
+      if (map) {
+        if (map[o] !== 0) continue; // a later duplicate: the first entry serves the chunk
+        map[o] = news[k]!; // a new_chunk of 2^32 or more in a narrow map lies past the COW's end: refused below
+      } else {
+        const bit = o - lo;
+        const mask = 1 << (bit & 7);
+        const at = bit >>> 3;
+        if ((seen[at]! & mask) !== 0) continue; // a later duplicate: the first entry serves the chunk
+        seen[at] = seen[at]! | mask;
+      }
       cowChunks++;
       const need = Math.min(cb, originBytes - o * cb);
       if (chunkOffset(cs, news[k]!) + need > cowDev.size && (worst < 0 || o < worst)) {
@@ -64,8 +88,8 @@ export async function checkView(cowDev: FileDevice, originBytes: number, activat
       }
     }
   };
-  const options = { ...activation, keepEntries: false, onEntries };
-  const image = await decodeCowAsync(deviceReader(cowDev), options);
+  const pass = { ...activation, keepEntries: false, onEntries };
+  const image = await decodeCowAsync(deviceReader(cowDev), pass);
   if (image.state === "invalid") {
     throw new StoreError(StoreErrorCode.SnapshotInvalid, `the snapshot in ${cowName} is invalid (its header says valid = 0), so it has no view to export; the origin is intact`);
   }
@@ -74,7 +98,7 @@ export async function checkView(cowDev: FileDevice, originBytes: number, activat
     hi = lo + windowChunks;
     beyondWindow = 0;
     seen.fill(0);
-    await decodeCowAsync(deviceReader(cowDev), options);
+    await decodeCowAsync(deviceReader(cowDev), pass);
   }
   if (worst >= 0) {
     throw new StoreError(
@@ -82,5 +106,5 @@ export async function checkView(cowDev: FileDevice, originBytes: number, activat
       `origin chunk ${worst} is mapped to COW chunk ${worstNew}, which lies past the end of the ${cowDev.size}-byte COW ${cowName}: the kernel fails reads of it, so there is no view to export; 'dmsnap check' lists such entries and 'dmsnap repair' drops them`,
     );
   }
-  return { image, cowChunks };
+  return { image, cowChunks, map };
 }

@@ -1,6 +1,6 @@
 import { Option, type Command } from "commander";
 import { chunkBytes, ExceptionTable, readCowMetadata, SNAP_MAGIC, toDumpObject, writeLosslessDump, type ActivationOptions, type CowImage } from "@dmsnap/format";
-import { forEachEntry, scanCow } from "../util/streamCow.js";
+import { forEachEntry, pieceReader, scanCow } from "../util/streamCow.js";
 import { NEW_COW_NOT_BLANK, notBlank, notBlankMessage } from "../util/notBlank.js";
 import { ByteSink, TextSink } from "../util/textSink.js";
 import { openDocument } from "../util/document.js";
@@ -46,7 +46,7 @@ export function register(program: Command): void {
         try {
           if (opts.lossless) {
             // Entries of an invalidated COW are still on disk: keep them. Refusals surface here, before any output.
-            writeLosslessDump(readCowMetadata(file, { ...table, readInvalid: true }), writeStdout);
+            writeLosslessDump(readCowMetadata(pieceReader(file), { ...table, readInvalid: true }), writeStdout);
             await doc.commit();
             return;
           }

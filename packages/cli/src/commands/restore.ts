@@ -6,6 +6,7 @@ import { fileError } from "../util/ioErrors.js";
 import { identify, openDevice, openImage, refuseSameFile, type Named } from "../util/inputs.js";
 import { cleanUpOnSignals, createOutput, followLinks, type Output } from "../util/outputs.js";
 import { readLosslessDump } from "@dmsnap/format";
+import { pieceReader } from "../util/streamCow.js";
 import { restoreMetadata } from "@dmsnap/store";
 import { runCommand, say } from "../util/output.js";
 import { quietOption } from "../util/options.js";
@@ -69,7 +70,8 @@ async function restoreFrom(source: string, spooled: boolean, opts: RestoreOption
   const file = openImage(source, "<dump>");
   try {
     const inputs: Named[] = spooled ? [] : [file];
-    const dump = readLosslessDump(file);
+    // One reused 1 MiB read buffer: the tokenizer keeps no piece past its push.
+    const dump = readLosslessDump(pieceReader(file));
     cleanUpOnSignals();
     // A missing target is built whole as a temporary and put in place at the end; an existing one is rewritten in place, locked.
     const created = !existsFollowing(opts.cow);

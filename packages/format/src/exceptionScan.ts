@@ -18,6 +18,7 @@ import { ChunkNumberSet } from "./chunkNumberSet.js";
 import { EntryList } from "./entryList.js";
 import type { ExceptionTable } from "./exceptionTable.js";
 import { EntryProblem, entryProblems } from "./entryCheck.js";
+import { areaLocation, areaOfChunk } from "./layout.js";
 
 export interface ScanLimits {
   /** Chunk numbers below this are checked for repeats in a bitmap (one for each column, 1 bit a number). Default 2^28: at most 32 MiB each. */
@@ -52,6 +53,9 @@ export class ExceptionScan {
   count = 0;
   private deferredOld = 0;
   private deferredNew = 0;
+  /** Data chunks [runStart, runEnd) of the area the last entry named: entries mostly name the next chunk of one run, so most need no entryProblems. */
+  private runStart = 0;
+  private runEnd = 0;
   private oldSeen: ChunkBitmap;
   private newSeen: ChunkBitmap;
   private readonly bitmapBits: number;
@@ -87,6 +91,8 @@ export class ExceptionScan {
     const olds = t.oldChunk;
     const news = t.newChunk;
     const { oldSeen, newSeen, chunkSize, chunks, originChunks, used } = this;
+    let runStart = this.runStart;
+    let runEnd = this.runEnd;
     let i = this.count;
     for (let k = from, end = from + count; k < end; k++, i++) {
       const o = olds[k]!;
@@ -96,7 +102,16 @@ export class ExceptionScan {
         if (ro > 0) this.dupOld.add(i, o, n);
         else this.deferredOld++;
       }
-      const problems = entryProblems(chunkSize, chunks, originChunks, o, n);
+      let problems = 0;
+      if (n < runStart || n >= runEnd || o >= originChunks) {
+        problems = entryProblems(chunkSize, chunks, originChunks, o, n);
+        if ((problems & (EntryProblem.NewChunkIsMetadata | EntryProblem.NewChunkBeyondDevice)) === 0) {
+          // A sound data chunk: remember the run of data chunks after its area.
+          const area = areaOfChunk(chunkSize, n);
+          runStart = areaLocation(chunkSize, area) + 1;
+          runEnd = Math.min(areaLocation(chunkSize, area + 1), chunks);
+        }
+      }
       const rn = newSeen.mark(n);
       if (rn === 0) {
         // A distinct data chunk inside the device.
@@ -112,6 +127,8 @@ export class ExceptionScan {
         if (problems & EntryProblem.OldChunkBeyondOrigin) this.beyondOrigin.add(i, o, n);
       }
     }
+    this.runStart = runStart;
+    this.runEnd = runEnd;
     this.count = i;
   };
 

@@ -49,3 +49,77 @@ export class ChunkBitmap {
     return 0;
   }
 }
+
+const QUEUE_PAGE_SHIFT = 18;
+const QUEUE_LENGTH = 64;
+
+/**
+ * ChunkBitmap's test for numbers that arrive in random order (old chunks, in
+ * the order random origin writes left them). Marking each as it comes jumps
+ * across the whole bitmap, a cache miss a number; here each number first
+ * joins the queue of its 32 KiB page, and a full queue is marked in one go,
+ * inside one page. Repeats are reported to `onRepeat` in queue order: within
+ * one number's page always after its first mark, but not in entry order.
+ */
+export class QueuedChunkBitmap {
+  private readonly pages: Array<Int32Array | null>;
+  private readonly queues: Array<{ value: Uint32Array; index: Float64Array; other: Float64Array; length: number } | null>;
+  readonly capBits: number;
+  private readonly shift: number;
+  private readonly pageWords: number;
+
+  constructor(
+    capBits: number,
+    private readonly onRepeat: (value: number, index: number, other: number) => void,
+  ) {
+    const cap = Math.max(32, Math.min(capBits, 2 ** 31));
+    this.shift = Math.min(QUEUE_PAGE_SHIFT, Math.ceil(Math.log2(cap)));
+    this.pageWords = 2 ** (this.shift - 5);
+    const pages = Math.ceil(cap / 2 ** this.shift);
+    this.capBits = pages * 2 ** this.shift;
+    this.pages = new Array<Int32Array | null>(pages).fill(null);
+    this.queues = new Array<{ value: Uint32Array; index: Float64Array; other: Float64Array; length: number } | null>(pages).fill(null);
+  }
+
+  /** Queues `v` (entry `index`, with `other` to report back); false when v >= capBits (not tracked). */
+  add(v: number, index: number, other: number): boolean {
+    if (v >= this.capBits) return false;
+    const p = v >>> this.shift;
+    let q = this.queues[p]!;
+    if (q === null) {
+      q = { value: new Uint32Array(QUEUE_LENGTH), index: new Float64Array(QUEUE_LENGTH), other: new Float64Array(QUEUE_LENGTH), length: 0 };
+      this.queues[p] = q;
+    }
+    const k = q.length;
+    q.value[k] = v;
+    q.index[k] = index;
+    q.other[k] = other;
+    q.length = k + 1;
+    if (k + 1 === QUEUE_LENGTH) this.drain(p);
+    return true;
+  }
+
+  /** Marks everything still queued. */
+  flush(): void {
+    for (let p = 0; p < this.queues.length; p++) if (this.queues[p]) this.drain(p);
+  }
+
+  private drain(p: number): void {
+    const q = this.queues[p]!;
+    let page = this.pages[p]!;
+    if (page === null) {
+      page = new Int32Array(this.pageWords);
+      this.pages[p] = page;
+    }
+    const mask = this.pageWords - 1;
+    for (let k = 0; k < q.length; k++) {
+      const v = q.value[k]!;
+      const w = (v >>> 5) & mask;
+      const bit = 1 << (v & 31);
+      const old = page[w]!;
+      if ((old & bit) !== 0) this.onRepeat(v, q.index[k]!, q.other[k]!);
+      else page[w] = old | bit;
+    }
+    q.length = 0;
+  }
+}

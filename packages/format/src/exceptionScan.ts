@@ -5,7 +5,8 @@
  * origin, and the distinct data chunks in use.
  *
  * Memory is bounded whatever the exception count. Repeats are found with one
- * bit per chunk number (ChunkBitmap), up to a cap; chunk numbers at or past
+ * bit per chunk number (ChunkBitmap; for old chunks, which come in random
+ * order, QueuedChunkBitmap marks them page by page), up to a cap; chunk numbers at or past
  * the cap (an origin of more than 2^28 chunks, or corrupt entries) are
  * settled exactly by further passes over the metadata, each holding one hash
  * partition of them in a ChunkNumberSet of bounded size. The entries listed
@@ -13,7 +14,7 @@
  * the first entry of each listed repeat is found by one more pass that ends
  * at the last listed repeat (only when there are repeats).
  */
-import { ChunkBitmap } from "./chunkBitmap.js";
+import { ChunkBitmap, QueuedChunkBitmap } from "./chunkBitmap.js";
 import { ChunkNumberSet } from "./chunkNumberSet.js";
 import { EntryList } from "./entryList.js";
 import type { ExceptionTable } from "./exceptionTable.js";
@@ -56,9 +57,11 @@ export class ExceptionScan {
   /** Data chunks [runStart, runEnd) of the area the last entry named: entries mostly name the next chunk of one run, so most need no entryProblems. */
   private runStart = 0;
   private runEnd = 0;
-  private oldSeen: ChunkBitmap;
+  private oldSeen: QueuedChunkBitmap;
   private newSeen: ChunkBitmap;
-  private readonly bitmapBits: number;
+  /** Numbers at or past these are not in the bitmaps: the partitioned passes settle them. */
+  private readonly oldCap: number;
+  private readonly newCap: number;
   private readonly partitionEntries: number;
   /** Listed repeated values (sorted) and the index of their first entry. */
   private repeatOld: Float64Array = new Float64Array(0);
@@ -75,9 +78,11 @@ export class ExceptionScan {
     private readonly used?: UsedChunkSink,
   ) {
     this.partitionEntries = Math.max(1, limits.partitionEntries ?? DEFAULT_PARTITION_ENTRIES);
-    this.oldSeen = new ChunkBitmap(limits.bitmapBits ?? DEFAULT_BITMAP_BITS);
+    // Old chunks come in random order: queued by bitmap page (repeats found out of entry order).
+    this.oldSeen = new QueuedChunkBitmap(limits.bitmapBits ?? DEFAULT_BITMAP_BITS, (o, i, n) => this.dupOld.addUnordered(i, o, n));
     this.newSeen = new ChunkBitmap(limits.bitmapBits ?? DEFAULT_BITMAP_BITS);
-    this.bitmapBits = this.oldSeen.capBits;
+    this.oldCap = this.oldSeen.capBits;
+    this.newCap = this.newSeen.capBits;
     this.dupOld = new EntryList(maxPerCode);
     this.dupNew = new EntryList(maxPerCode);
     this.metadata = new EntryList(maxPerCode);
@@ -93,15 +98,12 @@ export class ExceptionScan {
     const { oldSeen, newSeen, chunkSize, chunks, originChunks, used } = this;
     let runStart = this.runStart;
     let runEnd = this.runEnd;
+    let referenced = this.referenced;
     let i = this.count;
     for (let k = from, end = from + count; k < end; k++, i++) {
       const o = olds[k]!;
       const n = news[k]!;
-      const ro = oldSeen.mark(o);
-      if (ro !== 0) {
-        if (ro > 0) this.dupOld.add(i, o, n);
-        else this.deferredOld++;
-      }
+      if (!oldSeen.add(o, i, n)) this.deferredOld++;
       let problems = 0;
       if (n < runStart || n >= runEnd || o >= originChunks) {
         problems = entryProblems(chunkSize, chunks, originChunks, o, n);
@@ -116,7 +118,7 @@ export class ExceptionScan {
       if (rn === 0) {
         // A distinct data chunk inside the device.
         if ((problems & (EntryProblem.NewChunkIsMetadata | EntryProblem.NewChunkBeyondDevice)) === 0) {
-          this.referenced++;
+          referenced++;
           used?.add(n);
         }
       } else if (rn > 0) this.dupNew.add(i, o, n);
@@ -129,20 +131,22 @@ export class ExceptionScan {
     }
     this.runStart = runStart;
     this.runEnd = runEnd;
+    this.referenced = referenced;
     this.count = i;
   };
 
-  /** Passes over the metadata still needed for the numbers past the bitmap (0 almost always). */
+  /** Passes over the metadata still needed for the numbers past the bitmap (0 almost always). Ends the streaming pass. */
   partitionPasses(): number {
+    this.oldSeen.flush();
     return Math.ceil(Math.max(this.deferredOld, this.deferredNew) / this.partitionEntries);
   }
 
   /** Pass `p` of `parts`: repeats among the numbers past the bitmap that hash to partition p. */
   partitionVisitor(p: number, parts: number): EntryVisitor {
     // The bitmaps are done with: free them before the sets are made.
-    this.oldSeen = new ChunkBitmap(32);
+    this.oldSeen = new QueuedChunkBitmap(32, () => {});
     this.newSeen = new ChunkBitmap(32);
-    const cap = this.bitmapBits;
+    const { oldCap, newCap } = this;
     const setOld = this.deferredOld > 0 ? new ChunkNumberSet(Math.ceil(this.deferredOld / parts)) : null;
     const setNew = this.deferredNew > 0 ? new ChunkNumberSet(Math.ceil(this.deferredNew / parts)) : null;
     const { chunkSize, chunks, used } = this;
@@ -153,8 +157,8 @@ export class ExceptionScan {
       for (let k = from, end = from + count; k < end; k++, i++) {
         const o = olds[k]!;
         const n = news[k]!;
-        if (setOld && o >= cap && partitionOf(o, parts) === p && !setOld.add(o)) this.dupOld.addUnordered(i, o, n);
-        if (setNew && n >= cap && partitionOf(n, parts) === p) {
+        if (setOld && o >= oldCap && partitionOf(o, parts) === p && !setOld.add(o)) this.dupOld.addUnordered(i, o, n);
+        if (setNew && n >= newCap && partitionOf(n, parts) === p) {
           if (!setNew.add(n)) this.dupNew.addUnordered(i, o, n);
           else if ((entryProblems(chunkSize, chunks, Infinity, 0, n) & (EntryProblem.NewChunkIsMetadata | EntryProblem.NewChunkBeyondDevice)) === 0) {
             this.referenced++;
@@ -171,6 +175,7 @@ export class ExceptionScan {
    * null when nothing is listed.
    */
   firstEntryVisitor(): EntryVisitor | null {
+    this.oldSeen.flush();
     this.dupOld.finish();
     this.dupNew.finish();
     this.repeatOld = distinctSorted(this.dupOld.oldChunk, this.dupOld.length);

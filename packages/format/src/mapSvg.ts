@@ -81,6 +81,10 @@ export class MapRaster implements UsedChunkSink {
   chunks = 0;
   perCell = 1;
   used = new Uint32Array(0);
+  /** The cell of the last chunk added and its chunks [cellStart, cellEnd): chunks come in runs, so most need no division. */
+  private cell = 0;
+  private cellStart = 0;
+  private cellEnd = 0;
 
   begin(chunkSize: number, chunks: number): void {
     const g = mapGeometry(chunks);
@@ -88,11 +92,17 @@ export class MapRaster implements UsedChunkSink {
     this.chunks = chunks;
     this.perCell = g.perCell;
     this.used = new Uint32Array(g.cells);
+    this.cellEnd = 0;
   }
 
   /** A distinct data chunk inside the device, named by an exception. */
   add(chunk: number): void {
-    this.used[Math.floor(chunk / this.perCell)]!++;
+    if (chunk < this.cellStart || chunk >= this.cellEnd) {
+      this.cell = Math.floor(chunk / this.perCell);
+      this.cellStart = this.cell * this.perCell;
+      this.cellEnd = this.cellStart + this.perCell;
+    }
+    this.used[this.cell]!++;
   }
 }
 

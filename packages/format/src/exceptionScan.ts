@@ -20,6 +20,7 @@ import { EntryList } from "./entryList.js";
 import type { ExceptionTable } from "./exceptionTable.js";
 import { EntryProblem, entryProblems } from "./entryCheck.js";
 import { areaLocation, areaOfChunk } from "./layout.js";
+import { indexInSorted } from "./sortedChunks.js";
 
 export interface ScanLimits {
   /** Chunk numbers below this are checked for repeats in a bitmap (one for each column, 1 bit a number). Default 2^28: at most 32 MiB each. */
@@ -197,11 +198,11 @@ export class ExceptionScan {
         const o = olds[k]!;
         const n = news[k]!;
         if ((filterOld[(o & 0xffff) >>> 5]! & (1 << (o & 31))) !== 0) {
-          const j = search(repeatOld, o);
+          const j = indexInSorted(repeatOld, o);
           if (j >= 0 && firstOld[j]! < 0) firstOld[j] = i;
         }
         if ((filterNew[(n & 0xffff) >>> 5]! & (1 << (n & 31))) !== 0) {
-          const j = search(repeatNew, n);
+          const j = indexInSorted(repeatNew, n);
           if (j >= 0 && firstNew[j]! < 0) firstNew[j] = i;
         }
       }
@@ -210,12 +211,12 @@ export class ExceptionScan {
 
   /** The first entry whose old_chunk is `o` (a listed repeat). */
   firstWithOld(o: number): number {
-    return this.firstOld[search(this.repeatOld, o)]!;
+    return this.firstOld[indexInSorted(this.repeatOld, o)]!;
   }
 
   /** The first entry whose new_chunk is `n` (a listed repeat). */
   firstWithNew(n: number): number {
-    return this.firstNew[search(this.repeatNew, n)]!;
+    return this.firstNew[indexInSorted(this.repeatNew, n)]!;
   }
 }
 
@@ -239,18 +240,4 @@ function lowBitsFilter(values: Float64Array): Int32Array {
   const f = new Int32Array(2048);
   for (const v of values) f[(v & 0xffff) >>> 5]! |= 1 << (v & 31);
   return f;
-}
-
-/** Index of `value` in an ascending array, or -1. */
-function search(sorted: Float64Array, value: number): number {
-  let lo = 0;
-  let hi = sorted.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const v = sorted[mid]!;
-    if (v === value) return mid;
-    if (v < value) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -1;
 }

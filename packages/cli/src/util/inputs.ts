@@ -94,23 +94,32 @@ export interface ImageFile extends SyncReader, Named {
   close(): void;
 }
 
+/**
+ * Reads `length` bytes at `offset` into the start of `buf`, retrying short
+ * reads; returns how many were read (fewer only at the end of the file).
+ */
+export function readFully(fd: number, buf: Uint8Array, length: number, offset: number, path: string): number {
+  let done = 0;
+  while (done < length) {
+    let n: number;
+    try {
+      n = readSync(fd, buf, done, length - done, offset + done);
+    } catch (e) {
+      throw fileError(e, path, `read ${length} bytes at offset ${offset} of`);
+    }
+    if (n === 0) break;
+    done += n;
+  }
+  return done;
+}
+
 /** Synchronous reads of `size` bytes through an open descriptor (short at the end of the file). */
 export function fdReader(fd: number, size: number, path: string): SyncReader {
   return {
     size,
     read(offset: number, length: number): Uint8Array {
       const buf = new Uint8Array(length);
-      let done = 0;
-      while (done < length) {
-        let n: number;
-        try {
-          n = readSync(fd, buf, done, length - done, offset + done);
-        } catch (e) {
-          throw fileError(e, path, `read ${length} bytes at offset ${offset} of`);
-        }
-        if (n === 0) break;
-        done += n;
-      }
+      readFully(fd, buf, length, offset, path);
       return buf;
     },
   };

@@ -4,9 +4,8 @@
  * and one batch of output) whatever the exception count. Each pass re-reads
  * the metadata; a refusal is always found by a first pass before any output.
  */
-import { readSync } from "node:fs";
 import { AREA_READ_PIECE, decodeCow, type ActivationOptions, type CowImage, type ExceptionTable, type SyncReader } from "@dmsnap/format";
-import { fileError } from "./ioErrors.js";
+import { readFully } from "./inputs.js";
 
 /** The image's summary (counts, cursors, usage) without its exceptions. */
 export function scanCow(reader: SyncReader, options: ActivationOptions = {}): CowImage {
@@ -45,17 +44,7 @@ export function pieceReader(reader: SyncReader & { fd?: number; path?: string })
     read(offset: number, length: number): Uint8Array {
       if (length > AREA_READ_PIECE) return reader.read(offset, length);
       if (buf.length < length) buf = new Uint8Array(Math.min(AREA_READ_PIECE, Math.max(length, 4096)));
-      let done = 0;
-      while (done < length) {
-        let n: number;
-        try {
-          n = readSync(fd, buf, done, length - done, offset + done);
-        } catch (e) {
-          throw fileError(e, path, `read ${length} bytes at offset ${offset} of`);
-        }
-        if (n === 0) break;
-        done += n;
-      }
+      const done = readFully(fd, buf, length, offset, path);
       if (done < length) buf.fill(0, done, length);
       return buf.subarray(0, length);
     },

@@ -97,14 +97,17 @@ const variants = [
   { name: "origin order (the map fits)", kernelCopy: true, mapBytes: undefined },
   { name: "kernel copy + overlay", kernelCopy: true, mapBytes: 0 },
   { name: "streamed copy (block devices) + overlay", kernelCopy: false, mapBytes: 0 },
+  // Background write-backs every 4 KiB run while the blocks are still being written: the bytes must not change.
+  { name: "origin order, written back every 4 KiB", kernelCopy: true, mapBytes: undefined, flushEveryBytes: 4096 },
+  { name: "streamed copy + overlay, written back every 4 KiB", kernelCopy: false, mapBytes: 0, flushEveryBytes: 4096 },
 ];
 
-describe.each(variants)("export, $name", ({ name: variant, kernelCopy, mapBytes }) => {
+describe.each(variants)("export, $name", ({ name: variant, kernelCopy, mapBytes, flushEveryBytes }) => {
   const tag = variant.replace(/\W+/g, "-");
   const run = async (name: string, spec: Spec, seed: number, blockBytes?: number) => {
     const f = await files(`${name}-${tag}`, spec, seed);
     const output = join(dir, `${name}-${tag}.img`);
-    const r = await exportSnapshot({ origin: f.originPath, cow: f.cowPath, output, kernelCopy, mapBytes, ...(blockBytes ? { blockBytes } : {}) });
+    const r = await exportSnapshot({ origin: f.originPath, cow: f.cowPath, output, kernelCopy, mapBytes, flushEveryBytes, ...(blockBytes ? { blockBytes } : {}) });
     const got = new Uint8Array(await readFile(output));
     expect(got.length).toBe(spec.originBytes);
     expect(Buffer.compare(got, expectedView(spec, f.origin, f.cow))).toBe(0);

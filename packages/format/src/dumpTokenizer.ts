@@ -6,12 +6,25 @@
  * small and is built as usual (capped, so a hostile dump cannot make it
  * large). No I/O: the caller pushes the bytes (readLosslessDump does so from
  * a SyncReader).
+ *
+ * Bounds, for any input: memory is at most MAX_DEPTH frames, one cut token
+ * (MAX_TOKEN) beside the piece being pushed, and the values outside
+ * "exceptions" (MAX_OTHER_TOKENS, MAX_OTHER_BYTES); anything nested inside an
+ * element of "exceptions" is checked for syntax but never kept (it only makes
+ * the element "not a pair"). Time is linear: each byte is looked at a bounded
+ * number of times (a token cut by a piece boundary is carried and rescanned
+ * once per push: at most MAX_TOKEN bytes a push, so linear for pieces of at
+ * least MAX_TOKEN bytes; readLosslessDump pushes 1 MiB).
  */
 
-/** Bytes of any one value outside the exceptions array (strings, numbers). */
+/** Bytes of any one token (a string, number or literal), anywhere. */
 const MAX_TOKEN = 1 << 16;
 /** Tokens outside the exceptions array. */
 const MAX_OTHER_TOKENS = 100_000;
+/** Bytes of the strings (keys included) and numbers outside the exceptions array. */
+const MAX_OTHER_BYTES = 1 << 20;
+/** Open arrays and objects at once: a lossless dump nests 3 deep (object, "exceptions", pair). */
+export const MAX_DEPTH = 64;
 
 export class DumpSyntaxError extends Error {
   override readonly name = "DumpSyntaxError";
@@ -30,9 +43,10 @@ export interface DumpRoot {
   exceptions: number | null;
 }
 
+/** An "obj" or "arr" whose value is null lies inside an element of "exceptions": its syntax is checked, its contents are not kept. */
 type Frame =
-  | { kind: "obj"; value: Record<string, unknown>; state: "key0" | "key" | "colon" | "value" | "next"; key: string }
-  | { kind: "arr"; value: unknown[]; state: "value0" | "value" | "next" }
+  | { kind: "obj"; value: Record<string, unknown> | null; state: "key0" | "key" | "colon" | "value" | "next"; key: string }
+  | { kind: "arr"; value: unknown[] | null; state: "value0" | "value" | "next" }
   | { kind: "exc"; count: number; state: "value0" | "value" | "next" }
   | { kind: "pair"; n: number; a: number; b: number; ok: boolean; state: "value0" | "value" | "next" };
 
@@ -56,6 +70,7 @@ export class DumpTokenizer {
   private exceptionsLength: number | null = null;
   private done = false;
   private others = 0;
+  private otherBytes = 0;
   /** Stream offset of buf[0]. */
   private offset = 0;
   /** Bytes not yet consumed: the start of a token cut by a piece boundary. */
@@ -99,12 +114,14 @@ export class DumpTokenizer {
     }
     if (top.kind === "obj") {
       if (top.state !== "value") this.fail("unexpected value", at);
-      if (Object.prototype.hasOwnProperty.call(top.value, top.key)) this.fail(`key "${top.key}" appears twice`, at);
-      top.value[top.key] = v;
+      if (top.value !== null) {
+        if (Object.prototype.hasOwnProperty.call(top.value, top.key)) this.fail(`key "${top.key}" appears twice`, at);
+        top.value[top.key] = v;
+      }
       top.state = "next";
     } else if (top.kind === "arr") {
       if (top.state === "next") this.fail("expected ',' or ']'", at);
-      top.value.push(v);
+      top.value?.push(v);
       top.state = "next";
     } else if (top.kind === "exc") {
       if (top.state === "next") this.fail("expected ',' or ']'", at);
@@ -122,9 +139,22 @@ export class DumpTokenizer {
     }
   }
 
-  private countOther(at: number): void {
-    if (this.stack.some((f) => f.kind === "exc" || f.kind === "pair")) return;
+  /** Whether the scan is inside the top-level "exceptions" array (which is always the second frame). */
+  private inExceptions(): boolean {
+    return this.stack.length > 1 && this.stack[1]!.kind === "exc";
+  }
+
+  /** A token or container outside "exceptions", of `bytes` bytes: kept, so counted against the caps. */
+  private countOther(at: number, bytes: number): void {
+    if (this.inExceptions()) return;
     if (++this.others > MAX_OTHER_TOKENS) this.fail(`more than ${MAX_OTHER_TOKENS} values outside "exceptions"`, at);
+    if ((this.otherBytes += bytes) > MAX_OTHER_BYTES) this.fail(`more than ${MAX_OTHER_BYTES} bytes of values outside "exceptions"`, at);
+  }
+
+  /** Opens a container, refusing nesting deeper than MAX_DEPTH (a real dump nests 3 deep). */
+  private open(frame: Frame, at: number): void {
+    if (this.stack.length >= MAX_DEPTH) this.fail(`arrays and objects nested more than ${MAX_DEPTH} deep`, at);
+    this.stack.push(frame);
   }
 
   /** Consumes every complete token of buf (all of it when `eof`). */
@@ -145,13 +175,13 @@ export class DumpTokenizer {
         case 0x7b: {
           // {
           if (top && top.kind !== "obj" && top.state === "next") this.fail("expected ',' or ']'", i);
-          if (top?.kind === "exc" || top?.kind === "pair") {
-            // An object where a pair or a number belongs: skip it generically but count it bad.
-            stack.push({ kind: "obj", value: {}, state: "key0", key: "" });
+          if (top?.kind === "obj" && top.state !== "value") this.fail("unexpected '{'", i);
+          if (this.inExceptions()) {
+            // An object where a pair or a number belongs (or inside one): checked, not kept; the element is bad.
+            this.open({ kind: "obj", value: null, state: "key0", key: "" }, i);
           } else {
-            this.countOther(i);
-            if (top?.kind === "obj" && top.state !== "value") this.fail("unexpected '{'", i);
-            stack.push({ kind: "obj", value: {}, state: "key0", key: "" });
+            this.countOther(i, 1);
+            this.open({ kind: "obj", value: {}, state: "key0", key: "" }, i);
           }
           i++;
           continue;
@@ -161,15 +191,15 @@ export class DumpTokenizer {
           if (top?.kind === "obj" && top.state !== "value") this.fail("unexpected '['", i);
           if ((top?.kind === "arr" || top?.kind === "exc" || top?.kind === "pair") && top.state === "next") this.fail("expected ',' or ']'", i);
           if (top?.kind === "obj" && stack.length === 1 && top.key === "exceptions") {
-            if (Object.prototype.hasOwnProperty.call(top.value, "exceptions")) this.fail(`key "exceptions" appears twice`, i);
-            stack.push({ kind: "exc", count: 0, state: "value0" });
-          } else if (top?.kind === "exc") stack.push({ kind: "pair", n: 0, a: 0, b: 0, ok: true, state: "value0" });
-          else if (top?.kind === "pair") {
-            top.ok = false;
-            stack.push({ kind: "arr", value: [], state: "value0" });
+            if (Object.prototype.hasOwnProperty.call(top.value!, "exceptions")) this.fail(`key "exceptions" appears twice`, i);
+            this.open({ kind: "exc", count: 0, state: "value0" }, i);
+          } else if (top?.kind === "exc") this.open({ kind: "pair", n: 0, a: 0, b: 0, ok: true, state: "value0" }, i);
+          else if (this.inExceptions()) {
+            // An array inside an element: checked, not kept (closing it makes the element bad).
+            this.open({ kind: "arr", value: null, state: "value0" }, i);
           } else {
-            this.countOther(i);
-            stack.push({ kind: "arr", value: [], state: "value0" });
+            this.countOther(i, 1);
+            this.open({ kind: "arr", value: [], state: "value0" }, i);
           }
           i++;
           continue;
@@ -198,7 +228,7 @@ export class DumpTokenizer {
           } else {
             // The exceptions array closes: record its length in place of the array.
             const parent = stack[stack.length - 1] as Extract<Frame, { kind: "obj" }>;
-            parent.value.exceptions = top.count;
+            parent.value!.exceptions = top.count;
             this.exceptionsLength = top.count;
             parent.state = "next";
           }
@@ -223,10 +253,11 @@ export class DumpTokenizer {
         case 0x22: {
           // a string: find its end (a quote not escaped)
           let j = i + 1;
-          while (j < len && buf[j] !== 0x22) j += buf[j] === 0x5c ? 2 : 1;
-          if (j >= len) {
+          const stop = Math.min(len, i + MAX_TOKEN);
+          while (j < stop && buf[j] !== 0x22) j += buf[j] === 0x5c ? 2 : 1;
+          if (j >= stop) {
+            if (stop < len || len - i >= MAX_TOKEN) this.fail(`a string longer than ${MAX_TOKEN} bytes`, i);
             if (eof) this.fail("unterminated string", i);
-            if (len - i > MAX_TOKEN) this.fail(`a string longer than ${MAX_TOKEN} bytes`, i);
             break scan;
           }
           let s: string;
@@ -235,13 +266,11 @@ export class DumpTokenizer {
           } catch {
             return this.fail("bad string", i);
           }
+          this.countOther(i, j + 1 - i);
           if (top?.kind === "obj" && (top.state === "key0" || top.state === "key")) {
             top.key = s;
             top.state = "colon";
-          } else {
-            this.countOther(i);
-            this.deliver(s, i);
-          }
+          } else this.deliver(s, i);
           i = j + 1;
           continue;
         }
@@ -250,17 +279,16 @@ export class DumpTokenizer {
           let j = i;
           let v = 0;
           let digits = true;
-          while (j < len) {
+          const stop = Math.min(len, i + MAX_TOKEN);
+          while (j < stop) {
             const d = buf[j]!;
             if (d >= 0x30 && d <= 0x39) v = v * 10 + (d - 0x30);
             else if (d === 0x2c || d === 0x5d || d === 0x7d || WS[d]) break;
             else digits = false;
             j++;
           }
-          if (j >= len && !eof) {
-            if (len - i > MAX_TOKEN) this.fail("a value that is too long", i);
-            break scan;
-          }
+          if (j >= stop && (stop < len || len - i >= MAX_TOKEN)) this.fail(`a value longer than ${MAX_TOKEN} bytes`, i);
+          if (j >= len && !eof) break scan;
           let value: unknown;
           if (digits && j > i && (buf[i] !== 0x30 || j === i + 1)) value = v;
           else {
@@ -272,7 +300,7 @@ export class DumpTokenizer {
             else this.fail(`unexpected '${text.slice(0, 20)}'`, i);
           }
           if (top?.kind === "obj" && top.state !== "value") this.fail("expected a key", i);
-          if (top?.kind !== "pair" && top?.kind !== "exc") this.countOther(i);
+          this.countOther(i, j - i);
           this.deliver(value, i);
           i = j;
           continue;

@@ -5,7 +5,10 @@
 // flips, header words, entries with huge or zero or metadata chunk numbers,
 // truncation, extension), and sparse-geometry images (chunk size 2^0 .. 2^21
 // sectors, devices up to 2 TiB, sparse files). Each input goes through dump,
-// dump --json, dump --lossless, check, usage, map and export.
+// dump --json, dump --lossless, check, usage, map and export. Lossless dumps
+// (text mutants of a valid one, and hostile ones of 1-8 MB: nesting, long
+// arrays, long tokens, inside and outside "exceptions") go through restore
+// into a new COW.
 //
 // A run fails on: a stack trace or INTERNAL code, an exit code other than
 // 0/1/2 (or a signal), a hang over 10 s, a peak RSS over the constant bound
@@ -15,7 +18,8 @@
 //
 // Writes .cache/fuzz.json ({passed, failed, ...}) for scripts/summary.mjs.
 // Options (environment): DMSNAP_FUZZ_SEED, DMSNAP_FUZZ_GEOMETRY (count),
-// DMSNAP_FUZZ_JOBS (parallel runs), DMSNAP_TEST_BIN (another build).
+// DMSNAP_FUZZ_DUMPS (count of dump mutants), DMSNAP_FUZZ_JOBS (parallel
+// runs), DMSNAP_TEST_BIN (another build).
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync, ftruncateSync } from "node:fs";
@@ -27,6 +31,7 @@ const root = new URL("..", import.meta.url).pathname;
 const BIN = process.env.DMSNAP_TEST_BIN ?? join(root, "packages/cli/dist/bin.js");
 const SEED = Number(process.env.DMSNAP_FUZZ_SEED ?? 20091214);
 const GEOMETRY = Number(process.env.DMSNAP_FUZZ_GEOMETRY ?? 16);
+const DUMPS = Number(process.env.DMSNAP_FUZZ_DUMPS ?? 24);
 const JOBS = Number(process.env.DMSNAP_FUZZ_JOBS ?? Math.max(2, availableParallelism()));
 const HANG_MS = 10_000;
 const BOUND_KIB = 128 * 1024;
@@ -144,6 +149,62 @@ function geometry(path, r) {
   return { regions, desc: `cs=${cs} device=${deviceBytes}` };
 }
 
+/** A valid lossless dump of a few exceptions (chunk size 1 .. 128, 1 MiB device), as 'dmsnap dump --lossless' writes it. */
+function validDump(r) {
+  const cs = 2 ** r.int(8);
+  const chunks = Math.floor((1 << 20) / (cs * 512));
+  const n = r.int(Math.min(12, Math.max(0, chunks - 3)));
+  const pairs = Array.from({ length: n }, (_, i) => `[${r.int(2 ** 32)},${2 + i}]`);
+  return `{"format":"dmsnap-dump","version":1,"deviceBytes":${1 << 20},"header":{"magic":${SNAP_MAGIC},"valid":1,"version":1,"chunkSize":${cs}},"exceptions":[${pairs.length ? `\n${pairs.join(",\n")}\n` : ""}]}\n`;
+}
+
+const DUMP_BYTES = ['[', ']', '{', '}', ',', ':', '"', '\\', '0', '9', '-', '.', 'e', ' ', 'n', '\n'];
+
+/** A text mutant of a valid dump: 1 to 4 byte flips, inserted or deleted JSON punctuation, duplicated or cut spans. */
+function mutateDump(text, r) {
+  let t = text;
+  const done = [];
+  for (let k = 1 + r.int(4); k > 0; k--) {
+    const at = r.int(t.length + 1);
+    const op = r.int(5);
+    if (op === 0 && at < t.length) {
+      t = t.slice(0, at) + String.fromCharCode(t.charCodeAt(at) ^ (1 << r.int(7))) + t.slice(at + 1);
+      done.push(`flip@${at}`);
+    } else if (op === 1) {
+      t = t.slice(0, at) + r.pick(DUMP_BYTES).repeat(1 + r.int(3)) + t.slice(at);
+      done.push(`insert@${at}`);
+    } else if (op === 2) {
+      t = t.slice(0, at) + t.slice(at + 1 + r.int(8));
+      done.push(`delete@${at}`);
+    } else if (op === 3) {
+      const len = r.int(64);
+      t = t.slice(0, at) + t.slice(at, at + len).repeat(2) + t.slice(at + len);
+      done.push(`repeat@${at}`);
+    } else {
+      t = t.slice(0, at);
+      done.push(`truncate${at}`);
+    }
+  }
+  return { text: t, ops: done.join(",") };
+}
+
+/** Hostile dumps of about `mb` MB (issue #20: 4 MB of nesting inside "exceptions" took 515 MB; 80 k levels outside took 10-40 s). */
+function hostileDumps(mb) {
+  const n = mb << 20;
+  const head = `{"format":"dmsnap-dump","version":1,"deviceBytes":${1 << 20},"header":{"magic":${SNAP_MAGIC},"valid":1,"version":1,"chunkSize":1},`;
+  const fill = (unit) => unit.repeat(Math.floor(n / unit.length));
+  return [
+    ["nesting inside exceptions", `${head}"exceptions":[${fill("[")}`],
+    ["objects nested inside exceptions", `${head}"exceptions":[${fill('{"a":')}`],
+    ["a long array inside a pair", `${head}"exceptions":[[[${fill("1,")}1]]]}`],
+    ["long arrays inside elements", `${head}"exceptions":[${fill("[[1,2,3],[4]],")}[1,2]]}`],
+    ["a long string inside exceptions", `${head}"exceptions":[["${fill("x")}"]]}`],
+    ["nesting outside exceptions (80 k)", `${head}"x":${"[".repeat(80_000)}`],
+    ["a long array outside exceptions", `${head}"x":[${fill("1,")}1],"exceptions":[]}`],
+    ["many keys outside exceptions", `${head}${Array.from({ length: Math.floor(n / 12) }, (_, k) => `"k${k}":1,`).join("")}"exceptions":[]}`],
+  ];
+}
+
 /** What identifies an input's contents: every byte for small files; written regions, size and blocks for sparse ones. */
 function fingerprint(path, regions) {
   const st = statSync(path);
@@ -220,9 +281,28 @@ for (let g = 0; g < GEOMETRY; g++) {
   inputs.push({ name: `geometry-${g} [${desc}]`, cow, origin, chunkSize: undefined, regions, originRegions: [] });
 }
 
+const dumps = [];
+for (let d = 0; d < DUMPS; d++) {
+  const m = mutateDump(validDump(r), r);
+  const path = join(work, `dump-${d}.json`);
+  writeFileSync(path, m.text);
+  dumps.push({ name: `dump-${d} [${m.ops}]`, cow: path, origin: path, regions: null });
+}
+for (const [what, text] of hostileDumps(1 + r.int(8))) {
+  const path = join(work, `hostile-${dumps.length}.json`);
+  writeFileSync(path, text);
+  dumps.push({ name: `hostile dump: ${what} (${(text.length / 2 ** 20).toFixed(1)} MB)`, cow: path, origin: path, regions: null });
+}
+inputs.push(...dumps);
+
 const jobs = [];
 let seq = 0;
 for (const input of inputs) {
+  if (dumps.includes(input)) {
+    // The dump is the input; the COW is a new file (removed after the run).
+    jobs.push({ input, args: ["restore", input.cow, "--cow", `${join(work, `out-${seq++}`)}.cow`] });
+    continue;
+  }
   const table = input.chunkSize ? ["--chunk-size", String(input.chunkSize)] : [];
   const out = () => join(work, `out-${seq++}`);
   jobs.push(
@@ -289,7 +369,7 @@ rmSync(work, { recursive: true, force: true });
 
 for (const f of failures.slice(0, 20)) console.log(`FAIL ${f.run}\n     input ${f.input}: ${f.why}\n     ${f.stderr.split("\n").slice(0, 4).join("\n     ")}`);
 console.log(
-  `fuzz: seed ${SEED}, ${inputs.length} inputs (${inputs.length - GEOMETRY} conformance mutants, ${GEOMETRY} sparse geometries), ${jobs.length} runs in ${seconds.toFixed(1)} s; ` +
+  `fuzz: seed ${SEED}, ${inputs.length} inputs (${inputs.length - GEOMETRY - dumps.length} conformance mutants, ${GEOMETRY} sparse geometries, ${dumps.length} lossless dumps), ${jobs.length} runs in ${seconds.toFixed(1)} s; ` +
     `exits 0/1/2: ${exits[0]}/${exits[1]}/${exits[2]}; stack traces ${stackTraces}, other exits ${badExits}, hangs ${hangs}, over ${BOUND_KIB / 1024} MiB ${overBound}, inputs modified ${modified}; ` +
     `max RSS ${(maxRss / 1024).toFixed(1)} MiB (${maxRssRun})`,
 );

@@ -33,7 +33,7 @@ export class DumpSyntaxError extends Error {
 export interface DumpEvents {
   /** The i-th element of "exceptions" is a pair of numbers. */
   onPair(i: number, old: number, neu: number): void;
-  /** The i-th element of "exceptions" is not a pair of numbers. */
+  /** The i-th element of "exceptions" is not a pair of numbers: called once, as soon as that is known (before the element ends). */
   onBadPair(i: number): void;
 }
 
@@ -55,6 +55,8 @@ for (const c of [0x20, 0x09, 0x0a, 0x0d]) WS[c] = 1;
 const NUMBER_RE = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
 const UTF8 = new TextDecoder();
 const EMPTY = new Uint8Array(0);
+/** What a closed container inside "exceptions" delivers: its element was reported bad when it opened. */
+const REPORTED = Symbol("reported");
 
 function latin1(b: Uint8Array, from: number, to: number): string {
   let s = "";
@@ -125,18 +127,32 @@ export class DumpTokenizer {
       top.state = "next";
     } else if (top.kind === "exc") {
       if (top.state === "next") this.fail("expected ',' or ']'", at);
-      // Not a pair (a scalar or object where [old, new] belongs).
-      this.events.onBadPair(top.count++);
+      // Not a pair (a scalar or object where [old, new] belongs); an object was reported when it opened.
+      if (v === REPORTED) top.count++;
+      else this.events.onBadPair(top.count++);
       top.state = "next";
     } else {
       if (top.state === "next") this.fail("expected ',' or ']'", at);
       if (typeof v === "number" && top.n < 2) {
         if (top.n === 0) top.a = v;
         else top.b = v;
-      } else top.ok = false;
+      } else this.spoil(top);
       top.n++;
       top.state = "next";
     }
+  }
+
+  /** The open pair is not a pair of numbers: reported at once (a first pass stops here, not at its far end). */
+  private spoil(pair: Extract<Frame, { kind: "pair" }>): void {
+    if (!pair.ok) return;
+    pair.ok = false;
+    this.events.onBadPair((this.stack[1] as Extract<Frame, { kind: "exc" }>).count);
+  }
+
+  /** A container opens inside "exceptions": the element holding it is not a pair. */
+  private spoilElement(top: Frame): void {
+    if (top.kind === "exc") this.events.onBadPair(top.count);
+    else if (top.kind === "pair") this.spoil(top);
   }
 
   /** Whether the scan is inside the top-level "exceptions" array (which is always the second frame). */
@@ -178,6 +194,7 @@ export class DumpTokenizer {
           if (top?.kind === "obj" && top.state !== "value") this.fail("unexpected '{'", i);
           if (this.inExceptions()) {
             // An object where a pair or a number belongs (or inside one): checked, not kept; the element is bad.
+            this.spoilElement(top!);
             this.open({ kind: "obj", value: null, state: "key0", key: "" }, i);
           } else {
             this.countOther(i, 1);
@@ -195,7 +212,8 @@ export class DumpTokenizer {
             this.open({ kind: "exc", count: 0, state: "value0" }, i);
           } else if (top?.kind === "exc") this.open({ kind: "pair", n: 0, a: 0, b: 0, ok: true, state: "value0" }, i);
           else if (this.inExceptions()) {
-            // An array inside an element: checked, not kept (closing it makes the element bad).
+            // An array inside an element: checked, not kept; the element is bad.
+            this.spoilElement(top!);
             this.open({ kind: "arr", value: null, state: "value0" }, i);
           } else {
             this.countOther(i, 1);
@@ -208,7 +226,7 @@ export class DumpTokenizer {
           // }
           if (top?.kind !== "obj" || (top.state !== "key0" && top.state !== "next")) return this.fail("unexpected '}'", i);
           stack.pop();
-          this.deliver(top.value, i);
+          this.deliver(top.value ?? REPORTED, i);
           i++;
           continue;
         }
@@ -216,13 +234,13 @@ export class DumpTokenizer {
           // ]
           if (!top || top.kind === "obj" || top.state === "value") return this.fail("unexpected ']'", i);
           stack.pop();
-          if (top.kind === "arr") this.deliver(top.value, i);
+          if (top.kind === "arr") this.deliver(top.value ?? REPORTED, i);
           else if (top.kind === "pair") {
             const parent = stack[stack.length - 1];
             if (parent?.kind === "exc") {
               const idx = parent.count++;
               if (top.ok && top.n === 2) this.events.onPair(idx, top.a, top.b);
-              else this.events.onBadPair(idx);
+              else if (top.ok) this.events.onBadPair(idx);
               parent.state = "next";
             } else this.deliver(null, i);
           } else {

@@ -124,6 +124,11 @@ describe("the tokenizer's bounds (examples)", () => {
     expect(run(`${HEAD}"x":"${"x".repeat(TOKEN - 2)}","exceptions":[]}`)).not.toBeInstanceOf(Error);
   });
 
+  it("reads integers of more than 15 digits as JSON.parse does (one rounding, not one per digit)", () => {
+    const text = "[1712350607276447500,9007199254740993,12345678901234567890]";
+    expect((run(`${HEAD}"x":${text},"exceptions":[]}`) as { fields: { x: unknown } }).fields.x).toEqual(JSON.parse(text));
+  });
+
   it("refuses more than 1 MiB of values outside exceptions (keys count)", () => {
     const keys = Array.from({ length: 40 }, (_, k) => `"${String(k).padStart(30_000, "k")}":1`).join(",");
     expect((run(`${HEAD}${keys},"exceptions":[]}`) as Error).message).toMatch(/more than 1048576 bytes of values outside "exceptions"/);

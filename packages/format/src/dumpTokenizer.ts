@@ -308,7 +308,8 @@ export class DumpTokenizer {
           if (j >= stop && (stop < len || len - i >= MAX_TOKEN)) this.fail(`a value longer than ${MAX_TOKEN} bytes`, i);
           if (j >= len && !eof) break scan;
           let value: unknown;
-          if (digits && j > i && (buf[i] !== 0x30 || j === i + 1)) value = v;
+          // Up to 15 digits the running sum is exact; longer numbers are rounded once, as JSON.parse does.
+          if (digits && j > i && j - i <= 15 && (buf[i] !== 0x30 || j === i + 1)) value = v;
           else {
             const text = latin1(buf, i, j);
             if (text === "true") value = true;

@@ -1,5 +1,4 @@
-import { rmSync, statSync } from "node:fs";
-import { dirname } from "node:path";
+import { statSync } from "node:fs";
 import { spoolStdin } from "../util/spool.js";
 import type { Command } from "commander";
 import { fileError } from "../util/ioErrors.js";
@@ -50,11 +49,11 @@ TARGET_NOT_BLANK, TARGET_TOO_SMALL), 2 usage or I/O error.`,
     .action((dumpPath: string, opts: RestoreOptions) =>
       runCommand(!!opts.json, async () => {
         // Standard input is spooled to a temporary file: the dump is read twice (check, then write).
-        const spool = dumpPath === "-" ? spoolStdin() : null;
+        const spool = dumpPath === "-" ? await spoolStdin() : null;
         try {
-          await restoreFrom(spool ?? dumpPath, spool !== null, opts);
+          await restoreFrom(spool?.path ?? dumpPath, spool !== null, opts);
         } finally {
-          if (spool) rmSync(dirname(spool), { recursive: true, force: true });
+          spool?.remove();
         }
       }),
     );

@@ -355,3 +355,14 @@ export function cleanUpOnSignals(): void {
     process.on(signal, handler);
   }
 }
+
+/**
+ * A scratch file of this process (restore's copy of standard input): removed
+ * like a temporary, on SIGINT/SIGTERM/SIGHUP and at exit, or when the
+ * returned function is called.
+ */
+export function removeOnSignals(path: string): () => void {
+  cleanUpOnSignals();
+  temporaries.add(path);
+  return () => removeTemporary(path);
+}

@@ -242,9 +242,14 @@ export class Activation {
   private requireChunkSize(chunkSize: number, which: string): void {
     const problem = chunkSizeProblem(chunkSize, this.options.logicalBlockSize ?? SECTOR_SIZE);
     if (problem !== null) {
+      // Fine on 512-byte blocks: the header is intact, the device's blocks are larger (a 4Kn disk, a loop device with --sector-size 4096).
+      const onlyTheBlockSize = chunkSizeProblem(chunkSize) === null;
+      const next = onlyTheBlockSize
+        ? "; the kernel refuses it on this device; use the COW on a file or a device with 512-byte logical blocks (or a chunk size that is a multiple of the block size)"
+        : "; the header is damaged (the 2009 invalidation race left chunk size 0 this way); 'dmsnap repair' infers the chunk size from the metadata";
       throw new FormatError(
         ErrorCode.InvalidChunkSize,
-        `${which} ${problem}${which === "on-disk" ? "; the header is damaged (the 2009 invalidation race left chunk size 0 this way); 'dmsnap repair' infers the chunk size from the metadata" : ""}`,
+        `${which} ${problem}${which === "on-disk" ? next : ""}`,
         which === "on-disk" ? { chunk: 0, byteOffset: 12 } : {},
       );
     }

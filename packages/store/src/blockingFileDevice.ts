@@ -26,13 +26,13 @@ const NODE_IO: BlockingIo = { readSync, writeSync, fdatasyncSync };
 const DONE: Promise<void> = Promise.resolve();
 
 export class BlockingFileDevice implements BlockDevice {
-  readonly logicalBlockSize = SECTOR_SIZE;
   private readonly fd: number;
   private constructor(
     readonly path: string,
     private readonly handle: fs.FileHandle,
     readonly size: number,
     private readonly io: BlockingIo,
+    readonly logicalBlockSize: number,
   ) {
     this.fd = handle.fd;
   }
@@ -40,10 +40,11 @@ export class BlockingFileDevice implements BlockDevice {
   /**
    * Wraps a handle the caller opened, checked and locked (see
    * FileDevice.fromHandle); its open flags decide whether writes are allowed.
+   * `logicalBlockSize` is a block device's (blockDeviceLogicalBlockSize).
    * close() closes it.
    */
-  static fromHandle(path: string, handle: fs.FileHandle, size: number, io: BlockingIo = NODE_IO): BlockingFileDevice {
-    return new BlockingFileDevice(path, handle, size, io);
+  static fromHandle(path: string, handle: fs.FileHandle, size: number, io: BlockingIo = NODE_IO, logicalBlockSize = SECTOR_SIZE): BlockingFileDevice {
+    return new BlockingFileDevice(path, handle, size, io, logicalBlockSize);
   }
 
   read(offset: number, length: number): Promise<Uint8Array> {

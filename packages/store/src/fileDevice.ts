@@ -14,6 +14,8 @@ export interface FileDeviceOptions {
   readOnly?: boolean;
   /** Skip fdatasync (benchmarks of the raw path, tests on tmpfs). Never for real data. */
   noSync?: boolean;
+  /** The device's logical block size in bytes (blockDeviceLogicalBlockSize); 512 for a file. */
+  logicalBlockSize?: number;
 }
 
 /**
@@ -21,19 +23,21 @@ export interface FileDeviceOptions {
  * so flush-before is a fdatasync before the write and FUA one after it.
  */
 export class FileDevice implements BlockDevice {
-  readonly logicalBlockSize = SECTOR_SIZE;
+  readonly logicalBlockSize: number;
   private constructor(
     readonly path: string,
     private readonly handle: fs.FileHandle,
     readonly size: number,
     private readonly options: FileDeviceOptions,
-  ) {}
+  ) {
+    this.logicalBlockSize = options.logicalBlockSize ?? SECTOR_SIZE;
+  }
 
   /**
    * Wraps a handle the caller opened (and checked, locked) itself: the CLI
    * opens every file in one place and hands the store the result. `size` is
-   * the caller's measure (a block device's comes from the device, not fstat).
-   * close() closes the handle.
+   * the caller's measure (a block device's comes from the device, not fstat),
+   * as is `options.logicalBlockSize`. close() closes the handle.
    */
   static fromHandle(path: string, handle: fs.FileHandle, size: number, options: FileDeviceOptions = {}): FileDevice {
     return new FileDevice(path, handle, size, options);
@@ -43,8 +47,9 @@ export class FileDevice implements BlockDevice {
     const handle = await fs.open(path, options.readOnly ? fsConstants.O_RDONLY : fsConstants.O_RDWR);
     try {
       const st = await handle.stat();
-      const size = st.isBlockDevice() ? blockDeviceSize(st.rdev) : st.size;
-      return new FileDevice(path, handle, size, options);
+      const block = st.isBlockDevice();
+      const size = block ? blockDeviceSize(st.rdev) : st.size;
+      return new FileDevice(path, handle, size, block ? { logicalBlockSize: blockDeviceLogicalBlockSize(st.rdev), ...options } : options);
     } catch (e) {
       await handle.close();
       throw e;
@@ -114,9 +119,36 @@ export class FileDevice implements BlockDevice {
   }
 }
 
-/** The size in bytes of the block device `rdev` (from stat) as the kernel reports it: sysfs counts 512-byte sectors. */
-export function blockDeviceSize(rdev: number): number {
+/** The block device `rdev`'s (from stat) folder in sysfs. */
+function sysfsBlockDir(rdev: number): string {
   const major = Math.floor(rdev / 256) & 0xfff;
   const minor = (rdev & 0xff) | ((Math.floor(rdev / 1048576) & 0xfff) << 8);
-  return sectorBytes(Number(readFileSync(`/sys/dev/block/${major}:${minor}/size`, "utf8").trim()));
+  return `/sys/dev/block/${major}:${minor}`;
+}
+
+/** The size in bytes of the block device `rdev` (from stat) as the kernel reports it: sysfs counts 512-byte sectors. */
+export function blockDeviceSize(rdev: number): number {
+  return sectorBytes(Number(readFileSync(`${sysfsBlockDir(rdev)}/size`, "utf8").trim()));
+}
+
+/**
+ * The logical block size in bytes of the block device `rdev` (from stat): what
+ * the kernel's BLKSSZGET returns and checks a chunk size against. Node has no
+ * ioctl, so it is read where blockDeviceSize reads the size: sysfs
+ * `queue/logical_block_size` (no child process, no util-linux needed, unlike
+ * `blockdev --getss`). A partition has no queue of its own: its disk's is
+ * one folder up.
+ */
+export function blockDeviceLogicalBlockSize(rdev: number): number {
+  const dir = sysfsBlockDir(rdev);
+  let text: string;
+  try {
+    text = readFileSync(`${dir}/queue/logical_block_size`, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    text = readFileSync(`${dir}/../queue/logical_block_size`, "utf8");
+  }
+  const bytes = Number(text.trim());
+  if (!Number.isSafeInteger(bytes) || bytes < SECTOR_SIZE || bytes % SECTOR_SIZE !== 0) throw new Error(`${dir}/queue/logical_block_size holds ${JSON.stringify(text.trim())}, not a whole number of 512-byte sectors`);
+  return bytes;
 }

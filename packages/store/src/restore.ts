@@ -14,12 +14,12 @@
  * Memory: one 1 MiB piece, whatever the chunk size or the exception count
  * (the entries arrive a batch at a time).
  */
-import { areaOffset, areasOf, chunkBytes, encodeHeader, entriesIn, entryOffset, entryWords, exceptionsPerArea, HEADER_SIZE, SECTOR_SIZE, SNAP_MAGIC, writeEntry, writeEntryWords, type CowMetadata } from "@dmsnap/format";
+import { areaOffset, areasOf, chunkBytes, chunkSizeProblem, encodeHeader, ErrorCode, FormatError, sectorsIn, entriesIn, entryOffset, entryWords, exceptionsPerArea, HEADER_SIZE, SECTOR_SIZE, SNAP_MAGIC, writeEntry, writeEntryWords, type CowMetadata } from "@dmsnap/format";
 import type { BlockDevice } from "./device.js";
 import { StoreError, StoreErrorCode } from "./errors.js";
 
 /** What restore needs of a device (any BlockDevice, or a file the CLI opened). */
-export type RestoreTarget = Pick<BlockDevice, "size" | "read" | "write" | "flush">;
+export type RestoreTarget = Pick<BlockDevice, "size" | "read" | "write" | "flush"> & { logicalBlockSize?: number };
 
 /** Progress in areas written (the CLI's progress bar satisfies it). */
 export interface RestoreProgress {
@@ -86,6 +86,14 @@ async function inspectTarget(dev: RestoreTarget, m: CowMetadata, headerChunkByte
 export async function restoreMetadata(dev: RestoreTarget, m: CowMetadata, options: RestoreOptions = {}): Promise<RestoreReport> {
   const snap = m.header.magic === SNAP_MAGIC;
   const hcb = snap ? chunkBytes(m.header.chunkSize) : SECTOR_SIZE;
+  // A 4096-byte-sector device: the kernel would refuse a header whose chunk size is not a multiple of 8 sectors.
+  const lbs = dev.logicalBlockSize ?? SECTOR_SIZE;
+  if (snap && chunkSizeProblem(m.header.chunkSize, lbs) !== null) {
+    throw new FormatError(
+      ErrorCode.InvalidChunkSize,
+      `the dump's chunk size ${m.header.chunkSize} sectors is not a multiple of the logical block size of ${options.targetName ?? "the target"} (${lbs} bytes = ${sectorsIn(lbs)} sectors), so the kernel would refuse the restored COW; restore onto a file or a device with 512-byte logical blocks`,
+    );
+  }
   const overwrote = await inspectTarget(dev, m, hcb, options);
   // 1. Make the target a blank COW before touching any area: a crash from here on leaves it blank.
   if (overwrote !== "blank") {

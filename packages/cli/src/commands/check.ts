@@ -59,6 +59,7 @@ Exit: 0 clean (no errors or warnings), 1 problems found, 2 usage or I/O error.`,
           // One streaming pass: the exceptions are tested as they are read, none is kept.
           const diagnosis = await diagnose(tracked.reader, {
             keepEntries: false,
+            logicalBlockSize: file.logicalBlockSize,
             ...(tableChunkSize === undefined ? {} : { tableChunkSize }),
             ...(originBytes === undefined ? {} : { originBytes }),
             maxPerCode: opts.all ? Number.MAX_SAFE_INTEGER : 20,

@@ -37,6 +37,7 @@ export function register(program: Command): void {
         const tableChunkSize = opts.chunkSize === undefined ? undefined : parseSectors(opts.chunkSize, "--chunk-size");
         const table: ActivationOptions = tableChunkSize === undefined ? {} : { tableChunkSize };
         const file = openImage(cow, "<cow>");
+        table.logicalBlockSize = file.logicalBlockSize;
         // -o is checked before any work (not the input, not an existing file without --force).
         const doc = await openDocument(opts.output, "--output", [file], !!opts.force).catch((e: unknown) => {
           file.close();

@@ -71,7 +71,7 @@ Exit: 0 written, 1 the image cannot be laid out (CHUNK_SIZE_UNKNOWN), 2 usage or
             cleanUpOnSignals();
             out = await createOutput(opts.svg, { role: "--svg", inputs: [file], force: !!opts.force });
           }
-          const table = tableChunkSize === undefined ? {} : { tableChunkSize };
+          const table = { ...(tableChunkSize === undefined ? {} : { tableChunkSize }), logicalBlockSize: file.logicalBlockSize };
           // One streaming pass: the chunks in use are counted into the map's cells as they are read.
           const raster = new MapRaster();
           const d = await diagnose(pieceReader(file), { maxPerCode: 100_000, readInvalid: true, keepEntries: false, usedChunks: raster, ...table });

@@ -59,8 +59,8 @@ an entry that cannot be merged: the codes of 'dmsnap dump' and 'dmsnap check'),
         // Synchronous calls on the handles opened (and locked) above: an offline merge
         // does nothing else meanwhile, and a random layout costs one origin write per
         // chunk, where a thread-pool round trip per call would dominate.
-        const origin = BlockingFileDevice.fromHandle(originFile.path, originFile.handle, originFile.size);
-        const cow = BlockingFileDevice.fromHandle(cowFile.path, cowFile.handle, cowFile.size);
+        const origin = BlockingFileDevice.fromHandle(originFile.path, originFile.handle, originFile.size, undefined, originFile.logicalBlockSize);
+        const cow = BlockingFileDevice.fromHandle(cowFile.path, cowFile.handle, cowFile.size, undefined, cowFile.logicalBlockSize);
         const progress = makeProgress(opts.progress);
         const started = process.hrtime.bigint();
         let r: MergeResult;

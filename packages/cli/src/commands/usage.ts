@@ -93,7 +93,7 @@ Exit: 0 read, 1 the kernel would refuse the image (see 'dmsnap check'), 2 usage 
         const file = openImage(cow, "<cow>");
         try {
           // Streamed: counts and cursors only, no exception kept.
-          const r = usageReport(scanCow(file, tableChunkSize === undefined ? {} : { tableChunkSize }));
+          const r = usageReport(scanCow(file, { ...(tableChunkSize === undefined ? {} : { tableChunkSize }), logicalBlockSize: file.logicalBlockSize }));
           const evidence = r.state === "new" ? notBlank(file) : null;
           if (evidence) {
             r.warnings = [{ code: NEW_COW_NOT_BLANK, message: notBlankMessage(evidence) }];

@@ -12,8 +12,8 @@
  *   device) are one file: identity is device + inode, or the device number.
  */
 import { closeSync, constants, fstatSync, openSync, promises as fsp, readSync, statSync, type Stats } from "node:fs";
-import type { SyncReader } from "@dmsnap/format";
-import { blockDeviceSize, FileDevice, fileIdentity, sameFilePair, type FileIdentity } from "@dmsnap/store/node";
+import { SECTOR_SIZE, type SyncReader } from "@dmsnap/format";
+import { blockDeviceLogicalBlockSize, blockDeviceSize, FileDevice, fileIdentity, sameFilePair, type FileIdentity } from "@dmsnap/store/node";
 import { CliError, Exit } from "./errors.js";
 import { fileError } from "./ioErrors.js";
 import { lock } from "./locks.js";
@@ -71,6 +71,16 @@ export function blockDeviceBytes(st: Stats, path: string): number {
 
 const sizeOf = (st: Stats, path: string): number => (st.isBlockDevice() ? blockDeviceBytes(st, path) : st.size);
 
+/** The logical block size in bytes a chunk size must be a multiple of: a block device's own (4096 on a 4Kn disk), 512 for a file. */
+export function logicalBlockSizeOf(st: Stats, path: string): number {
+  if (!st.isBlockDevice()) return SECTOR_SIZE;
+  try {
+    return blockDeviceLogicalBlockSize(st.rdev);
+  } catch (e) {
+    throw fileError(e, path, "find the logical block size of block device");
+  }
+}
+
 /** stat that follows symlinks and refuses what we do not open; before open(2), so a FIFO never blocks us. */
 function statInput(path: string, role: string): Stats {
   let st: Stats;
@@ -91,6 +101,8 @@ function recheck(before: Stats, after: Stats, path: string, role: string): void 
 
 export interface ImageFile extends SyncReader, Named {
   readonly fd: number;
+  /** Bytes (512 for a file): activation checks the chunk size against it. */
+  readonly logicalBlockSize: number;
   close(): void;
 }
 
@@ -144,11 +156,13 @@ export function openImage(path: string, role = "input"): ImageFile {
   }
   let size: number;
   let identity: Identity;
+  let logicalBlockSize: number;
   try {
     const st = fstatSync(fd);
     recheck(before, st, path, role);
     identity = identityOf(st);
     size = sizeOf(st, path);
+    logicalBlockSize = logicalBlockSizeOf(st, path);
     lock(fd, "shared", path, role);
   } catch (e) {
     closeSync(fd);
@@ -161,6 +175,7 @@ export function openImage(path: string, role = "input"): ImageFile {
     identity,
     fd,
     size,
+    logicalBlockSize,
     read: reader.read,
     close() {
       closeSync(fd);
@@ -172,6 +187,8 @@ export interface OpenedDevice extends Named {
   device: FileDevice;
   size: number;
   isBlockDevice: boolean;
+  /** Bytes (512 for a file). */
+  logicalBlockSize: number;
   /** The raw handle (write's --input reads through it). */
   handle: fsp.FileHandle;
   close(): Promise<void>;
@@ -199,9 +216,10 @@ export async function openDevice(path: string, role: string, write: boolean): Pr
     const st = await handle.stat();
     recheck(before, st, path, role);
     const size = sizeOf(st, path);
+    const logicalBlockSize = logicalBlockSizeOf(st, path);
     lock(handle.fd, write ? "exclusive" : "shared", path, role);
-    const device = FileDevice.fromHandle(path, handle, size, write ? {} : { readOnly: true });
-    return { path, role, identity: identityOf(st), device, size, isBlockDevice: block, handle, close: () => device.close() };
+    const device = FileDevice.fromHandle(path, handle, size, { logicalBlockSize, ...(write ? {} : { readOnly: true }) });
+    return { path, role, identity: identityOf(st), device, size, isBlockDevice: block, logicalBlockSize, handle, close: () => device.close() };
   } catch (e) {
     await handle.close();
     throw e;

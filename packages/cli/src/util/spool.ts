@@ -41,13 +41,15 @@ function spoolError(e: unknown, path: string, doing: string): CliError {
 /** Copies standard input to a new private file in $TMPDIR; returns it. */
 export async function spoolStdin(): Promise<Spool> {
   const path = join(tmpdir(), `dmsnap-restore-${process.pid}-${randomBytes(6).toString("hex")}.json`);
+  // Registered before it exists: a signal from the first byte on finds it on the list.
+  const remove = removeOnSignals(path);
   let fd: number;
   try {
     fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   } catch (e) {
+    remove();
     throw spoolError(e, path, "create");
   }
-  const remove = removeOnSignals(path);
   try {
     try {
       for await (const piece of process.stdin as AsyncIterable<Buffer>) {

@@ -53,6 +53,8 @@ export interface EnumerateOptions {
    * fills an area without the next area's zeroing shows (default true).
    */
   staleAreas?: boolean;
+  /** Stop at the first violation no documented finding explains (a mutated log: one is enough). */
+  stopAtUnexplained?: boolean;
   /**
    * Keep the origin/COW bytes of every violating state and of a seeded sample
    * of this many others (reservoir sampling: memory bounded by the sample,
@@ -173,7 +175,9 @@ export function enumerateCrashes(w: Workload, events: LogEvent[], options: Enume
     st.cow = cow.slice();
   };
 
+  let stopped = false;
   const crashAt = (boundary: number): void => {
+    if (stopped) return;
     const ack = acknowledgedOrigin(events, boundary);
     const kept = subsets(pending.length, maxEx, options.samples ?? 48, rnd);
     for (const mask of kept) {
@@ -222,11 +226,15 @@ export function enumerateCrashes(w: Workload, events: LogEvent[], options: Enume
       }
       seen.set(key, st);
       states.push(st);
+      if (options.stopAtUnexplained && st.verdict !== "ok" && st.finding === null) {
+        stopped = true;
+        return;
+      }
     }
   };
 
   events.forEach((e, i) => {
-    if (e.kind === "mark") return;
+    if (e.kind === "mark" || stopped) return;
     const flushFirst = e.kind === "flush" || (e.kind === "write" && e.preflush);
     if (flushFirst) {
       crashAt(i);

@@ -7,7 +7,7 @@
  * activation (@dmsnap/format) and the snapshot view.
  */
 import { createHash } from "node:crypto";
-import { areaLocation, bytesReader, chunkAtSector, chunkOffset, chunksInDevice, chunkKind, decodeCow, sectorBytes, snapshotView, statusOf, writeEntry, type CowImage } from "@dmsnap/format";
+import { areaLocation, areaOffset, bytesReader, chunkAtSector, chunksInDevice, chunkKind, decodeCow, sectorBytes, snapshotView, statusOf, writeEntry, type CowImage } from "@dmsnap/format";
 import type { LogEvent } from "./log.js";
 import { initialRegion, snapshotVersions, tableOf, type Workload } from "./workload.js";
 
@@ -268,7 +268,7 @@ export function staleRegion(w: Workload): Uint8Array {
   const lastOrigin = chunkAtSector(cs, w.originSectors - 1);
   const cow = r.subarray(sectorBytes(w.originSectors));
   for (let a = 1; areaLocation(cs, a) < chunks; a++) {
-    writeEntry(cow.subarray(chunkOffset(cs, areaLocation(cs, a))), 0, lastOrigin, lastData);
+    writeEntry(cow.subarray(areaOffset(cs, a)), 0, lastOrigin, lastData);
   }
   return r;
 }

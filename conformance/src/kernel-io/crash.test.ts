@@ -120,15 +120,19 @@ describe("mapping to the TLA+ model's events", () => {
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     expect(r.log.events).toEqual([
+      { a: "InitHeader", chunk: 0, fua: false },
+      { a: "InitZero", chunk: 1, fua: false },
       { a: "Prepare", e: 1, chunk: 2 },
-      { a: "CopyDone", e: 1 },
+      { a: "CopyDone", e: 1, chunk: 2, fua: false },
       { a: "CommitStart", e: 1, idx: 1, next: "prewrite" },
       { a: "IssueArea", area: 0, valid: 1, flush: true },
       { a: "AreaDone", chunk: 1, slots: [1], fua: true },
       { a: "Finish", full: false, ok: true },
       { a: "OriginWrite", e: 1 },
       { a: "Invalidate", buffer: "header" },
-      { a: "HeaderDone", slots: [-2], fua: false },
+      { a: "HeaderDone", chunk: 0, slots: [-2], fua: false },
+      // the origin write to chunk 1, which got no exception: allowed once the header is written
+      { a: "OriginUncopied", chunk: 1 },
     ]);
     expect(r.log.constants).toMatchObject({ E: 32, N: 1, NAreas: 1, FlushBeforeArea: true });
     // the swapped flush shows as an area write issued without a flush

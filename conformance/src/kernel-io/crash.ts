@@ -7,7 +7,7 @@
  * activation (@dmsnap/format) and the snapshot view.
  */
 import { createHash } from "node:crypto";
-import { bytesReader, chunkAtSector, decodeCow, sectorBytes, snapshotView, statusOf, type CowImage } from "@dmsnap/format";
+import { areaLocation, areaOffset, bytesReader, chunkAtSector, chunksInDevice, chunkKind, decodeCow, sectorBytes, snapshotView, statusOf, writeEntry, type CowImage } from "@dmsnap/format";
 import type { LogEvent } from "./log.js";
 import { initialRegion, snapshotVersions, tableOf, type Workload } from "./workload.js";
 
@@ -47,6 +47,14 @@ export interface EnumerateOptions {
   maxExhaustive?: number;
   samples?: number;
   seed?: number;
+  /**
+   * Start from a COW whose metadata areas after area 0 hold a stale entry (a
+   * reused disk: lvm2 wipes only the start of a new COW), so a commit that
+   * fills an area without the next area's zeroing shows (default true).
+   */
+  staleAreas?: boolean;
+  /** Stop at the first violation no documented finding explains (a mutated log: one is enough). */
+  stopAtUnexplained?: boolean;
   /**
    * Keep the origin/COW bytes of every violating state and of a seeded sample
    * of this many others (reservoir sampling: memory bounded by the sample,
@@ -155,7 +163,7 @@ export function enumerateCrashes(w: Workload, events: LogEvent[], options: Enume
   const ob = sectorBytes(w.originSectors);
   const ref = initialRegion(w).subarray(0, ob);
   const versions = snapshotVersions(w);
-  const durable = initialRegion(w);
+  const durable = options.staleAreas === false ? initialRegion(w) : staleRegion(w);
   const pending: number[] = [];
   const states: CrashState[] = [];
   const seen = new Map<string, CrashState>();
@@ -167,7 +175,9 @@ export function enumerateCrashes(w: Workload, events: LogEvent[], options: Enume
     st.cow = cow.slice();
   };
 
+  let stopped = false;
   const crashAt = (boundary: number): void => {
+    if (stopped) return;
     const ack = acknowledgedOrigin(events, boundary);
     const kept = subsets(pending.length, maxEx, options.samples ?? 48, rnd);
     for (const mask of kept) {
@@ -216,11 +226,15 @@ export function enumerateCrashes(w: Workload, events: LogEvent[], options: Enume
       }
       seen.set(key, st);
       states.push(st);
+      if (options.stopAtUnexplained && st.verdict !== "ok" && st.finding === null) {
+        stopped = true;
+        return;
+      }
     }
   };
 
   events.forEach((e, i) => {
-    if (e.kind === "mark") return;
+    if (e.kind === "mark" || stopped) return;
     const flushFirst = e.kind === "flush" || (e.kind === "write" && e.preflush);
     if (flushFirst) {
       crashAt(i);
@@ -235,6 +249,28 @@ export function enumerateCrashes(w: Workload, events: LogEvent[], options: Enume
   crashAt(events.length);
   const violations = [...seen.values()].filter((s) => s.verdict !== "ok");
   return { states, unique: seen.size, violations, sample };
+}
+
+/**
+ * The recording's initial slice, with a stale entry in every metadata area
+ * after area 0 that lies inside the COW: the last origin chunk mapped to the
+ * last data chunk of the COW (what an earlier use of the disk could leave).
+ * The kernel writes a new COW's header and zeroes area 0 and reads nothing
+ * else, so it writes the same log over this slice; only an area it fills
+ * without zeroing the next lets a reader reach a stale one.
+ */
+export function staleRegion(w: Workload): Uint8Array {
+  const r = initialRegion(w);
+  const cs = tableOf(w).chunkSize;
+  const chunks = chunksInDevice(cs, sectorBytes(w.cowSectors));
+  let lastData = chunks - 1;
+  while (lastData > 0 && chunkKind(cs, lastData) !== "data") lastData--;
+  const lastOrigin = chunkAtSector(cs, w.originSectors - 1);
+  const cow = r.subarray(sectorBytes(w.originSectors));
+  for (let a = 1; areaLocation(cs, a) < chunks; a++) {
+    writeEntry(cow.subarray(areaOffset(cs, a)), 0, lastOrigin, lastData);
+  }
+  return r;
 }
 
 /** The data slice after every event of the log (to check a log against the slice the kernel left). */

@@ -4,8 +4,10 @@
  *
  *  1. record every workload's log in one QEMU boot (conformance/kernel/io/record.py),
  *     or read logs already recorded (--logs DIR, e.g. the committed fixtures);
- *  2. validate each log's order (and reject mutated logs); check that replaying
- *     the log gives the slice the kernel left;
+ *  2. validate each log's order; check that replaying the log gives the slice
+ *     the kernel left; mutate each log (order.ts `mutations`) and judge every
+ *     mutant by each layer that applies (order rules, TLC, crash enumeration:
+ *     the line `kernel log mutants: R of M rejected`);
  *  3. enumerate crash states, judge each with our codec, and activate a sample
  *     (every violating state included) with the real kernel in one more boot;
  *  4. the same enumeration over our engine's own logs (0 violations), under
@@ -25,7 +27,7 @@ import { enumerateCrashes, replay, type CrashState } from "./crash.js";
 import { engineLog, type HeaderRule } from "./engine.js";
 import { parseLog, type LogEvent } from "./log.js";
 import { toModel, type ModelLog } from "./model.js";
-import { mutations, validateOrder } from "./order.js";
+import { crashShows, mutations, validateOrder } from "./order.js";
 import { checkKernelLogs } from "./tlc.js";
 import { loadWorkloads, tableOf, type Workload } from "./workload.js";
 
@@ -33,6 +35,16 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const IO = join(ROOT, "conformance/kernel/io");
 /** Violations explained by docs/kernel-findings.md. */
 const DOCUMENTED = new Set(["invalidation-not-durable"]);
+
+type Layer = "order" | "tlc" | "crash";
+/** A mutated kernel log and each layer's verdict on it ("rejected ..." or "ACCEPTED"). */
+interface MutantRecord {
+  workload: string;
+  kind: string;
+  layers: Partial<Record<Layer, string>>;
+  /** Its index among the logs TLC checks. */
+  tlcIndex?: number;
+}
 
 interface Args {
   logs: string | null;
@@ -114,6 +126,7 @@ async function main(): Promise<number> {
     const toActivate: CrashState[] = [];
     const report: Record<string, unknown>[] = [];
     const modelLogs: ModelLog[] = [];
+    const mutants: MutantRecord[] = [];
     const notMapped: string[] = [];
     const used: Workload[] = workloads.filter((w) => existsSync(join(logsDir!, `${w.id}.log.gz`)));
     for (const w of used) {
@@ -127,27 +140,37 @@ async function main(): Promise<number> {
       if (!order.ok) problems.push(`${w.id}: log rejected at event ${order.error!.index} (${order.error!.rule}): ${order.error!.message}`);
       else events += order.events;
       const strict = validateOrder(w, ev, "fua");
-      const mutated: Record<string, string> = {};
-      for (const [name, mutate] of Object.entries(mutations)) {
-        const m = mutate(w, ev);
-        if (!m) continue;
-        const r = validateOrder(w, m, "plain");
-        checks++;
-        mutated[name] = r.ok ? "ACCEPTED" : `rejected (${r.error!.rule})`;
-        if (r.ok) problems.push(`${w.id}: mutated log ${name} was accepted`);
-      }
-      // the log as a behaviour of the TLA+ model, and the same mutations mapped
+      // the log as a behaviour of the TLA+ model
       const mapped = toModel(w, ev);
       if (!mapped.ok) notMapped.push(`${w.id} (${mapped.reason})`);
-      else if (mapped.log.events.length > 0) {
-        modelLogs.push(mapped.log);
-        for (const name of ["swap-flush-and-commit", "drop-commit-fua", "origin-before-commit", "merge-commit-before-origin-flush"]) {
-          const m = mutations[name]!(w, ev);
-          const mm = m && toModel(w, m, `${w.id}~${name}`);
-          if (!mm || !mm.ok) continue;
-          const at = mm.log.events.findIndex((e, i) => JSON.stringify(e) !== JSON.stringify(mapped.log.events[i]));
-          modelLogs.push({ ...mm.log, mutant: { kind: name, at, of: w.id } });
+      else if (mapped.log.events.length > 0) modelLogs.push(mapped.log);
+      // every mutation of the log, judged by every layer that applies to it
+      const mutated: Record<string, string> = {};
+      for (const [kind, mutate] of Object.entries(mutations)) {
+        const m = mutate(w, ev);
+        if (!m) continue;
+        const rec: MutantRecord = { workload: w.id, kind, layers: {} };
+        const r = validateOrder(w, m, "plain");
+        rec.layers.order = r.ok ? "ACCEPTED" : `rejected (${r.error!.rule})`;
+        if (args.tlc && mapped.ok) {
+          const mm = toModel(w, m, `${w.id}~${kind}`);
+          if (!mm.ok) rec.layers.tlc = `rejected by the mapping (${mm.reason})`;
+          else {
+            const d = mm.log.events.findIndex((e, i) => JSON.stringify(e) !== JSON.stringify(mapped.log.events[i]));
+            const at = d >= 0 ? d : Math.min(mm.log.events.length, mapped.log.events.length);
+            rec.tlcIndex = modelLogs.length;
+            modelLogs.push({ ...mm.log, mutant: { kind, at, of: w.id } });
+          }
         }
+        if (crashShows(kind, w, ev)) {
+          const c = enumerateCrashes(w, m, { seed: 10, stopAtUnexplained: true });
+          const bad = c.violations.filter((v) => v.finding === null);
+          rec.layers.crash = bad.length > 0 ? `rejected (${bad.length} undocumented violations, the first ${bad[0]!.verdict} at event ${bad[0]!.boundary})` : "ACCEPTED";
+        }
+        mutants.push(rec);
+        mutated[kind] = Object.entries(rec.layers).map(([l, v]) => `${l}: ${v}`).join("; ");
+      }
+      if (mapped.ok && mapped.log.events.length > 0) {
         // the kernel before the CVE-2013-4299 fix (next_free not stepped over an area after reload) must not produce it
         // (where the log copies after a reactivation)
         const re = mapped.log.events.findIndex((e) => e.a === "Reactivate");
@@ -159,11 +182,6 @@ async function main(): Promise<number> {
         const mc = mapped.log.events.findIndex((e) => e.a === "MergeCommit");
         if (mc >= 0) {
           modelLogs.push({ ...mapped.log, name: `${w.id}@no-merge-flush`, constants: { ...mapped.log.constants, MergeFlushOrigin: false }, mutant: { kind: "no-merge-flush", at: mc, of: w.id } });
-        }
-        // the fixed design (durable invalidation header, origin writes held) must not produce the kernel's log
-        const hd = mapped.log.events.findIndex((e) => e.a === "HeaderDone");
-        if (hd >= 0) {
-          modelLogs.push({ ...mapped.log, name: `${w.id}@fixed-design`, constants: { ...mapped.log.constants, HeaderFUA: true, OriginWaitsHeader: true }, mutant: { kind: "fixed-design", at: hd, of: w.id } });
         }
       }
       const per = Math.max(1, Math.floor(args.sample / workloads.length));
@@ -233,7 +251,6 @@ async function main(): Promise<number> {
     // 2b. TLC: the mapped logs are behaviours of the model; every mapped mutant is rejected
     let tlcLine = "TLC: skipped (--no-tlc)";
     let tlcAccepted = 0;
-    let tlcRejected = 0;
     let tlcModelEvents = 0;
     if (args.tlc && modelLogs.length > 0) {
       const r = await checkKernelLogs(ROOT, modelLogs, (m) => console.error(`kernel-crash: ${m}`)).catch((e: Error) => {
@@ -241,6 +258,8 @@ async function main(): Promise<number> {
         return { reached: modelLogs.map(() => -1), seconds: 0, finished: true, raw: "" };
       });
       if (!r.finished) problems.push(`TLC did not finish:\n${r.raw.slice(-1500)}`);
+      let variants = 0;
+      let variantsRejected = 0;
       modelLogs.forEach((l, i) => {
         const got = r.reached[i] ?? 0;
         if (got < 0) return; // TLC did not run (reported above)
@@ -250,11 +269,19 @@ async function main(): Promise<number> {
             tlcAccepted++;
             tlcModelEvents += l.events.length;
           } else problems.push(`TLC rejects the log ${l.name} at model event ${got + 1} of ${l.events.length}: ${JSON.stringify(l.events[got]).slice(0, 160)}`);
-        } else if (got === l.events.length) problems.push(`TLC accepts the mutant ${l.name}`);
-        else if (got < l.mutant.at) problems.push(`TLC rejects the mutant ${l.name} at ${got + 1}, before its mutation (${l.mutant.at + 1})`);
-        else tlcRejected++;
+          return;
+        }
+        const verdict = got === l.events.length ? "ACCEPTED" : got < l.mutant.at ? `rejected at model event ${got + 1}, before its mutation (${l.mutant.at + 1})` : `rejected at model event ${got + 1} (${String(l.events[got]?.a)})`;
+        const rec = mutants.find((m) => m.tlcIndex === i);
+        if (rec) rec.layers.tlc = verdict;
+        else {
+          // a design variant: the kernel's own log under an older design's constants
+          variants++;
+          if (verdict.startsWith("rejected at model event") && got >= l.mutant.at) variantsRejected++;
+          else problems.push(`TLC: the design variant ${l.name}: ${verdict}`);
+        }
       });
-      tlcLine = `TLC (${r.seconds.toFixed(1)}s): ${tlcAccepted} logs accepted (${tlcModelEvents} model events; ${modelLogs.filter((l) => !l.mutant && l.name.startsWith("engine-")).length} of them our engine's), ${tlcRejected} of ${modelLogs.filter((l) => l.mutant).length} mutants rejected (the fixed design among them: it does not write the kernel's plain invalidation header; the pre-CVE-2013-4299 reload: it would allocate the next area's chunk; the pre-2021 merge: it would not flush the origin); not mapped: ${notMapped.join(", ") || "none"}`;
+      tlcLine = `TLC (${r.seconds.toFixed(1)}s): ${tlcAccepted} logs accepted (${tlcModelEvents} model events; ${modelLogs.filter((l) => !l.mutant && l.name.startsWith("engine-")).length} of them our engine's), ${mutants.filter((m) => m.tlcIndex !== undefined).length} mutated kernel logs checked (below), ${variantsRejected} of ${variants} design variants rejected (the pre-CVE-2013-4299 reload: it would allocate the next area's chunk; the pre-2021 merge: it would leave the origin copy cached where the kernel's log flushes it); not mapped: ${notMapped.join(", ") || "none"}`;
     }
     console.error(`kernel-crash: ${tlcLine}`);
 
@@ -278,6 +305,23 @@ async function main(): Promise<number> {
     engineViolations = engineRules.engine.violations + engineRules["preflush-fua"].violations;
     if (engineRules.kernel.violations === 0) problems.push("engine under the kernel's header rule shows no violation: the crash check has no teeth");
 
+    // every mutated kernel log, rejected by every layer that applies to it
+    const rejectedBy = (v: string | undefined) => v !== undefined && v.startsWith("rejected") && !v.includes("before its mutation");
+    let mutantsRejected = 0;
+    const byLayer: Record<Layer, [number, number]> = { order: [0, 0], tlc: [0, 0], crash: [0, 0] };
+    for (const m of mutants) {
+      let all = true;
+      for (const [l, v] of Object.entries(m.layers) as Array<[Layer, string]>) {
+        byLayer[l][1]++;
+        if (rejectedBy(v)) byLayer[l][0]++;
+        else {
+          all = false;
+          problems.push(`mutated log ${m.workload}~${m.kind}: ${l} ${v}`);
+        }
+      }
+      checks++;
+      if (all) mutantsRejected++;
+    }
     const violWorkloads = new Set(kernelViolations.map((v) => v.workload)).size;
     const summary = {
       kernel: record.kernel,
@@ -289,6 +333,7 @@ async function main(): Promise<number> {
       violations: kernelViolations.map((v) => ({ workload: v.workload, boundary: v.boundary, dropped: v.dropped, kept: v.kept, verdict: v.verdict, detail: v.detail, finding: v.finding, ours: { activation: v.activation, status: v.status, viewSha256: v.viewSha256 }, kernel: (v as { kernel?: unknown }).kernel ?? null })),
       engine: engineRules,
       tlc: tlcLine,
+      mutants: mutants.map(({ workload, kind, layers }) => ({ workload, kind, layers })),
       problems,
     };
     if (args.out) {
@@ -314,6 +359,8 @@ async function main(): Promise<number> {
     console.error(`kernel-crash: engine rules: ${Object.entries(engineRules).map(([r, x]) => `${r} ${x.states} states ${x.violations} violations${x.rejected ? ` ${x.rejected} logs rejected` : ""}`).join("; ")}`);
     const sec = (a: number, b: number) => ((b - a) / 1000).toFixed(1);
     console.error(`kernel-crash: times: record boot ${record.bootSeconds}s${args.logs ? " (earlier)" : ""}, kernel logs validated and crashed ${sec(t0, tEnum)}s (with the record), engine ${sec(tEngine0, tEngine)}s, TLC ${sec(tEngine, tTlc)}s, activation boot ${kernelBoot.toFixed(1)}s (alongside TLC and the engine); total ${sec(t0, Date.now())}s`);
+    const layerText = (Object.entries(byLayer) as Array<[Layer, [number, number]]>).map(([l, [r, n]]) => `${l === "order" ? "order rules" : l === "tlc" ? "TLC" : "crash enumeration"} ${r} of ${n}`).join(", ");
+    console.log(`kernel log mutants: ${mutantsRejected} of ${mutants.length} rejected (${layerText})`);
     console.log(`kernel crash: ${used.length} workloads, ${events} events validated, ${states} crash states (${byKernel} by the kernel), ${kernelViolations.length} violations in ${violWorkloads} workloads; engine: ${engineStates} crash states, ${engineViolations} violations`);
     return problems.length === 0 ? 0 : 1;
   } finally {

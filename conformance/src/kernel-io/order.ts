@@ -2,18 +2,21 @@
  * Trace validation of a write log against the store's write-order rules (the
  * fixed design of spec/DmSnapStore.tla, with the header-write durability as a
  * parameter). Each event maps to one model action:
- *   COW header write (valid)   -> activation's header write
+ *   COW header write (valid)   -> activation's header write (area 0 must be
+ *                                 zeroed before anything else happens)
  *   COW header write (valid=0) -> invalidation (durability: `headerRule`)
  *   COW area write, all zero before any commit to it -> zeroing
- *   COW area write (FUA)       -> commit (or merge commit when merging)
+ *   COW area write (FUA)       -> commit (or merge commit when merging); a
+ *                                 commit that fills an area needs the next
+ *                                 area (if inside the COW) zeroed before it
  *   other COW write            -> copy / snapshot data write
  *   origin write               -> origin write (needs a committed exception)
  *   flush                      -> flush
  * The log is accepted when every action's precondition holds in log order.
  */
-import { areaOfChunk, chunkAtSector, chunkKind, entriesIn, exceptionsPerArea, joinU64, readEntry, sectorsIn } from "@dmsnap/format";
+import { areaLocation, areaOfChunk, chunkAtSector, chunkKind, chunksInDevice, entriesIn, exceptionsPerArea, joinU64, readEntry, sectorBytes, sectorsIn, writeEntry } from "@dmsnap/format";
 import type { LogEvent } from "./log.js";
-import { tableOf, type Workload } from "./workload.js";
+import { pattern, tableOf, type Workload } from "./workload.js";
 
 /** How the invalidation header must reach the disk. */
 export type HeaderDurability = "plain" | "fua" | "preflush-fua";
@@ -29,6 +32,10 @@ export interface OrderResult {
 
 export function validateOrder(w: Workload, events: LogEvent[], headerRule: HeaderDurability): OrderResult {
   const { chunkSize: cs } = tableOf(w);
+  const E = exceptionsPerArea(cs);
+  const cowChunks = chunksInDevice(cs, sectorBytes(w.cowSectors));
+  const zeroedAreas = new Set<number>();
+  let initPending = false; // a first activation's header written, area 0 not yet zeroed
   const committed = new Map<number, Set<number>>(); // area -> old chunks in it
   const actions: Record<string, number> = {};
   let dirtyCow = false;
@@ -44,6 +51,9 @@ export function validateOrder(w: Workload, events: LogEvent[], headerRule: Heade
 
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!;
+    if (initPending && (e.kind === "mark" ? e.text === "deactivate" : e.kind === "write" && !isAreaZeroing(w, e, 0))) {
+      return fail(i, "init-zero-area-0", "the activation wrote the header of a new snapshot and went on without zeroing area 0");
+    }
     if (e.kind === "mark") {
       if (e.text === "merge-start") merging = true;
       if (e.text.startsWith("activate:")) invalidated = false;
@@ -84,6 +94,7 @@ export function validateOrder(w: Workload, events: LogEvent[], headerRule: Heade
       const valid = e.data[4]! | e.data[5]! | e.data[6]! | e.data[7]!;
       if (valid) {
         count("header-write");
+        initPending = !zeroedAreas.has(0);
         headerWritten = true;
         if (e.fua) headerDurable = true;
       } else {
@@ -100,6 +111,8 @@ export function validateOrder(w: Workload, events: LogEvent[], headerRule: Heade
       if (olds.size === 0 && !e.fua && !(committed.get(area)?.size)) {
         count("zeroing");
         committed.set(area, olds);
+        zeroedAreas.add(area);
+        if (area === 0) initPending = false;
         continue;
       }
       count(merging ? "merge-commit" : "commit");
@@ -107,12 +120,16 @@ export function validateOrder(w: Workload, events: LogEvent[], headerRule: Heade
       if (dirtyCow) return fail(i, "commit-after-copy-flush", `area ${area} committed while a COW data write since the last flush is not durable`);
       if (merging && dirtyOrigin) return fail(i, "merge-after-origin-flush", `merge commit of area ${area} while an origin copy since the last flush is not durable`);
       if (!headerDurable) return fail(i, "commit-after-header", `area ${area} committed before the header is durable`);
+      if (!merging && olds.size === E && areaLocation(cs, area + 1) < cowChunks && !zeroedAreas.has(area + 1)) {
+        return fail(i, "zero-next-area", `area ${area} filled before area ${area + 1} was zeroed: a crash would read whatever area ${area + 1} held`);
+      }
       committed.set(area, olds);
       continue;
     }
     count("cow-data-write");
     dirtyCow = true;
   }
+  if (initPending) return fail(events.length, "init-zero-area-0", "the log ends with the new snapshot's header written and area 0 not zeroed");
   return { ok: true, events: events.length, actions };
 }
 
@@ -161,7 +178,97 @@ export const mutations: Record<string, (w: Workload, events: LogEvent[]) => LogE
     out.splice(o + 1, 0, ev!);
     return out;
   },
+  /** The zeroing of the next area (before the commit that fills an area) removed. */
+  "drop-next-area-zeroing": (w, events) => {
+    const i = events.findIndex((e) => isAreaZeroing(w, e) && !isAreaZeroing(w, e, 0));
+    if (i < 0) return null;
+    return events.filter((_, k) => k !== i);
+  },
+  /** The first activation's zeroing of area 0 removed. */
+  "drop-area0-zeroing": (w, events) => {
+    const i = events.findIndex((e) => e.kind === "write" && isAreaZeroing(w, e, 0));
+    if (i < 0) return null;
+    return events.filter((_, k) => k !== i);
+  },
+  /**
+   * A wrong old_chunk: the first committed entry whose origin chunk the log
+   * later writes gets an origin chunk no entry and no origin write names, in
+   * every area write that holds it (new_chunk unchanged).
+   */
+  "wrong-old-chunk": (w, events) => {
+    const cs = tableOf(w).chunkSize;
+    const olds = new Set<number>();
+    const written = new Set<number>();
+    for (const e of events) {
+      if (e.kind !== "write") continue;
+      if (e.sector < w.originSectors) for (let c = chunkAtSector(cs, e.sector); c <= chunkAtSector(cs, e.sector + sectorsIn(e.data.length) - 1); c++) written.add(c);
+      else if (isCommit(w, e)) for (const o of entriesOf(cs, e.data)) olds.add(o);
+    }
+    const spare = unusedOriginChunk(w, olds, written);
+    if (spare < 0) return null;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      if (!isCommit(w, e) || e.kind !== "write") continue;
+      const data = e.data;
+      const n = Math.min(exceptionsPerArea(cs), entriesIn(data.length));
+      for (let k = 0; k < n; k++) {
+        const en = readEntry(data, k);
+        if (en.newLow === 0 && en.newHigh === 0) break;
+        const old = joinU64(en.oldLow, en.oldHigh);
+        const nw = joinU64(en.newLow, en.newHigh);
+        if (!events.some((x, j) => j > i && x.kind === "write" && x.sector < w.originSectors && chunkAtSector(cs, x.sector) <= old && old <= chunkAtSector(cs, x.sector + sectorsIn(x.data.length) - 1))) continue;
+        // this entry, in every area write of this chunk that holds it
+        return events.map((x) => {
+          if (x.kind !== "write" || x.sector !== e.sector || x.data.length !== data.length) return x;
+          const y = readEntry(x.data, k);
+          if (joinU64(y.newLow, y.newHigh) !== nw || joinU64(y.oldLow, y.oldHigh) !== old) return x;
+          const d = new Uint8Array(x.data); // a copy (a Buffer's slice would share the log's bytes)
+          writeEntry(d, k, spare, nw);
+          return { ...x, data: d };
+        });
+      }
+    }
+    return null;
+  },
+  /**
+   * An origin write (and its acknowledgement) to a chunk that never got an
+   * exception, right after the first commit, while the snapshot is valid.
+   */
+  "origin-write-without-exception": (w, events) => {
+    const cs = tableOf(w).chunkSize;
+    const c = events.findIndex((e) => isCommit(w, e));
+    if (c < 0) return null;
+    const olds = new Set<number>();
+    const written = new Set<number>();
+    for (const e of events) {
+      if (e.kind !== "write") continue;
+      if (e.sector < w.originSectors) for (let x = chunkAtSector(cs, e.sector); x <= chunkAtSector(cs, e.sector + sectorsIn(e.data.length) - 1); x++) written.add(x);
+      else if (isCommit(w, e)) for (const o of entriesOf(cs, e.data)) olds.add(o);
+    }
+    const spare = unusedOriginChunk(w, olds, written);
+    if (spare < 0) return null;
+    const sector = spare * cs;
+    const out = events.slice();
+    out.splice(c + 1, 0, { kind: "write", sector, data: pattern("WRX", sector, cs), preflush: false, fua: false }, { kind: "mark", text: `ack:o:${sector}:${cs}:WRX` });
+    return out;
+  },
 };
+
+
+/** The highest origin chunk no entry names and no origin write touches (-1: none). */
+function unusedOriginChunk(w: Workload, olds: Set<number>, written: Set<number>): number {
+  for (let c = chunkAtSector(tableOf(w).chunkSize, w.originSectors) - 1; c >= 0; c--) if (!olds.has(c) && !written.has(c)) return c;
+  return -1;
+}
+
+/** A plain all-zero write to a metadata area's chunk (area `only`, if given). */
+function isAreaZeroing(w: Workload, e: LogEvent, only?: number): boolean {
+  if (e.kind !== "write" || e.fua || e.sector < w.originSectors) return false;
+  const cs = tableOf(w).chunkSize;
+  const rel = e.sector - w.originSectors;
+  if (rel % cs !== 0 || chunkKind(cs, rel / cs) !== "metadata" || !e.data.every((b) => b === 0)) return false;
+  return only === undefined || areaOfChunk(cs, rel / cs) === only;
+}
 
 /** Old chunks of an area's entries, up to the terminator. */
 function entriesOf(cs: number, data: Uint8Array): Set<number> {
@@ -180,4 +287,30 @@ function isCommit(w: Workload, e: LogEvent | undefined): boolean {
   const cs = tableOf(w).chunkSize;
   const rel = e.sector - w.originSectors;
   return rel % cs === 0 && chunkKind(cs, rel / cs) === "metadata";
+}
+
+/**
+ * Whether a crash state of the mutated log can show the mutation's damage, so
+ * the crash enumeration judges it too (else TLC and the order rules alone):
+ *  - area 0's zeroing removed: the recording's COW starts blank, so area 0
+ *    reads as zeros with or without it;
+ *  - the merge commit before the origin flush: merge-1s merges its two
+ *    snapshot-written chunks first, and a crash that loses their copy back
+ *    leaves the origin as snapshotted, a state the promise allows;
+ *  - the first commit without FUA: only where an origin write to one of its
+ *    chunks comes before the next commit (which makes the entry durable);
+ *    otherwise losing it loses a snapshot write, which need not be durable.
+ */
+export function crashShows(kind: string, w: Workload, events: LogEvent[]): boolean {
+  if (kind === "drop-area0-zeroing" || kind === "merge-commit-before-origin-flush") return false;
+  if (kind !== "drop-commit-fua") return true;
+  const cs = tableOf(w).chunkSize;
+  const c = events.findIndex((e) => isCommit(w, e));
+  if (c < 0) return false;
+  const olds = entriesOf(cs, (events[c] as Extract<LogEvent, { kind: "write" }>).data);
+  for (let i = c + 1; i < events.length && !isCommit(w, events[i]); i++) {
+    const e = events[i]!;
+    if (e.kind === "write" && e.sector < w.originSectors && olds.has(chunkAtSector(cs, e.sector))) return true;
+  }
+  return false;
 }

@@ -47,7 +47,11 @@ export async function checkKernelLogs(root: string, logs: ModelLog[], say: (s: s
       throw new Error(`spec/DmSnapStore.tla declares ${unmapped.join(", ")}, which conformance/src/kernel-io/model.ts does not map to the kernel's logs: give each the kernel's value there (Linux 6.1 writes the invalidated header as a plain write, and releases origin writes after the commit)`);
     }
     const batch = traces.batchModule(logs, decl);
-    const tla = batch.tla.replace(/INSTANCE TraceDmSnapStore /g, "INSTANCE KernelTrace ").replace(/!TraceNext\b/g, "!KernelNext");
+    // KernelTrace's own constant: the COW's size in chunks (the model's NAreas rounds it up to whole areas)
+    const tla = batch.tla
+      .replace(/^T(\d+) == INSTANCE TraceDmSnapStore WITH /gm, (_, id: string) => `T${id} == INSTANCE KernelTrace WITH CowChunks <- ${Number(logs[Number(id) - 1]!.constants.CowChunks)}, `)
+      .replace(/!TraceNext\b/g, "!KernelNext");
+    if (/INSTANCE TraceDmSnapStore/.test(tla)) throw new Error("spec/lib/traces.mjs: the batch module's INSTANCE lines changed; update conformance/src/kernel-io/tlc.ts");
     if (!tla.includes("!KernelNext")) throw new Error("spec/lib/traces.mjs: the batch module no longer names TraceNext; update conformance/src/kernel-io/tlc.ts");
     writeFileSync(join(dir, "TraceBatch.tla"), tla);
     writeFileSync(join(dir, "TraceBatch.cfg"), batch.cfg);

@@ -51,7 +51,7 @@ export function register(program: Command): void {
             return;
           }
           const image = scanCow(file, table);
-          const evidence = image.state === "new" ? notBlank(file) : null;
+          const evidence = image.state === "new" ? await notBlank(file, image.chunkSize) : null;
           if (evidence) warn(`warning: ${NEW_COW_NOT_BLANK}: ${notBlankMessage(evidence)}`);
           if (opts.quiet) return;
           const warnings = evidence ? [{ code: NEW_COW_NOT_BLANK, message: notBlankMessage(evidence) }] : [];

@@ -163,3 +163,13 @@ describe("the raced COW's warning in dump and usage names what repair finds", ()
     expect(readFileSync(cow)).toEqual(Buffer.from(raced));
   });
 });
+
+describe("dump --lossless of a raced COW warns: the dump keeps no entries", () => {
+  it("warning NEW_COW_NOT_BLANK on stderr, exit 0, the dump itself unchanged (magic 0, no exceptions)", () => {
+    const cow = writeTemp(dir, "lossless-raced.cow", raced);
+    const r = dmsnap("dump", cow, "--lossless", "--chunk-size", "1");
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/warning: NEW_COW_NOT_BLANK: .*area 0 parses as 10 exception\(s\)/);
+    expect(json(r.stdout)).toMatchObject({ header: { magic: 0 }, exceptions: [] });
+  });
+});

@@ -33,6 +33,8 @@ const SECTIONS: Record<string, string[] | null> = {
   "Chunk numbers of 2^53 and above": ["high-bits", "boundary"],
   // Our tools' model (dump --lossless, restore, repair), not the kernel's format: tested by format's losslessDump.test.ts and store's restore.test.ts.
   "The metadata model": null,
+  // The kernel answers "new" whatever chunks 0 and 1 hold: the cases show that answer (a raced header, stale header words); dmsnap's warning is tested in packages/format/src/blank.test.ts.
+  "Blank: what magic 0 does not prove": ["new-cow", "race-2009"],
   "Error codes": ["magic", "version", "chunk-size", "truncated", "high-bits"],
   // The checker's findings are exercised by `dmsnap check` over every case (packages/cli/test/conformance.e2e.test.ts).
   "Checker findings": ["damaged"],

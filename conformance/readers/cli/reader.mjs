@@ -4,7 +4,11 @@
 //   dump <cow> [--chunk-size N]            -> dmsnap dump <cow> --json [--chunk-size N]
 //   export <origin> <cow> [--chunk-size N] -> dmsnap export --origin <origin> --cow <cow> --output <tmp> --json, then the file on stdout
 //                                            (or, when it refuses, its error object)
-// Exit codes and stdout pass through unchanged.
+// Exit codes and stdout pass through unchanged, with one exception: dmsnap export
+// refuses a COW whose magic is 0 over data (NEW_COW_NOT_BLANK: a raced COW's
+// exceptions are live, so exporting the origin as its view would mislead a user),
+// but the kernel activates it as new and serves the origin, and the protocol asks
+// for the kernel's view: the adapter prints the origin then.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -31,6 +35,12 @@ if (op === "dump" && pos.length === 1) {
     const out = join(dir, "view.img");
     // --json: a refusal is the error object on stdout, as the protocol wants.
     const r = run(["export", "--origin", pos[0], "--cow", pos[1], "--output", out, "--json", ...table], ["ignore", "pipe", "inherit"]);
+    if (r.status === 1 && /"code":"NEW_COW_NOT_BLANK"/.test(r.stdout.toString())) {
+      const view = readFileSync(pos[0]);
+      let done = 0;
+      while (done < view.length) done += writeSync(1, view, done, view.length - done);
+      process.exit(0);
+    }
     if (r.status !== 0) {
       process.stdout.write(r.stdout);
       process.exit(r.status ?? 2);

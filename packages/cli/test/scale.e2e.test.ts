@@ -133,4 +133,28 @@ describe(`the streaming commands at ${COUNT} exceptions`, () => {
     expect(JSON.parse(r.stdout).cowChunks).toBe(16384);
     expect(r.maxRssKiB).toBeLessThan(BASE_KIB);
   }, SLOW);
+
+  // Issue #20 item 6: deciding NEW_COW_NOT_BLANK read the whole COW into a salvage (335 MB at 8 M exceptions).
+  it("magic 0 over the same exceptions: dump, dump --json, usage and check warn NEW_COW_NOT_BLANK in constant memory; merge and export refuse", () => {
+    const fd = openSync(cow, "r+");
+    writeSync(fd, Buffer.alloc(16), 0, 16, 0); // the header words: magic 0, area 0 (chunk 1 at 8 sectors) untouched
+    closeSync(fd);
+    for (const args of [["dump", cow], ["dump", cow, "--json"], ["usage", cow, "--json"], ["check", cow, "--json"]]) {
+      const r = dmsnapRss(args, args[0] === "dump" ? { stdoutFile: join(dir, "magic0.out") } : {});
+      expect(r.status, args.join(" ")).toBe(args[0] === "check" ? 1 : 0);
+      expect(r.maxRssKiB, args.join(" ")).toBeLessThan(BASE_KIB); // was 331-339 MB, 9-10 s (a whole salvage); now 54 MB, 0.7 s
+      const text = args[0] === "dump" ? readFileSync(join(dir, "magic0.out"), "utf8") : r.stdout;
+      expect(`${text}${r.stderr}`, args.join(" ")).toMatch(/NEW_COW_NOT_BLANK/);
+      // Area 0 at 8 sectors holds 256 entries: the bounded probe reads no further.
+      expect(`${text}${r.stderr}`, args.join(" ")).toMatch(/area 0 parses as 256 exception\(s\) at chunk size 8/);
+    }
+    const origin = join(dir, "magic0.origin");
+    writeFileSync(origin, "");
+    truncateSync(origin, 64 << 20);
+    const m = dmsnapRss(["merge", "--origin", origin, "--cow", cow, "--json"]);
+    expect(JSON.parse(m.stdout).error.code).toBe("NEW_COW_NOT_BLANK");
+    expect(m.maxRssKiB).toBeLessThan(BASE_KIB);
+    const e = dmsnapRss(["export", "--origin", origin, "--cow", cow, "--output", join(dir, "magic0.img"), "--json"]);
+    expect(JSON.parse(e.stdout).error.code).toBe("NEW_COW_NOT_BLANK");
+  }, SLOW);
 });

@@ -22,15 +22,15 @@ describe("magic 0 over live exceptions (NEW_COW_NOT_BLANK, item 4)", () => {
   const raced = damage.raceHeader(built.bytes, 1);
   const origin = random(built.bytes.length, 7);
 
-  it("create without --size refuses with NEW_COW_NOT_BLANK, exit 1, COW untouched; --force initialises", () => {
+  it("create without --size refuses with TARGET_NOT_BLANK, exit 1, COW untouched; --force initialises", () => {
     const cow = writeTemp(dir, "create.cow", raced);
     const r = untouched([cow], "create", "--cow", cow, "--chunk-size", "1", "--json");
     expect(r.status).toBe(1);
-    expect(json(r.stdout).error.code).toBe("NEW_COW_NOT_BLANK");
+    expect(json(r.stdout).error.code).toBe("TARGET_NOT_BLANK");
     expect(json(r.stdout).error.message).toMatch(/--force/);
     const s = untouched([cow], "create", "--cow", cow, "--chunk-size", "1", "--size", `${raced.length}`);
     expect(s.status).toBe(1);
-    expect(s.stderr).toMatch(/NEW_COW_NOT_BLANK/);
+    expect(s.stderr).toMatch(/TARGET_NOT_BLANK/);
     const f = dmsnap("create", "--cow", cow, "--chunk-size", "1", "--force");
     expect(f.status).toBe(0);
     expect(json(dmsnap("dump", cow, "--json").stdout).state).toBe("valid");
@@ -57,7 +57,7 @@ describe("magic 0 over live exceptions (NEW_COW_NOT_BLANK, item 4)", () => {
     const o = json(d.stdout);
     expect(o.state).toBe("new");
     expect(o.warnings).toEqual([expect.objectContaining({ code: "NEW_COW_NOT_BLANK" })]);
-    expect(o.warnings[0].message).toMatch(/3 exception\(s\) parse at chunk size 1/);
+    expect(o.warnings[0].message).toMatch(/area 0 parses as 3 exception\(s\) at chunk size 1/);
     expect(d.stderr).toMatch(/warning: NEW_COW_NOT_BLANK/);
     const h = dmsnap("dump", cow, "--chunk-size", "1");
     expect(h.status).toBe(0);

@@ -163,3 +163,30 @@ describe("activation (as the kernel reads a COW)", () => {
     );
   });
 });
+
+describe("BAD_MAGIC says what the file is, and promises no repair", () => {
+  const refusal = (head: number[] | string): { code: string; message: string } => {
+    const b = new Uint8Array(64 * 1024);
+    b.set(typeof head === "string" ? [...head].map((c) => c.charCodeAt(0)) : head, 0);
+    try {
+      decodeCow(bytesReader(b));
+    } catch (e) {
+      return e as { code: string; message: string };
+    }
+    throw new Error("not refused");
+  };
+
+  it("a gzip file: the magic as text, and 'gunzip it first'", () => {
+    const e = refusal([0x1f, 0x8b, 0x08, 0x00]);
+    expect(e.code).toBe(ErrorCode.BadMagic);
+    expect(e.message).toContain('0x00088b1f ("\\x1f\\x8b\\x08\\x00")');
+    expect(e.message).toMatch(/gunzip it first/);
+    expect(e.message).not.toMatch(/repair/);
+  });
+
+  it("/etc/passwd: the magic reads \"root\"; whether repair finds anything is left to check, never 'can try'", () => {
+    const e = refusal("root:x:0:0:root:/root:/bin/bash\n");
+    expect(e.message).toContain('0x746f6f72 ("root")');
+    expect(e.message).not.toMatch(/can try/);
+  });
+});

@@ -11,6 +11,7 @@ import { decodeEntriesInto } from "./area.js";
 import { decodeHeader, type Header } from "./header.js";
 import { areaLocation, capacity, chunkBytes, chunkOffset, chunkSectors, chunksInDevice, deviceSectors, entriesIn, entryOffset, exceptionsPerArea, nextFreeAfterLoad, usage, type Usage } from "./layout.js";
 import type { AsyncReader, SyncReader } from "./reader.js";
+import { magicText, sniffSignature } from "./signature.js";
 
 /** Entries reserved up front at most (32 MiB); larger tables grow by doubling. */
 const INITIAL_TABLE_CAP = 1 << 21;
@@ -139,7 +140,7 @@ export class Activation {
     if (h.magic !== SNAP_MAGIC) {
       throw new FormatError(
         ErrorCode.BadMagic,
-        `header magic is 0x${h.magic.toString(16).padStart(8, "0")}, not 0x70416e53 ("SnAp") or 0 (blank): this is not a snapshot COW device, or its header was overwritten; 'dmsnap repair' can try to salvage the exceptions`,
+        badMagicMessage(h.magic, bytes),
         { chunk: 0, byteOffset: 0 },
       );
     }
@@ -278,4 +279,18 @@ export async function decodeCowAsync(reader: AsyncReader, options: ActivationOpt
   a.acceptHeader(await reader.read(h.offset, h.length));
   for (let r = a.nextRead(); r !== null; r = a.nextRead()) a.acceptArea(await reader.read(r.offset, r.length));
   return a.result();
+}
+
+/**
+ * BAD_MAGIC's message: the magic in hex and as text, and a compressed file
+ * named as one (all their signatures lie in the first 16 bytes). Repair is not
+ * promised here: whether it finds anything takes a salvage, which 'dmsnap
+ * check' runs.
+ */
+export function badMagicMessage(magic: number, header: Uint8Array): string {
+  const sig = sniffSignature(header);
+  const what = sig?.decompress
+    ? `it is ${sig.name} (${sig.evidence}): ${sig.decompress} it first and give dmsnap the image inside`
+    : `this is not a snapshot COW device, or its header was overwritten${sig ? ` (it looks like ${sig.name}: ${sig.evidence} at byte ${sig.offset})` : ""}; 'dmsnap check' says whether 'dmsnap repair' finds exceptions to salvage`;
+  return `header magic is 0x${magic.toString(16).padStart(8, "0")} (${magicText(header)}), not 0x70416e53 ("SnAp") or 0 (blank): ${what}`;
 }

@@ -15,6 +15,7 @@ import { copyRange, reserve } from "./reserve.js";
 import { PersistentStore } from "./store.js";
 import { refuseSame, syncDir } from "./fsPaths.js";
 import { pathIdentity } from "./sameFile.js";
+import { isBlankNewCow } from "./newCow.js";
 
 export interface CreateOptions {
   cow: string;
@@ -174,6 +175,14 @@ export async function applyWrite(options: WriteOptions): Promise<WriteResult> {
       throw new StoreError(StoreErrorCode.OriginSize, `the write of ${length} bytes at offset ${options.offset} ends at ${options.offset + length}, past the end of the ${originDev.size}-byte origin; the snapshot has the origin's size`);
     }
     cowDev = opened?.cow ?? (await FileDevice.open(options.cow));
+    // Write never initialises a COW (create does): a blank one is refused, and one whose magic is 0 over data even more so.
+    const swapped = ". Write never initialises a COW (check that --origin and --cow are not swapped); nothing was written";
+    if (await isBlankNewCow(cowDev, options.cow, { ...(options.chunkSize ? { tableChunkSize: options.chunkSize } : {}), activate: true, hint: swapped })) {
+      throw new StoreError(
+        StoreErrorCode.NotInitialised,
+        `${options.cow} is a blank COW (magic 0, its header chunk and area 0 all zeros): write never initialises a COW; run 'dmsnap create --cow ${options.cow} --chunk-size <sectors>' first (it writes the header and zeroes area 0 as the kernel's first activation does), then write again; nothing was written`,
+      );
+    }
     const snap = await Snapshot.open(originDev, cowDev, { ...(options.chunkSize ? { chunkSize: options.chunkSize } : {}), overflow: options.overflow ?? false });
     const before = snap.index.size;
     if (target === "snapshot" && !snap.valid) {

@@ -28,6 +28,10 @@ export const StoreErrorCode = {
   CowExists: "COW_EXISTS",
   /** Restore: the target starts with something neither blank nor a snapshot (overwriting needs `force`). */
   TargetNotBlank: "TARGET_NOT_BLANK",
+  /** The COW's magic is 0 but its header chunk or area 0 is not all zeros: reading it as new would lose what is there. */
+  NewCowNotBlank: "NEW_COW_NOT_BLANK",
+  /** Write: the COW is blank (magic 0); write never initialises one ('dmsnap create' does). */
+  NotInitialised: "NOT_INITIALISED",
   /** Repair: no chunk size makes the metadata parse and the header gives none. */
   ChunkSizeUnknown: "CHUNK_SIZE_UNKNOWN",
   /** Repair: the salvaged entries exactly fill the last area and the zeroed area that must follow lies past the device's end. */
@@ -49,6 +53,8 @@ const EXIT: Record<StoreErrorCode, number> = {
   TARGET_TOO_SMALL: 1,
   COW_EXISTS: 1,
   TARGET_NOT_BLANK: 1,
+  NEW_COW_NOT_BLANK: 1,
+  NOT_INITIALISED: 1,
   CHUNK_SIZE_UNKNOWN: 1,
   NO_ROOM: 1,
 };

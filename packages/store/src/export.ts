@@ -22,6 +22,7 @@ import { basename, dirname, join } from "node:path";
 import { chunkBytes, type CowImage } from "@dmsnap/format";
 import { StoreError, StoreErrorCode } from "./errors.js";
 import { checkView } from "./exportCheck.js";
+import { isBlankNewCow } from "./newCow.js";
 import { overlayCowChunks, type PositionedWrite } from "./exportOverlay.js";
 import { streamView } from "./exportStream.js";
 import { FileDevice } from "./fileDevice.js";
@@ -89,6 +90,8 @@ export async function exportSnapshot(options: ExportOptions, onProgress?: (done:
   try {
     const activation = { ...(options.chunkSize ? { tableChunkSize: options.chunkSize } : {}), logicalBlockSize: cowDev.logicalBlockSize };
     const { image, cowChunks, map } = await checkView(cowDev, originDev.size, activation, options.cow, { mapBytes: options.mapBytes ?? MAP_BYTES });
+    // A new COW's view is the origin only if it is blank: magic 0 over live entries (the 2009 race) has no view to export.
+    if (image.state === "new") await isBlankNewCow(cowDev, options.cow, { tableChunkSize: image.chunkSize, hint: "; nothing was written" });
     const total = originDev.size;
     const bufferBytes = Math.max(4096, options.blockBytes ?? DEFAULT_BUFFER);
     let handle: fs.FileHandle | undefined;

@@ -13,3 +13,4 @@ export * from "./merge.js";
 export * from "./sortedIndex.js";
 export * from "./restore.js";
 export * from "./repair.js";
+export * from "./newCow.js";

@@ -47,6 +47,7 @@ import type { BlockDevice } from "./device.js";
 import { ioError, StoreError, StoreErrorCode } from "./errors.js";
 import { ExceptionIndex } from "./exceptionIndex.js";
 import { PersistentStore } from "./store.js";
+import { isBlankNewCow } from "./newCow.js";
 
 export const MergeRefusalCode = {
   NewChunkIsMetadata: EntryCode.NewChunkIsMetadata,
@@ -136,6 +137,8 @@ export async function mergeSnapshot(options: MergeOptions): Promise<MergeResult>
     throw ioError(e, "reading the COW header");
   }
   if (decodeHeader(headerBytes).magic === 0) {
+    // Blank only when the header chunk and area 0 are all zeros: magic 0 over live entries (the 2009 race) is refused, not "nothing to merge".
+    await isBlankNewCow(cow, "the COW (--cow)", { hint: "; nothing was written" });
     return { state: "new", chunkSize: 0, exceptions: 0, merged: 0, copiedChunks: 0, skippedDuplicates: 0, bytesCopied: 0, commits: 0 };
   }
 

@@ -46,7 +46,7 @@ describe("restore lays out hand-computed bytes", () => {
     pairs[1] = [2 ** 32 + 5, 2 ** 33 + 7]; // wide numbers: low word first, then high word
     const m = metadataOfTable(40 * 512, { magic: 0x70416e53, valid: 1, version: 1, chunkSize: 1 }, ExceptionTable.from(pairs));
     const dev = new MemoryDevice(new Uint8Array(40 * 512).fill(0xee));
-    dev.bytes.fill(0, 0, 512); // a blank header: no force needed
+    dev.bytes.fill(0, 0, 2 * 512); // a blank header chunk and area 0 (chunk size 1): no force needed
     const r = await restoreToDevice(dev, m);
     expect(r).toEqual({ overwrote: "blank", areasWritten: 2 });
     const u32 = (at: number): number => dev.bytes[at]! | (dev.bytes[at + 1]! << 8) | (dev.bytes[at + 2]! << 16) | ((dev.bytes[at + 3]! << 24) >>> 0);
@@ -99,7 +99,7 @@ describe("dump --lossless -> restore", () => {
   it("keeps an exactly full last area followed by its zeroed terminator area", async () => {
     const built = buildCow({ chunkSize: 1, exceptions: Array.from({ length: 64 }, (_, i) => i), freeChunks: 2 });
     const dev = new MemoryDevice(new Uint8Array(built.bytes.length).fill(0xee));
-    dev.bytes.fill(0, 0, 512); // blank header so no --force is needed
+    dev.bytes.fill(0, 0, 2 * 512); // blank header chunk and area 0 so no --force is needed
     await restoreToDevice(dev, parseLosslessDump(dumpText(built.bytes)));
     expect(view(dev.bytes)).toBe(view(built.bytes));
     // Area 2 (chunk 67) is the terminator: zeroed even though the target held 0xee there.

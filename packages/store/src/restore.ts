@@ -9,12 +9,14 @@
  * anything is overwritten), a blank COW (magic 0), or the complete restored
  * image, never a mix:
  *   1. if the target's header chunk is not blank: zero it, then flush;
+ *      (without force, a target with magic 0 must be blank: its header chunk
+ *      and area 0 all zeros, TARGET_NOT_BLANK otherwise)
  *   2. write every area chunk, then flush;
  *   3. write the header chunk last, with FUA, then flush.
  * Memory: one 1 MiB piece, whatever the chunk size or the exception count
  * (the entries arrive a batch at a time).
  */
-import { areaOffset, areasOf, chunkBytes, chunkSizeProblem, encodeHeader, ErrorCode, FormatError, sectorsIn, entriesIn, entryOffset, entryWords, exceptionsPerArea, HEADER_SIZE, SECTOR_SIZE, SNAP_MAGIC, writeEntry, writeEntryWords, type CowMetadata } from "@dmsnap/format";
+import { areaOffset, areasOf, chunkBytes, chunkSizeProblem, defaultChunkSize, describeNotBlank, newCowNotBlank, notBlankNextStep, encodeHeader, ErrorCode, FormatError, sectorsIn, entriesIn, entryOffset, entryWords, exceptionsPerArea, HEADER_SIZE, SECTOR_SIZE, SNAP_MAGIC, writeEntry, writeEntryWords, type CowMetadata } from "@dmsnap/format";
 import type { BlockDevice } from "./device.js";
 import { StoreError, StoreErrorCode } from "./errors.js";
 
@@ -72,7 +74,12 @@ async function inspectTarget(dev: RestoreTarget, m: CowMetadata, headerChunkByte
   }
   const head = await dev.read(0, Math.min(dev.size, HEADER_SIZE));
   const magic = new DataView(head.buffer, head.byteOffset, HEADER_SIZE).getUint32(0, true);
-  const blank = magic === 0 && (await allZero(dev, 0, Math.min(dev.size, Math.max(headerChunkBytes, HEADER_SIZE))));
+  // Blank: what a first activation at the dump's chunk size reads and writes (header chunk and area 0) is all zeros; magic 0 alone is not.
+  const notBlank = magic === 0 ? await newCowNotBlank({ size: dev.size, read: (o, n) => dev.read(o, n) }, m.header.magic === SNAP_MAGIC ? m.header.chunkSize : defaultChunkSize()) : null;
+  const blank = magic === 0 && notBlank === null && (await allZero(dev, 0, Math.min(dev.size, Math.max(headerChunkBytes, HEADER_SIZE))));
+  if (!options.force && notBlank !== null) {
+    throw new StoreError(StoreErrorCode.TargetNotBlank, `${name}: ${describeNotBlank(notBlank)}; restoring would overwrite them. ${notBlankNextStep(notBlank)}. Or rerun with --force to overwrite it`);
+  }
   if (!options.force && magic === SNAP_MAGIC) {
     throw new StoreError(StoreErrorCode.CowExists, `${name} already holds a snapshot header ("SnAp"); restoring would replace its metadata. Save it first ('dmsnap dump --lossless ${name} > old.json'), then rerun with --force`);
   }

@@ -65,7 +65,7 @@ Exit: 0 clean (no errors or warnings), 1 problems found, 2 usage or I/O error.`,
             maxPerCode: opts.all ? Number.MAX_SAFE_INTEGER : 20,
           });
           tracked.finish();
-          const evidence = diagnosis.image?.state === "new" ? notBlank(file) : null;
+          const evidence = diagnosis.image?.state === "new" ? await notBlank(file, diagnosis.image.chunkSize) : null;
           const report = toReport(cow, diagnosis, evidence ? notBlankFinding(evidence) : null);
           if (opts.quiet) return report.summary.clean ? Exit.Ok : Exit.Image;
           process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : human(report, file.size, report.summary.errors > 0 ? repairAdvice(file, tableChunkSize) : ""));
@@ -173,7 +173,7 @@ function human(r: CheckReport, size: number, advice: string): string {
 function repairAdvice(reader: SyncReader, chunkSize: number | undefined): string {
   const found = salvage(reader, chunkSize === undefined ? {} : { chunkSize });
   if (found.chunkSize === 0) {
-    return "; 'dmsnap repair' cannot salvage it either: no chunk size makes its metadata parse (if you know the chunk size, 'dmsnap repair --chunk-size <sectors>' may)";
+    return "; 'dmsnap repair' finds nothing to salvage: no chunk size makes its metadata parse (if you know the chunk size, 'dmsnap repair --chunk-size <sectors>' may)";
   }
   if (!roomForEntries(found.chunkSize, found.exceptions.count, reader.size)) {
     return "; 'dmsnap repair' cannot re-lay it on a device this size (NO_ROOM): restore a trimmed 'dmsnap dump --lossless' onto a larger device";

@@ -22,13 +22,13 @@ export function register(program: Command): void {
   program
     .command("create")
     .description("initialise a COW device exactly as the kernel's first activation does (header + zeroed area 0)")
-    .requiredOption("--cow <file>", "COW file to create (with --size) or an existing zeroed file or device")
+    .requiredOption("--cow <file>", "COW file to create (with --size) or an existing zeroed file or device (its header chunk and area 0 all zeros)")
     .requiredOption("--chunk-size <sectors>", "chunk size in 512-byte sectors (a power of two, e.g. 8 = 4 KiB)")
     .option("--size <bytes>", "create a new blank COW file of this size (K, M, G, T suffixes accepted)")
     .option("--json", "print the result as one JSON object; errors as {\"error\": {code, message}}")
     .addOption(quietOption("print no result line; errors on stderr"))
-    .option("--force", "initialise a COW whose magic is 0 even though its areas still hold exceptions (NEW_COW_NOT_BLANK)")
-    .addHelpText("after", "\nExamples:\n  $ dmsnap create --cow snap.cow --chunk-size 8 --size 64M\n  $ dmsnap create --cow /dev/vg/cow --chunk-size 16\n\nExit: 0 initialised, 1 refused (already a snapshot, corrupt header, NEW_COW_NOT_BLANK), 2 usage or I/O error.")
+    .option("--force", "initialise an existing file or device whose header chunk or area 0 is not all zeros (TARGET_NOT_BLANK), destroying what is there")
+    .addHelpText("after", "\nExamples:\n  $ dmsnap create --cow snap.cow --chunk-size 8 --size 64M\n  $ dmsnap create --cow /dev/vg/cow --chunk-size 16\n\nExit: 0 initialised, 1 refused (already a snapshot, corrupt header, TARGET_NOT_BLANK), 2 usage or I/O error.")
     .action((opts: CreateOpts) =>
       runCommand(!!opts.json, async () => {
         const chunkSize = parseSectors(opts.chunkSize, "--chunk-size");
@@ -76,8 +76,8 @@ async function create(path: string, chunkSize: number, size: number | undefined,
   }
   const dev = await openDevice(path, "--cow", true);
   try {
-    // Magic 0 over live exceptions (the 2009 race): initialising would wipe them.
-    refuseNotBlank(fdReader(dev.handle.fd, dev.size, path), path, "create", force);
+    // Magic 0 is not blank: whatever the header chunk and area 0 hold (an ext4 image, the 2009 race's live entries) would be wiped.
+    await refuseNotBlank(fdReader(dev.handle.fd, dev.size, path), path, chunkSize, "create", force);
     if (size !== undefined && !dev.isBlockDevice && dev.size !== size) {
       throw new CliError("BAD_OPTION", `--size ${size} does not match --cow ${path}, which already exists with ${dev.size} bytes; omit --size to initialise it as it is, or pick a new path`, Exit.Usage);
     }

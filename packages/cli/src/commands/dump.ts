@@ -47,12 +47,16 @@ export function register(program: Command): void {
         try {
           if (opts.lossless) {
             // Entries of an invalidated COW are still on disk: keep them. Refusals surface here, before any output.
-            writeLosslessDump(readCowMetadata(pieceReader(file), { ...table, readInvalid: true }), writeStdout);
+            const metadata = readCowMetadata(pieceReader(file), { ...table, readInvalid: true });
+            writeLosslessDump(metadata, writeStdout);
             await doc.commit();
+            // Magic 0: the dump holds no entries, so say when the COW is not blank (what restore would rebuild is a blank COW).
+            const lost = metadata.header.magic === 0 ? await notBlank(file, scanCow(file, table).chunkSize) : null;
+            if (lost) warn(`warning: ${NEW_COW_NOT_BLANK}: ${notBlankMessage(lost)}`);
             return;
           }
           const image = scanCow(file, table);
-          const evidence = image.state === "new" ? notBlank(file) : null;
+          const evidence = image.state === "new" ? await notBlank(file, image.chunkSize) : null;
           if (evidence) warn(`warning: ${NEW_COW_NOT_BLANK}: ${notBlankMessage(evidence)}`);
           if (opts.quiet) return;
           const warnings = evidence ? [{ code: NEW_COW_NOT_BLANK, message: notBlankMessage(evidence) }] : [];

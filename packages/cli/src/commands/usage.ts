@@ -88,13 +88,13 @@ Examples:
 Exit: 0 read, 1 the kernel would refuse the image (see 'dmsnap check'), 2 usage or I/O error.`,
     )
     .action((cow: string, opts: UsageOptions) =>
-      runCommand(!!opts.json, () => {
+      runCommand(!!opts.json, async () => {
         const tableChunkSize = opts.chunkSize === undefined ? undefined : parseSectors(opts.chunkSize, "--chunk-size");
         const file = openImage(cow, "<cow>");
         try {
           // Streamed: counts and cursors only, no exception kept.
           const r = usageReport(scanCow(file, { ...(tableChunkSize === undefined ? {} : { tableChunkSize }), logicalBlockSize: file.logicalBlockSize }));
-          const evidence = r.state === "new" ? notBlank(file) : null;
+          const evidence = r.state === "new" ? await notBlank(file, r.chunkSize) : null;
           if (evidence) {
             r.warnings = [{ code: NEW_COW_NOT_BLANK, message: notBlankMessage(evidence) }];
             warn(`warning: ${NEW_COW_NOT_BLANK}: ${notBlankMessage(evidence)}`);

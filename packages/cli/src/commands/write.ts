@@ -1,8 +1,7 @@
 import type { Command } from "commander";
 import { applyWrite } from "@dmsnap/store/node";
 import { CliError, Exit } from "../util/errors.js";
-import { closeAll, fdReader, identify, openDevice, refuseSameFile, type OpenedDevice } from "../util/inputs.js";
-import { refuseNotBlank } from "../util/notBlank.js";
+import { closeAll, identify, openDevice, refuseSameFile, type OpenedDevice } from "../util/inputs.js";
 import { runCommand, say } from "../util/output.js";
 import { parseSectors, parseSize, quietOption } from "../util/options.js";
 import { plural } from "../util/units.js";
@@ -16,7 +15,6 @@ interface WriteOpts {
   chunkSize?: string;
   overflow?: boolean;
   json?: boolean;
-  force?: boolean;
 }
 
 export function register(program: Command): void {
@@ -28,12 +26,11 @@ export function register(program: Command): void {
     .requiredOption("--offset <bytes>", "byte offset in the origin / snapshot")
     .requiredOption("--input <file>", "file whose bytes are written")
     .option("--target <which>", "origin or snapshot", "origin")
-    .option("--chunk-size <sectors>", "the table's chunk size: checked first, the chunk size of a blank COW, overridden by an existing header")
+    .option("--chunk-size <sectors>", "the table's chunk size: checked first, overridden by the COW's header")
     .option("--overflow", "the PO table option: a full COW fails snapshot writes with OVERFLOW instead of invalidating")
     .option("--json", "print the result as one JSON object; errors as {\"error\": {code, message}}")
     .addOption(quietOption("print no result line; errors on stderr"))
-    .option("--force", "write through a COW whose magic is 0 even though its areas still hold exceptions (NEW_COW_NOT_BLANK): it is initialised as new")
-    .addHelpText("after", "\nExamples:\n  $ dmsnap write --origin disk.img --cow snap.cow --offset 4096 --input patch.bin\n  $ dmsnap write --origin disk.img --cow snap.cow --offset 0 --input mbr.bin --target snapshot\n\nExit: 0 written, 1 refused (invalid snapshot, full COW, corrupt COW, NEW_COW_NOT_BLANK), 2 usage or I/O error.")
+    .addHelpText("after", "\nExamples:\n  $ dmsnap write --origin disk.img --cow snap.cow --offset 4096 --input patch.bin\n  $ dmsnap write --origin disk.img --cow snap.cow --offset 0 --input mbr.bin --target snapshot\n\nExit: 0 written, 1 refused (invalid snapshot, full COW, corrupt COW, a blank COW: NOT_INITIALISED, run 'dmsnap create' first; magic 0 over data: NEW_COW_NOT_BLANK), 2 usage or I/O error.")
     .action((opts: WriteOpts) =>
       runCommand(!!opts.json, async () => {
         if (opts.target !== "origin" && opts.target !== "snapshot") throw new CliError("BAD_OPTION", `--target is origin or snapshot, not '${opts.target}'`, Exit.Usage);
@@ -49,8 +46,6 @@ export function register(program: Command): void {
           input = await openDevice(opts.input, "--input", false);
           origin = await openDevice(opts.origin, "--origin", true);
           cow = await openDevice(opts.cow, "--cow", true);
-          // Magic 0 over live exceptions (the 2009 race): the write would initialise the COW and wipe them.
-          refuseNotBlank(fdReader(cow.handle.fd, cow.size, opts.cow), opts.cow, "write", !!opts.force);
           r = await applyWrite({
             origin: opts.origin,
             cow: opts.cow,

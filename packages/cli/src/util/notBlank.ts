@@ -1,45 +1,42 @@
 /**
- * Magic 0 means "new": activation writes a fresh header and zeroes area 0. If
- * the other header words are set, or the metadata still parses at some chunk
- * size, activating (or `create`, or `write`) would destroy exceptions: the
- * 2009 race leaves exactly this when the first entry written over the header
- * is {0, 2}. One test, shared by check, dump, usage, map, create and write.
+ * Magic 0 means "new": first activation writes a fresh header over chunk 0 and
+ * zeroes area 0. A COW is blank only when those two chunks (at the chunk size
+ * in effect) are all zeros; anything else there (the 2009 race's live entries,
+ * an ext4 image's superblock) would be destroyed. The test is the format's
+ * (newCowNotBlank: bounded, two chunks and area 0 at each candidate size).
+ * Reading commands report NEW_COW_NOT_BLANK; commands that would initialise
+ * or overwrite the COW (create, restore) refuse with TARGET_NOT_BLANK.
  */
-import { decodeHeader, HEADER_SIZE, salvage, type Finding, type SyncReader } from "@dmsnap/format";
+import { describeNotBlank, newCowNotBlank, notBlankNextStep, type Finding, type NotBlank, type SyncReader } from "@dmsnap/format";
 import { CliError, Exit } from "./errors.js";
 
 export const NEW_COW_NOT_BLANK = "NEW_COW_NOT_BLANK";
+export const TARGET_NOT_BLANK = "TARGET_NOT_BLANK";
 
-export interface NotBlank {
-  headerDirty: boolean;
-  /** Sound entries salvage finds, and at which chunk size. */
-  exceptions: number;
-  chunkSize: number;
+export type { NotBlank };
+
+/** Evidence that a COW with magic 0 is not blank at `chunkSize` (the chunk size in effect), or null. */
+export function notBlank(reader: SyncReader, chunkSize: number): Promise<NotBlank | null> {
+  return newCowNotBlank(reader, chunkSize);
 }
 
-/** Evidence that a COW with magic 0 is not blank, or null (blank, or magic not 0). */
-export function notBlank(reader: SyncReader): NotBlank | null {
-  if (reader.size < HEADER_SIZE) return null;
-  const words = reader.read(0, HEADER_SIZE);
-  if (decodeHeader(words).magic !== 0) return null;
-  const headerDirty = words.some((b) => b !== 0);
-  const s = salvage(reader);
-  if (!headerDirty && s.exceptions.count === 0) return null;
-  return { headerDirty, exceptions: s.exceptions.count, chunkSize: s.chunkSize };
-}
-
-export function notBlankMessage(e: NotBlank, what = "the kernel would treat this COW as new: write a fresh header and zero area 0, destroying what is there"): string {
-  return `the header magic is 0, so ${what}. But ${e.headerDirty ? "the other header words are not zero" : "the header is blank"}${e.exceptions > 0 ? ` and ${e.exceptions} exception(s) parse at chunk size ${e.chunkSize}` : ""}: this is what the 2009 race leaves when the first entry written over the header is {0, 2}. Do not activate it; ${e.chunkSize !== 0 ? "run 'dmsnap repair <cow> --output <file>' first" : "no chunk size makes its metadata parse, so 'dmsnap repair' cannot salvage it (unless you know the chunk size: --chunk-size <sectors>); inspect it with 'dmsnap map'"}`;
+export function notBlankMessage(e: NotBlank): string {
+  return `${describeNotBlank(e)}. ${notBlankNextStep(e)}`;
 }
 
 export function notBlankFinding(e: NotBlank): Finding {
-  return { code: NEW_COW_NOT_BLANK, severity: "warning", message: notBlankMessage(e), location: { chunk: 0, byteOffset: 0 } };
+  return { code: NEW_COW_NOT_BLANK, severity: "warning", message: notBlankMessage(e), location: { chunk: 0, byteOffset: e.firstNonZero } };
 }
 
-/** Refuses to initialise or write a magic-0 COW that is not blank, unless forced. */
-export function refuseNotBlank(reader: SyncReader, path: string, doing: string, force: boolean): void {
+/** The refusal of a command that reads the COW as a snapshot (merge, export, write): NEW_COW_NOT_BLANK, exit 1. */
+export function notBlankError(e: NotBlank, path: string): CliError {
+  return new CliError(NEW_COW_NOT_BLANK, `${path}: ${notBlankMessage(e)}`, Exit.Image);
+}
+
+/** Refuses to initialise a magic-0 COW that is not blank (create), unless forced: TARGET_NOT_BLANK, exit 1. */
+export async function refuseNotBlank(reader: SyncReader, path: string, chunkSize: number, doing: string, force: boolean): Promise<void> {
   if (force) return;
-  const e = notBlank(reader);
+  const e = await notBlank(reader, chunkSize);
   if (e === null) return;
-  throw new CliError(NEW_COW_NOT_BLANK, `${path}: ${notBlankMessage(e, `'${doing}' would initialise it as new (a fresh header, area 0 zeroed), destroying what is there`)}, or rerun with --force to initialise it anyway`, Exit.Image);
+  throw new CliError(TARGET_NOT_BLANK, `${path}: ${describeNotBlank(e)}; '${doing}' would destroy them. ${notBlankNextStep(e)}. Or rerun with --force to initialise it anyway`, Exit.Image);
 }

@@ -14,6 +14,8 @@ export interface FileDeviceOptions {
   readOnly?: boolean;
   /** Skip fdatasync (benchmarks of the raw path, tests on tmpfs). Never for real data. */
   noSync?: boolean;
+  /** The next step an I/O error message gives (default: the advice about a COW; an output being built says it was not put in place). */
+  nextStep?: string;
 }
 
 /**
@@ -75,7 +77,7 @@ export class FileDevice implements BlockDevice {
       try {
         ({ bytesRead: n } = await this.handle.read(buf, done, buf.length - done, offset + done));
       } catch (e) {
-        throw ioError(e, `reading ${buf.length} bytes at offset ${offset} of ${this.path}`);
+        throw ioError(e, `reading ${buf.length} bytes at offset ${offset} of ${this.path}`, this.options.nextStep);
       }
       if (n === 0) {
         buf.fill(0, done);
@@ -94,7 +96,7 @@ export class FileDevice implements BlockDevice {
         const { bytesWritten } = await this.handle.write(data, done, data.length - done, offset + done);
         done += bytesWritten;
       } catch (e) {
-        throw ioError(e, `writing ${data.length} bytes at offset ${offset} of ${this.path}`);
+        throw ioError(e, `writing ${data.length} bytes at offset ${offset} of ${this.path}`, this.options.nextStep);
       }
     }
     if (flags.fua) await this.flush();
@@ -105,7 +107,7 @@ export class FileDevice implements BlockDevice {
     try {
       await this.handle.datasync();
     } catch (e) {
-      throw ioError(e, `flushing ${this.path}`);
+      throw ioError(e, `flushing ${this.path}`, this.options.nextStep);
     }
   }
 

@@ -28,7 +28,7 @@ export function register(program: Command): void {
     .option("--json", "print the result as one JSON object; errors as {\"error\": {code, message}}")
     .addOption(quietOption("print no result line; errors on stderr"))
     .option("--force", "initialise a COW whose magic is 0 even though its areas still hold exceptions (NEW_COW_NOT_BLANK)")
-    .addHelpText("after", "\nExamples:\n  $ dmsnap create --cow snap.cow --chunk-size 8 --size 64M\n  $ dmsnap create --cow /dev/vg/cow --chunk-size 16\n\nExit: 0 initialised, 1 refused (already a snapshot, corrupt header, NEW_COW_NOT_BLANK), 2 usage or I/O error.")
+    .addHelpText("after", "\nExamples:\n  $ dmsnap create --cow snap.cow --chunk-size 8 --size 64M\n  $ dmsnap create --cow /dev/vg/cow --chunk-size 16\n\nExit: 0 initialised, 1 refused (corrupt header, NEW_COW_NOT_BLANK), 2 usage or I/O error, or --cow already holds a snapshot (ALREADY_INITIALISED) or exists (OUTPUT_EXISTS).")
     .action((opts: CreateOpts) =>
       runCommand(!!opts.json, async () => {
         const chunkSize = parseSectors(opts.chunkSize, "--chunk-size");

@@ -25,7 +25,7 @@ import { CliError, Exit } from "./errors.js";
 import { fileError } from "./ioErrors.js";
 import { blockDeviceBytes, identityOf, kindName, refuseSameFile, type Named } from "./inputs.js";
 import { lock, tryLock } from "./locks.js";
-import { isUtf8, notUtf8 } from "./paths.js";
+import { checkFileName, isUtf8, notUtf8 } from "./paths.js";
 
 export interface OutputOptions {
   /** The option that named it, for messages ("--output"). */
@@ -78,6 +78,7 @@ function sinkOf(handle: fsp.FileHandle, path: string, role: string): OutputSink 
  * (paths.ts).
  */
 export function followLinks(path: string, role: string): string {
+  checkFileName(path, role, "output");
   let p = path;
   for (let hops = 0; hops < 40; hops++) {
     let st: Stats;
@@ -172,8 +173,23 @@ async function openBlockOutput(path: string, target: string, st: Stats, options:
   };
 }
 
-/** `.NAME.dmsnap-tmp-`: every temporary of NAME starts so (also those of older versions). */
-const tmpPrefix = (name: string): string => `.${name}.dmsnap-tmp-`;
+/**
+ * `.NAME.dmsnap-tmp-`: every temporary of NAME starts so (also those of older
+ * versions). A temporary's name must fit NAME_MAX (255 bytes) whatever NAME's
+ * length: NAME is cut to its first 200 bytes (at a character boundary), which
+ * leaves room for the rest (`.dmsnap-tmp-`, a pid of up to 7 digits, `-`, 8
+ * random hex digits: 229 bytes at most).
+ */
+const tmpPrefix = (name: string): string => `.${shortName(name)}.dmsnap-tmp-`;
+const TMP_NAME_BYTES = 200;
+
+function shortName(name: string): string {
+  const bytes = Buffer.from(name, "utf8");
+  if (bytes.length <= TMP_NAME_BYTES) return name;
+  let end = TMP_NAME_BYTES;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end).toString("utf8");
+}
 
 async function openFileOutput(path: string, target: string, existing: Stats | null, options: OutputOptions): Promise<Output> {
   const { role } = options;
@@ -204,7 +220,8 @@ async function openFileOutput(path: string, target: string, existing: Stats | nu
     kind: "file",
     handle,
     deviceBytes: 0,
-    device: (n) => FileDevice.fromHandle(path, handle, n),
+    // An error names the output and says nothing was put in place (not the COW advice of the store's default).
+    device: (n) => FileDevice.fromHandle(path, handle, n, { nextStep: `${role} ${path} was not put in place (it is built under a temporary name, now removed)` }),
     sink: sinkOf(handle, path, role),
     async commit() {
       if (state !== "open") throw new Error(`output ${path} already ${state}`);

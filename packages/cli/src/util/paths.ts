@@ -80,3 +80,21 @@ export function refuseLossyArguments(argv: readonly string[]): void {
     throw notUtf8(`argument ${i + 1}`, bytes && !isUtf8(bytes) ? bytes : null, args[i]!);
   }
 }
+
+/**
+ * A file name given for `role`: `''` is a usage error (not "the current
+ * folder"), and `-` means a standard stream everywhere (dump -o, map --svg,
+ * restore's dump): a command that reads or writes this file at offsets
+ * cannot use one and refuses it (`./-` names a file called -).
+ */
+export function checkFileName(path: string, role: string, direction: "input" | "output"): void {
+  if (path === "") throw new CliError("BAD_OPTION", `${role} is empty; give a file name`, Exit.Usage);
+  if (path === "-") {
+    const stream = direction === "input" ? "standard input" : "standard output";
+    throw new CliError(
+      "STDIO_NOT_SUPPORTED",
+      `${role} '-' means ${stream}, which this command cannot use for it (${direction === "input" ? "it is read at offsets" : "it is written at offsets and put in place whole"}); give a file name ('./-' for a file named -)`,
+      Exit.Usage,
+    );
+  }
+}

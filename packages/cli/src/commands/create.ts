@@ -23,7 +23,7 @@ export function register(program: Command): void {
     .command("create")
     .description("initialise a COW device exactly as the kernel's first activation does (header + zeroed area 0)")
     .requiredOption("--cow <file>", "COW file to create (with --size) or an existing zeroed file or device")
-    .requiredOption("--chunk-size <sectors>", "chunk size in 512-byte sectors (a power of two, e.g. 8 = 4 KiB)")
+    .requiredOption("--chunk-size <sectors>", "chunk size in 512-byte sectors: a power of two from 1 to 2097152 (8 = 4 KiB), or 0 for the kernel's default (32, or the logical block size if larger), as in a dm table")
     .option("--size <bytes>", "create a new blank COW file of this size (K, M, G, T suffixes accepted)")
     .option("--json", "print the result as one JSON object; errors as {\"error\": {code, message}}")
     .addOption(quietOption("print no result line; errors on stderr"))
@@ -37,7 +37,7 @@ export function register(program: Command): void {
         say(
           opts.json
             ? `${JSON.stringify(r)}\n`
-            : `${r.created ? "created" : "initialised"} ${r.cow}: ${formatBytes(r.deviceBytes)}, chunk size ${r.chunkSize} sectors, room for ${r.capacity} exceptions; status ${r.status}\n`,
+            : `${r.created ? "created" : "initialised"} ${r.cow}: ${formatBytes(r.deviceBytes)}, chunk size ${r.chunkSize} sectors${chunkSize === 0 ? " (the kernel's default for --chunk-size 0)" : ""}, room for ${r.capacity} exceptions; status ${r.status}\n`,
         );
       }),
     );
@@ -53,6 +53,7 @@ async function create(path: string, chunkSize: number, size: number | undefined,
   try {
     statSync(followLinks(path, "--cow"));
   } catch (e) {
+    if (e instanceof CliError) throw e;
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw fileError(e, path, "look up --cow");
     exists = false;
   }

@@ -11,6 +11,7 @@ import { restoreMetadata } from "@dmsnap/store";
 import { runCommand, say } from "../util/output.js";
 import { conflicting, quietOption } from "../util/options.js";
 import { CliError, Exit } from "../util/errors.js";
+import { checkFileName } from "../util/paths.js";
 import { makeProgress, progressOption, type ProgressMode } from "../util/progress.js";
 import { formatBytes } from "../util/units.js";
 
@@ -58,6 +59,8 @@ TARGET_NOT_BLANK: --force).`,
       runCommand(!!opts.json, async () => {
         const dumpPath = oneOf(dumpArgument, "<dump>", opts.input, "--input", "missing required argument 'dump' (or -i/--input <dump>)");
         opts.cow = oneOf(opts.cow, "--cow", opts.output, "--output", "required option '--cow <file>' (or -o/--output <cow>) not specified");
+        // '-' and '' are refused before the dump is read (the path rule, docs/cli.md).
+        checkFileName(opts.cow, opts.output !== undefined ? "--output" : "--cow", "output");
         // Standard input is spooled to a temporary file: the dump is read twice (check, then write).
         const spool = dumpPath === "-" ? spoolStdin() : null;
         try {
@@ -133,6 +136,7 @@ function existsFollowing(path: string): boolean {
     statSync(followLinks(path, "--cow"));
     return true;
   } catch (e) {
+    if (e instanceof CliError) throw e;
     if ((e as { code?: string }).code !== "ENOENT") throw fileError(e, path, "look up --cow");
     return false;
   }

@@ -3,6 +3,7 @@ import { applyWrite } from "@dmsnap/store/node";
 import { CliError, Exit } from "../util/errors.js";
 import { closeAll, fdReader, identify, openDevice, refuseSameFile, type OpenedDevice } from "../util/inputs.js";
 import { refuseNotBlank } from "../util/notBlank.js";
+import { inputSource } from "../util/inputSource.js";
 import { runCommand, say } from "../util/output.js";
 import { parseSectors, parseSize, quietOption } from "../util/options.js";
 import { plural } from "../util/units.js";
@@ -47,6 +48,8 @@ export function register(program: Command): void {
         let r;
         try {
           input = await openDevice(opts.input, "--input", false);
+          // Its length is what reading it gives (a /proc or /sys file's size is not), so it is measured first.
+          const data = await inputSource(input);
           origin = await openDevice(opts.origin, "--origin", true);
           cow = await openDevice(opts.cow, "--cow", true);
           // Magic 0 over live exceptions (the 2009 race): the write would initialise the COW and wipe them.
@@ -59,7 +62,7 @@ export function register(program: Command): void {
             target: opts.target,
             overflow: !!opts.overflow,
             ...(chunkSize === undefined ? {} : { chunkSize }),
-            opened: { origin: origin.device, cow: cow.device, input: input.handle, inputBytes: input.size },
+            opened: { origin: origin.device, cow: cow.device, input: data.source, inputBytes: data.bytes },
           });
         } finally {
           await closeAll([cow, origin, input]);

@@ -39,7 +39,6 @@ function quietOnClosedPipe(): void {
   process.stderr.on("error", () => {});
 }
 
-
 let quiet = false;
 
 /** -q/--quiet: set once before a command runs (main.ts), read by say, warn and progress. */

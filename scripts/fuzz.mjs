@@ -10,6 +10,13 @@
 // arrays, long tokens, inside and outside "exceptions") go through restore
 // into a new COW.
 //
+// Non-UTF-8 names (issue #20 item 2): seeded names with bytes 0x80-0xff that
+// are not UTF-8, as the COW, origin, output, dump and input of every command,
+// next to a decoy file holding the name Node's lossy decoding gives (U+FFFD);
+// each run must be PATH_NOT_UTF8, exit 2, with every file in the folder
+// unchanged and none added (the arguments reach the binary as raw bytes
+// through sh's printf: Node's spawn takes only strings).
+//
 // A run fails on: a stack trace or INTERNAL code, an exit code other than
 // 0/1/2 (or a signal), a hang over 10 s, a peak RSS over the constant bound
 // of docs/cli.md (BASE = 128 MiB: the mutants hold a handful of exceptions),
@@ -18,8 +25,8 @@
 //
 // Writes .cache/fuzz.json ({passed, failed, ...}) for scripts/summary.mjs.
 // Options (environment): DMSNAP_FUZZ_SEED, DMSNAP_FUZZ_GEOMETRY (count),
-// DMSNAP_FUZZ_DUMPS (count of dump mutants), DMSNAP_FUZZ_JOBS (parallel
-// runs), DMSNAP_TEST_BIN (another build).
+// DMSNAP_FUZZ_DUMPS (count of dump mutants), DMSNAP_FUZZ_NAMES (sets of
+// non-UTF-8 names), DMSNAP_FUZZ_JOBS (parallel runs), DMSNAP_TEST_BIN (another build).
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync, ftruncateSync } from "node:fs";
@@ -225,9 +232,17 @@ function fingerprint(path, regions) {
   return `${st.size}:${st.blocks}:${st.mtimeMs}:${h.digest("hex")}`;
 }
 
+/** A shell word that expands to `bytes` exactly (every byte as an octal escape of printf). */
+const shellBytes = (bytes) => `"$(printf '${[...bytes].map((b) => `\\${b.toString(8).padStart(3, "0")}`).join("")}')"`;
+const shellWord = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** Runs the binary under GNU time; an argument given as a Buffer reaches it as those raw bytes (through sh). */
 function run(args) {
   return new Promise((resolve) => {
-    const child = spawn("/usr/bin/time", ["-f", "MAXRSS=%M", process.execPath, BIN, ...args], { stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const command = ["/usr/bin/time", "-f", "MAXRSS=%M", process.execPath, BIN];
+    const child = args.some((a) => Buffer.isBuffer(a))
+      ? spawn("sh", ["-c", `exec ${[...command.map(shellWord), ...args.map((a) => (Buffer.isBuffer(a) ? shellBytes(a) : shellWord(a)))].join(" ")}`], { stdio: ["ignore", "pipe", "pipe"], detached: true })
+      : spawn(command[0], [...command.slice(1), ...args], { stdio: ["ignore", "pipe", "pipe"], detached: true });
     let out = "";
     let err = "";
     // Outputs can be large (a lossless dump): keep the start and the end.
@@ -294,9 +309,67 @@ for (const [what, text] of hostileDumps(1 + r.int(8))) {
   dumps.push({ name: `hostile dump: ${what} (${(text.length / 2 ** 20).toFixed(1)} MB)`, cow: path, origin: path, regions: null });
 }
 inputs.push(...dumps);
+/** Seeded non-UTF-8 names: ASCII with 1 to 3 bytes that break UTF-8 (a lone continuation byte, a lead byte without its tail, 0xff). */
+function badName(rr, ext) {
+  const parts = [Buffer.from(`n${rr.int(1000)}`)];
+  for (let k = 0; k <= rr.int(3); k++) parts.push(Buffer.from([rr.pick([0x80, 0xa9, 0xbf, 0xc3, 0xe9, 0xf0, 0xfe, 0xff])]), Buffer.from(rr.pick(["", "x", "caf"])));
+  parts.push(Buffer.from(ext));
+  return Buffer.concat(parts);
+}
+const NAMES = Number(process.env.DMSNAP_FUZZ_NAMES ?? 6);
+const nameSets = [];
+{
+  const rr = rng(SEED ^ 0x5eed);
+  const good = inputs[0];
+  for (let k = 0; k < NAMES; k++) {
+    const dir = join(work, `names-${k}`);
+    mkdirSync(dir);
+    const at = (name) => Buffer.concat([Buffer.from(`${dir}/`), name]);
+    const files = { cow: badName(rr, ".cow"), origin: badName(rr, ".img"), dump: badName(rr, ".json"), out: badName(rr, ".out") };
+    // The real files under non-UTF-8 names, and at each name Node would decode to, a decoy.
+    writeFileSync(at(files.cow), readFileSync(good.cow));
+    writeFileSync(at(files.origin), readFileSync(good.origin));
+    writeFileSync(at(files.dump), "{}");
+    writeFileSync(at(files.out), "an existing output\n");
+    for (const name of Object.values(files)) writeFileSync(join(dir, name.toString("utf8")), "decoy: the name Node's lossy decoding gives\n");
+    nameSets.push({ dir, files: Object.fromEntries(Object.entries(files).map(([k2, v]) => [k2, at(v)])), cow: join(dir, "ok.cow"), origin: join(dir, "ok.img") });
+    writeFileSync(join(dir, "ok.cow"), readFileSync(good.cow));
+    writeFileSync(join(dir, "ok.img"), readFileSync(good.origin));
+  }
+}
+/** Every file in a names folder: name (as hex) and fingerprint. */
+const folderPrint = (dir) =>
+  readdirSync(dir, { encoding: "buffer" })
+    .map((n) => `${n.toString("hex")}=${fingerprint(Buffer.concat([Buffer.from(`${dir}/`), n]), null)}`)
+    .sort()
+    .join(",");
 
 const jobs = [];
 let seq = 0;
+for (const set of nameSets) {
+  const f = set.files;
+  for (const args of [
+    ["dump", f.cow],
+    ["dump", f.cow, "--json"],
+    ["dump", f.cow, "--lossless"],
+    ["dump", set.cow, "-o", f.out, "--force"],
+    ["check", f.cow, "--json"],
+    ["usage", f.cow],
+    ["map", f.cow, "--svg", "-"],
+    ["map", set.cow, "--svg", f.out, "--force"],
+    ["export", "--origin", f.origin, "--cow", set.cow, "-o", join(set.dir, "view.img")],
+    ["export", "--origin", set.origin, "--cow", set.cow, "-o", f.out, "--force", "--json"],
+    ["repair", f.cow, "-o", join(set.dir, "fixed.cow")],
+    ["repair", set.cow, "-o", f.out, "--force"],
+    ["restore", f.dump, "--cow", join(set.dir, "restored.cow")],
+    ["restore", "-i", join(set.dir, "ok.cow"), "-o", f.out, "--force"],
+    ["create", "--cow", f.out, "--chunk-size", "8", "--size", "1MiB"],
+    ["write", "--origin", set.origin, "--cow", set.cow, "--offset", "0", "--input", f.dump],
+    ["merge", "--origin", f.origin, "--cow", f.cow],
+  ]) {
+    jobs.push({ input: { name: `non-UTF-8 names ${set.dir.slice(work.length + 1)}`, folder: set.dir }, args, expect: "PATH_NOT_UTF8" });
+  }
+}
 for (const input of inputs) {
   if (dumps.includes(input)) {
     // The dump is the input; the COW is a new file (removed after the run).
@@ -331,10 +404,12 @@ async function worker() {
   while (next < jobs.length) {
     const job = jobs[next++];
     const { input, args } = job;
-    const before = [fingerprint(input.cow, input.regions), fingerprint(input.origin, input.originRegions ?? null)];
+    const print = () => (input.folder ? [folderPrint(input.folder), ""] : [fingerprint(input.cow, input.regions), fingerprint(input.origin, input.originRegions ?? null)]);
+    const before = print();
     const res = await run(args);
-    const after = [fingerprint(input.cow, input.regions), fingerprint(input.origin, input.originRegions ?? null)];
+    const after = print();
     const why = [];
+    if (job.expect && !(res.status === 2 && new RegExp(`\\b${job.expect}\\b`).test(res.stdout + res.stderr))) why.push(`expected ${job.expect}, exit 2; got exit ${res.status}`);
     if (res.hung) {
       hangs++;
       why.push(`hang over ${HANG_MS / 1000} s`);
@@ -358,9 +433,9 @@ async function worker() {
       modified++;
       why.push("an input changed");
     }
-    if (why.length) failures.push({ run: `dmsnap ${args.join(" ")}`, input: input.name, why: why.join("; "), stderr: res.stderr.slice(0, 400) });
+    if (why.length) failures.push({ run: `dmsnap ${args.map((a) => (Buffer.isBuffer(a) ? JSON.stringify(a.toString("latin1")) : a)).join(" ")}`, input: input.name, why: why.join("; "), stderr: res.stderr.slice(0, 400) });
     // Outputs of export and map go away at once (sparse geometry makes large ones).
-    for (const a of args) if (a.startsWith(join(work, "out-"))) rmSync(a, { force: true });
+    for (const a of args) if (typeof a === "string" && a.startsWith(join(work, "out-"))) rmSync(a, { force: true });
   }
 }
 await Promise.all(Array.from({ length: JOBS }, worker));
@@ -369,7 +444,7 @@ rmSync(work, { recursive: true, force: true });
 
 for (const f of failures.slice(0, 20)) console.log(`FAIL ${f.run}\n     input ${f.input}: ${f.why}\n     ${f.stderr.split("\n").slice(0, 4).join("\n     ")}`);
 console.log(
-  `fuzz: seed ${SEED}, ${inputs.length} inputs (${inputs.length - GEOMETRY - dumps.length} conformance mutants, ${GEOMETRY} sparse geometries, ${dumps.length} lossless dumps), ${jobs.length} runs in ${seconds.toFixed(1)} s; ` +
+  `fuzz: seed ${SEED}, ${inputs.length} inputs (${inputs.length - GEOMETRY - dumps.length} conformance mutants, ${GEOMETRY} sparse geometries, ${dumps.length} lossless dumps) and ${NAMES} sets of non-UTF-8 names, ${jobs.length} runs in ${seconds.toFixed(1)} s; ` +
     `exits 0/1/2: ${exits[0]}/${exits[1]}/${exits[2]}; stack traces ${stackTraces}, other exits ${badExits}, hangs ${hangs}, over ${BOUND_KIB / 1024} MiB ${overBound}, inputs modified ${modified}; ` +
     `max RSS ${(maxRss / 1024).toFixed(1)} MiB (${maxRssRun})`,
 );

@@ -38,11 +38,8 @@ writeFileSync(patch, sector("NEW DATA written to the origin after the snapshot")
 process.stdout.write(`\n$ for i in 0..39: dmsnap write --origin origin.img --cow cow.img --offset $((i*3*512)) --input patch.bin\n`);
 for (let i = 0; i < 40; i++) {
   const write = ["node", "dmsnap", "write", "--origin", origin, "--cow", cow, "--offset", String(sectorBytes(i * 3)), "--input", patch];
-  // Quiet: the JSON result of each write is not shown.
-  const out = process.stdout.write;
-  process.stdout.write = (() => true) as typeof process.stdout.write;
-  await main([...write, "--json"]);
-  process.stdout.write = out;
+  // Quiet: the result of each write is not shown.
+  await main([...write, "--quiet"]);
   if (process.exitCode) throw new Error(`write ${i} failed`);
 }
 const snapPatch = join(dir, "snap.bin");

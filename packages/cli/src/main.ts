@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { commands } from "./commands/index.js";
-import { Exit } from "./util/errors.js";
+import { describeError, Exit } from "./util/errors.js";
+import { refuseLossyArguments } from "./util/paths.js";
 import { printError, setQuiet } from "./util/output.js";
 
 // The one place the version lives is package.json; the bundler inlines it.
@@ -43,8 +44,7 @@ function usageError(err: CommanderError, argv: readonly string[], program: Comma
   // `dmsnap` alone: commander has printed the help on stderr.
   if (err.code === "commander.help") process.exit(Exit.Usage);
   const args = argv.slice(2);
-  const end = args.indexOf("--");
-  const json = (end < 0 ? args : args.slice(0, end)).includes("--json");
+  const json = jsonRequested(args);
   const command = args.find((a) => program.commands.some((c) => c.name() === a));
   const code = USAGE_CODES[err.code] ?? "USAGE";
   const message = err.message.replace(/^error: /, "").replace(/\.$/, "");
@@ -53,5 +53,20 @@ function usageError(err: CommanderError, argv: readonly string[], program: Comma
 }
 
 export async function main(argv: string[] = process.argv): Promise<void> {
+  // The path rule: an argument Node could not decode exactly is refused before anything is opened.
+  try {
+    refuseLossyArguments(argv);
+  } catch (e) {
+    const { code, message, exitCode } = describeError(e);
+    printError(jsonRequested(argv.slice(2)), code, message);
+    process.exitCode = exitCode;
+    return;
+  }
   await makeProgram(argv).parseAsync(argv);
+}
+
+/** --json among the options (not after `--`). */
+function jsonRequested(args: readonly string[]): boolean {
+  const end = args.indexOf("--");
+  return (end < 0 ? args : args.slice(0, end)).includes("--json");
 }

@@ -75,11 +75,24 @@ const long = (o: Option): string => o.long!;
 const required = (c: Command): Option[] => optionsOf(c).filter((o) => o.mandatory);
 const conflictsOf = (o: Option): string[] => (o as Option & { conflictsWith: string[] }).conflictsWith;
 
+/**
+ * Inputs a command requires in one of two spellings (restore: the argument or
+ * thin_restore's -i; --cow or -o): commander cannot declare them required, the
+ * command checks them. The first spelling is the one filled in.
+ */
+const ONE_OF: Record<string, string[][]> = {
+  restore: [
+    ["dump", "--input"],
+    ["--cow", "--output"],
+  ],
+};
+
 /** Every required argument and option filled with a value of its kind; `omit` leaves one out. */
 function fullInvocation(c: Command, dir: string, omit?: string): string[] {
   const out: string[] = [c.name()];
-  for (const a of argsOf(c)) if (a.required && a.name() !== omit) out.push(filler(a.name(), dir, a.name()));
-  for (const o of required(c)) if (long(o) !== omit) out.push(long(o), filler(placeholderOf(o)!, dir, long(o).slice(2)));
+  const oneOf = (ONE_OF[c.name()] ?? []).map((forms) => forms[0]!);
+  for (const a of argsOf(c)) if ((a.required || oneOf.includes(a.name())) && a.name() !== omit) out.push(filler(a.name(), dir, a.name()));
+  for (const o of optionsOf(c)) if ((o.mandatory || oneOf.includes(long(o))) && long(o) !== omit) out.push(long(o), filler(placeholderOf(o)!, dir, long(o).slice(2)));
   return out;
 }
 const withOption = (o: Option, dir: string): string[] => {
@@ -192,7 +205,7 @@ describe.each(commands.map((c) => [c.name(), c] as const))("dmsnap %s", (name, c
     expect(readdirSync(dir)).toEqual([]);
   });
 
-  const requiredInputs = [...argsOf(c).filter((a) => a.required).map((a) => a.name()), ...required(c).map(long)];
+  const requiredInputs = [...argsOf(c).filter((a) => a.required).map((a) => a.name()), ...required(c).map(long), ...(ONE_OF[name] ?? []).map((forms) => forms[0]!)];
   it.concurrent.each(requiredInputs)("without %s: exit 2, MISSING_ARGUMENT (plain and --json)", async (input) => {
     const dir = tempDir();
     const plain = await run(fullInvocation(c, dir, input));
@@ -274,5 +287,58 @@ describe.each(commands.map((c) => [c.name(), c] as const))("dmsnap %s", (name, c
   it("every error code its source can raise is documented", () => {
     const source = readFileSync(new URL(`../src/commands/${name}.ts`, import.meta.url), "utf8");
     for (const m of source.matchAll(/CliError\(\s*"([A-Z_0-9]+)"/g)) expect(documented(m[1]), `${name}: ${m[1]} is not in docs/cli.md or docs/format.md`).toBe(true);
+  });
+});
+
+/**
+ * One rule for a target that already holds data (issue #23): whether it is a
+ * file where a new one would be made (OUTPUT_EXISTS), a snapshot header
+ * (restore's COW_EXISTS, create's ALREADY_INITIALISED) or other data
+ * (TARGET_NOT_BLANK), the refusal is exit 2, as a usage error: nothing was
+ * read as an image; choose another target or --force. The target is untouched.
+ */
+describe("an output that already holds data: exit 2 in every command, target untouched", () => {
+  const rows: Array<[string, (f: Files, d: string) => { args: string[]; target: string }, string]> = [
+    ["export", (f, d) => ({ args: ["export", "--origin", f.origin, "--cow", f.cow, "-o", existing(d)], target: existing(d) }), "OUTPUT_EXISTS"],
+    ["dump -o", (f, d) => ({ args: ["dump", f.cow, "-o", existing(d)], target: existing(d) }), "OUTPUT_EXISTS"],
+    ["map --svg", (f, d) => ({ args: ["map", f.cow, "--svg", existing(d)], target: existing(d) }), "OUTPUT_EXISTS"],
+    ["repair -o", (f, d) => ({ args: ["repair", f.cow, "-o", existing(d)], target: existing(d) }), "OUTPUT_EXISTS"],
+    ["create over a snapshot", (f) => ({ args: ["create", "--cow", f.cow, "--chunk-size", "8"], target: f.cow }), "ALREADY_INITIALISED"],
+    ["restore over a snapshot", (f) => ({ args: ["restore", f.dump, "--cow", f.cow], target: f.cow }), "COW_EXISTS"],
+    ["restore -i -o over a snapshot", (f) => ({ args: ["restore", "-i", f.dump, "-o", f.cow], target: f.cow }), "COW_EXISTS"],
+  ];
+  const existing = (d: string): string => {
+    const p = join(d, "existing.out");
+    if (!existsSync(p)) writeFileSync(p, "someone's file\n");
+    return p;
+  };
+  it.concurrent.each(rows)("%s: exit 2 (plain and --json)", async (_name, make, code) => {
+    const { f, dir } = freshFiles();
+    const { args, target } = make(f, dir);
+    const before = sha(target);
+    const plain = await run(args);
+    expect([plain.status, stderrCode(plain)]).toEqual([2, code]);
+    const json = await run([...args, "--json"]);
+    expect([json.status, jsonError(json)?.code]).toEqual([2, code]);
+    expect(sha(target)).toBe(before);
+    expect(documented(code)).toBe(true);
+  });
+});
+
+describe("restore takes thin_restore's spelling", () => {
+  it.concurrent("restore -i DUMP -o COW restores as restore DUMP --cow COW", async () => {
+    const { f, dir } = freshFiles();
+    const a = await run(["restore", "-i", f.dump, "-o", join(dir, "a.cow")]);
+    const b = await run(["restore", f.dump, "--cow", join(dir, "b.cow")]);
+    expect([a.status, b.status]).toEqual([0, 0]);
+    expect(sha(join(dir, "a.cow"))).toBe(sha(join(dir, "b.cow")));
+  });
+  it.concurrent("both spellings of one input: CONFLICTING_OPTIONS, exit 2, nothing written", async () => {
+    const { f, dir } = freshFiles();
+    for (const args of [["restore", f.dump, "-i", f.dump, "--cow", join(dir, "c.cow")], ["restore", f.dump, "--cow", join(dir, "c.cow"), "-o", join(dir, "d.cow")]]) {
+      const r = await run(args);
+      expect([r.status, stderrCode(r)]).toEqual([2, "CONFLICTING_OPTIONS"]);
+    }
+    expect(existsSync(join(dir, "c.cow")) || existsSync(join(dir, "d.cow"))).toBe(false);
   });
 });

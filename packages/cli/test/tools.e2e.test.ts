@@ -174,11 +174,11 @@ describe("dmsnap dump --lossless and restore", () => {
     }
   });
 
-  it("refuses to overwrite a snapshot (COW_EXISTS, exit 1) unless --force, and then replaces it", () => {
+  it("refuses to overwrite a snapshot (COW_EXISTS, exit 2 as every output that exists) unless --force, and then replaces it", () => {
     const dumpFile = join(dir, "rt-multi.json");
     const target = writeTemp(dir, "rt-target.img", buildCow({ chunkSize: 1, exceptions: [1, 2, 3], deviceChunks: 100 }).bytes);
     const r = untouched([target], "restore", dumpFile, "--cow", target);
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/COW_EXISTS: .*dump --lossless.*--force/);
     const f = dmsnap("restore", dumpFile, "--cow", target, "--force", "--json", "--progress", "json");
     expect(f.status).toBe(0);

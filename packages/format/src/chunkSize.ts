@@ -16,7 +16,7 @@ export function chunkSizeProblem(chunkSize: number, logicalBlockSize = SECTOR_SI
     return `chunk size ${chunkSize} is not a multiple of the device's logical block size (${logicalBlockSize} bytes)`;
   }
   if (chunkSize > MAX_CHUNK_SIZE) {
-    return `chunk size ${chunkSize} is larger than the maximum of ${MAX_CHUNK_SIZE} sectors`;
+    return `chunk size ${chunkSize} is above the kernel's limit of ${MAX_CHUNK_SIZE} sectors (INT_MAX >> 9), so the largest is ${highestPowerOfTwo(MAX_CHUNK_SIZE)} (1 GiB)`;
   }
   return null;
 }

@@ -39,20 +39,25 @@ export const StoreErrorCode = {
 } as const;
 export type StoreErrorCode = (typeof StoreErrorCode)[keyof typeof StoreErrorCode];
 
-/** Exit status the CLI uses for each code (1: the image or operation was refused; 2: usage or I/O). */
+/**
+ * Exit status the CLI uses for each code (1: the image or operation was
+ * refused; 2: usage or I/O). A target that already holds data (a snapshot
+ * header, anything non-blank) is 2, as the CLI's OUTPUT_EXISTS: nothing was
+ * read as an image; choose another target or --force (docs/cli.md).
+ */
 const EXIT: Record<StoreErrorCode, number> = {
   NO_SPACE: 1,
   IO_ERROR: 2,
   SNAPSHOT_INVALID: 1,
   OVERFLOW: 1,
   ORIGIN_SIZE: 2,
-  ALREADY_INITIALISED: 1,
+  ALREADY_INITIALISED: 2,
   INVALID_ARGUMENT: 2,
   SAME_FILE: 2,
   NEW_CHUNK_BEYOND_DEVICE: 1,
   TARGET_TOO_SMALL: 1,
-  COW_EXISTS: 1,
-  TARGET_NOT_BLANK: 1,
+  COW_EXISTS: 2,
+  TARGET_NOT_BLANK: 2,
   NEW_COW_NOT_BLANK: 1,
   NOT_INITIALISED: 1,
   CHUNK_SIZE_UNKNOWN: 1,
@@ -80,9 +85,11 @@ export function isStoreError(e: unknown, code?: StoreErrorCode): e is StoreError
   return e instanceof StoreError && (code === undefined || e.code === code);
 }
 
-/** Wraps a failed device operation (a Node system error or an injected fault). */
-export function ioError(e: unknown, doing: string): StoreError {
+const COW_NEXT_STEP = "check the device (dmesg, free space) and run 'dmsnap dump' on the COW to see what was written";
+
+/** Wraps a failed device operation (a Node system error or an injected fault); `next` replaces the advice about the COW (for a device that is not one: an output). */
+export function ioError(e: unknown, doing: string, next: string = COW_NEXT_STEP): StoreError {
   if (e instanceof StoreError) return e;
   const detail = e instanceof Error ? e.message : String(e);
-  return new StoreError(StoreErrorCode.IoError, `${doing} failed: ${detail}; check the device (dmesg, free space) and run 'dmsnap dump' on the COW to see what was written`, { cause: e });
+  return new StoreError(StoreErrorCode.IoError, `${doing} failed: ${detail}; ${next}`, { cause: e });
 }

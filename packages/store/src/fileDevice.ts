@@ -16,6 +16,8 @@ export interface FileDeviceOptions {
   noSync?: boolean;
   /** The device's logical block size in bytes (blockDeviceLogicalBlockSize); 512 for a file. */
   logicalBlockSize?: number;
+  /** The next step an I/O error message gives (default: the advice about a COW; an output being built says it was not put in place). */
+  nextStep?: string;
 }
 
 /**
@@ -80,7 +82,7 @@ export class FileDevice implements BlockDevice {
       try {
         ({ bytesRead: n } = await this.handle.read(buf, done, buf.length - done, offset + done));
       } catch (e) {
-        throw ioError(e, `reading ${buf.length} bytes at offset ${offset} of ${this.path}`);
+        throw ioError(e, `reading ${buf.length} bytes at offset ${offset} of ${this.path}`, this.options.nextStep);
       }
       if (n === 0) {
         buf.fill(0, done);
@@ -99,7 +101,7 @@ export class FileDevice implements BlockDevice {
         const { bytesWritten } = await this.handle.write(data, done, data.length - done, offset + done);
         done += bytesWritten;
       } catch (e) {
-        throw ioError(e, `writing ${data.length} bytes at offset ${offset} of ${this.path}`);
+        throw ioError(e, `writing ${data.length} bytes at offset ${offset} of ${this.path}`, this.options.nextStep);
       }
     }
     if (flags.fua) await this.flush();
@@ -110,7 +112,7 @@ export class FileDevice implements BlockDevice {
     try {
       await this.handle.datasync();
     } catch (e) {
-      throw ioError(e, `flushing ${this.path}`);
+      throw ioError(e, `flushing ${this.path}`, this.options.nextStep);
     }
   }
 

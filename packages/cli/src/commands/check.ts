@@ -6,6 +6,7 @@ import { pieceReader } from "../util/streamCow.js";
 import { openImage } from "../util/imageFile.js";
 import { parseSectors, parseSize, quietOption } from "../util/options.js";
 import { runCommand } from "../util/output.js";
+import { writeStdout } from "../util/textSink.js";
 import { makeProgress, progressOption, type Progress, type ProgressMode } from "../util/progress.js";
 import { formatBytes } from "../util/units.js";
 
@@ -68,7 +69,7 @@ Exit: 0 clean (no errors or warnings), 1 problems found, 2 usage or I/O error.`,
           const evidence = diagnosis.image?.state === "new" ? await notBlank(file, diagnosis.image.chunkSize) : null;
           const report = toReport(cow, diagnosis, evidence ? notBlankFinding(evidence) : null);
           if (opts.quiet) return report.summary.clean ? Exit.Ok : Exit.Image;
-          process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : human(report, file.size, report.summary.errors > 0 ? repairAdvice(file, tableChunkSize) : ""));
+          writeStdout(opts.json ? `${JSON.stringify(report)}\n` : human(report, file.size, report.summary.errors > 0 ? repairAdvice(file, tableChunkSize) : ""));
           return report.summary.clean ? Exit.Ok : Exit.Image;
         } finally {
           progress.stop();

@@ -23,12 +23,12 @@ export function register(program: Command): void {
     .command("create")
     .description("initialise a COW device exactly as the kernel's first activation does (header + zeroed area 0)")
     .requiredOption("--cow <file>", "COW file to create (with --size) or an existing zeroed file or device (its header chunk and area 0 all zeros)")
-    .requiredOption("--chunk-size <sectors>", "chunk size in 512-byte sectors (a power of two, e.g. 8 = 4 KiB)")
+    .requiredOption("--chunk-size <sectors>", "chunk size in 512-byte sectors: a power of two from 1 to 2097152 (8 = 4 KiB), or 0 for the kernel's default (32, or the logical block size if larger), as in a dm table")
     .option("--size <bytes>", "create a new blank COW file of this size (K, M, G, T suffixes accepted)")
     .option("--json", "print the result as one JSON object; errors as {\"error\": {code, message}}")
     .addOption(quietOption("print no result line; errors on stderr"))
     .option("--force", "initialise an existing file or device whose header chunk or area 0 is not all zeros (TARGET_NOT_BLANK), destroying what is there")
-    .addHelpText("after", "\nExamples:\n  $ dmsnap create --cow snap.cow --chunk-size 8 --size 64M\n  $ dmsnap create --cow /dev/vg/cow --chunk-size 16\n\nExit: 0 initialised, 1 refused (already a snapshot, corrupt header, TARGET_NOT_BLANK), 2 usage or I/O error.")
+    .addHelpText("after", "\nExamples:\n  $ dmsnap create --cow snap.cow --chunk-size 8 --size 64M\n  $ dmsnap create --cow /dev/vg/cow --chunk-size 16\n\nExit: 0 initialised, 1 refused (corrupt header), 2 usage or I/O error, or --cow already holds a snapshot (ALREADY_INITIALISED), exists (OUTPUT_EXISTS) or is not blank (TARGET_NOT_BLANK).")
     .action((opts: CreateOpts) =>
       runCommand(!!opts.json, async () => {
         const chunkSize = parseSectors(opts.chunkSize, "--chunk-size");
@@ -37,7 +37,7 @@ export function register(program: Command): void {
         say(
           opts.json
             ? `${JSON.stringify(r)}\n`
-            : `${r.created ? "created" : "initialised"} ${r.cow}: ${formatBytes(r.deviceBytes)}, chunk size ${r.chunkSize} sectors, room for ${r.capacity} exceptions; status ${r.status}\n`,
+            : `${r.created ? "created" : "initialised"} ${r.cow}: ${formatBytes(r.deviceBytes)}, chunk size ${r.chunkSize} sectors${chunkSize === 0 ? " (the kernel's default for --chunk-size 0)" : ""}, room for ${r.capacity} exceptions; status ${r.status}\n`,
         );
       }),
     );
@@ -53,6 +53,7 @@ async function create(path: string, chunkSize: number, size: number | undefined,
   try {
     statSync(followLinks(path, "--cow"));
   } catch (e) {
+    if (e instanceof CliError) throw e;
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw fileError(e, path, "look up --cow");
     exists = false;
   }

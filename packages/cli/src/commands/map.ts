@@ -19,6 +19,7 @@ import { cleanUpOnSignals, createOutput, type Output } from "../util/outputs.js"
 import { pieceReader } from "../util/streamCow.js";
 import { conflicting, parseSectors, quietOption } from "../util/options.js";
 import { runCommand, say } from "../util/output.js";
+import { writeStdout } from "../util/textSink.js";
 import { formatBytes } from "../util/units.js";
 
 // The renderer lives in @dmsnap/format (shared with the browser explorer).
@@ -123,7 +124,7 @@ Exit: 0 written, 1 the image cannot be laid out (CHUNK_SIZE_UNKNOWN), 2 usage or
         }
         const r = renderMap(input);
         if (!out) {
-          process.stdout.write(r.svg);
+          writeStdout(r.svg);
           return;
         }
         try {

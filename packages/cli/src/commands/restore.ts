@@ -8,12 +8,16 @@ import { readLosslessDump } from "@dmsnap/format";
 import { pieceReader } from "../util/streamCow.js";
 import { restoreMetadata } from "@dmsnap/store";
 import { runCommand, say } from "../util/output.js";
-import { quietOption } from "../util/options.js";
+import { conflicting, quietOption } from "../util/options.js";
+import { CliError, Exit } from "../util/errors.js";
+import { checkFileName } from "../util/paths.js";
 import { makeProgress, progressOption, type ProgressMode } from "../util/progress.js";
 import { formatBytes } from "../util/units.js";
 
 interface RestoreOptions {
   cow: string;
+  input?: string;
+  output?: string;
   force?: boolean;
   json?: boolean;
   progress?: ProgressMode;
@@ -23,8 +27,10 @@ export function register(program: Command): void {
   program
     .command("restore")
     .description("rebuild a COW device's metadata from a lossless dump ('dmsnap dump --lossless')")
-    .argument("<dump>", "lossless dump file ('-' reads standard input)")
-    .requiredOption("--cow <file>", "COW file or block device to write; a missing file is created (sparse, deviceBytes long)")
+    .argument("[dump]", "lossless dump file ('-' reads standard input); or -i")
+    .option("-i, --input <dump>", "the dump, as thin_restore -i names it (instead of the argument)")
+    .option("--cow <file>", "COW file or block device to write; a missing file is created (sparse, deviceBytes long)")
+    .option("-o, --output <cow>", "the same as --cow, as thin_restore -o names it")
     .option("--force", "overwrite a target that already holds a snapshot header or other data")
     .option("--json", "print one JSON object describing what was written")
     .addOption(quietOption("print no result line; errors on stderr"))
@@ -42,12 +48,18 @@ Examples:
   $ dmsnap dump cow.img --lossless > cow.dump.json
   $ dmsnap restore cow.dump.json --cow rebuilt.img
   $ dmsnap restore cow.dump.json --cow /dev/vg/snap-cow --force
+  $ dmsnap restore -i cow.dump.json -o rebuilt.img      # thin_restore's spelling
 
-Exit: 0 restored, 1 the dump is invalid or the target was refused (COW_EXISTS,
-TARGET_NOT_BLANK, TARGET_TOO_SMALL), 2 usage or I/O error.`,
+Exit: 0 restored, 1 the dump is invalid or the target too small (TARGET_TOO_SMALL),
+2 usage or I/O error, or the target already holds data (COW_EXISTS,
+TARGET_NOT_BLANK: --force).`,
     )
-    .action((dumpPath: string, opts: RestoreOptions) =>
+    .action((dumpArgument: string | undefined, opts: RestoreOptions) =>
       runCommand(!!opts.json, async () => {
+        const dumpPath = oneOf(dumpArgument, "<dump>", opts.input, "--input", "missing required argument 'dump' (or -i/--input <dump>)");
+        opts.cow = oneOf(opts.cow, "--cow", opts.output, "--output", "required option '--cow <file>' (or -o/--output <cow>) not specified");
+        // '-' and '' are refused before the dump is read (the path rule, docs/cli.md).
+        checkFileName(opts.cow, opts.output !== undefined ? "--output" : "--cow", "output");
         // Standard input is spooled to a temporary file: the dump is read twice (check, then write).
         const spool = dumpPath === "-" ? await spoolStdin() : null;
         try {
@@ -109,12 +121,21 @@ async function restoreFrom(source: string, spooled: boolean, opts: RestoreOption
 }
 
 
+/** The value of one of two spellings (thin_restore's -i/-o, or ours): both is CONFLICTING_OPTIONS, neither MISSING_ARGUMENT. */
+function oneOf(a: string | undefined, aName: string, b: string | undefined, bName: string, missing: string): string {
+  if (a !== undefined && b !== undefined) throw conflicting(aName, bName);
+  const value = a ?? b;
+  if (value === undefined) throw new CliError("MISSING_ARGUMENT", `${missing}; run 'dmsnap restore --help' for usage`, Exit.Usage);
+  return value;
+}
+
 /** Whether the path (symlinks followed) names something that exists. */
 function existsFollowing(path: string): boolean {
   try {
     statSync(followLinks(path, "--cow"));
     return true;
   } catch (e) {
+    if (e instanceof CliError) throw e;
     if ((e as { code?: string }).code !== "ENOENT") throw fileError(e, path, "look up --cow");
     return false;
   }

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { applyWrite } from "@dmsnap/store/node";
 import { CliError, Exit } from "../util/errors.js";
 import { closeAll, identify, openDevice, refuseSameFile, type OpenedDevice } from "../util/inputs.js";
+import { inputSource } from "../util/inputSource.js";
 import { runCommand, say } from "../util/output.js";
 import { parseSectors, parseSize, quietOption } from "../util/options.js";
 import { plural } from "../util/units.js";
@@ -44,6 +45,8 @@ export function register(program: Command): void {
         let r;
         try {
           input = await openDevice(opts.input, "--input", false);
+          // Its length is what reading it gives (a /proc or /sys file's size is not), so it is measured first.
+          const data = await inputSource(input);
           origin = await openDevice(opts.origin, "--origin", true);
           cow = await openDevice(opts.cow, "--cow", true);
           r = await applyWrite({
@@ -54,7 +57,7 @@ export function register(program: Command): void {
             target: opts.target,
             overflow: !!opts.overflow,
             ...(chunkSize === undefined ? {} : { chunkSize }),
-            opened: { origin: origin.device, cow: cow.device, input: input.handle, inputBytes: input.size },
+            opened: { origin: origin.device, cow: cow.device, input: data.source, inputBytes: data.bytes },
           });
         } finally {
           await closeAll([cow, origin, input]);

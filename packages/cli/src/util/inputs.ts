@@ -17,6 +17,7 @@ import { blockDeviceLogicalBlockSize, blockDeviceSize, FileDevice, fileIdentity,
 import { CliError, Exit } from "./errors.js";
 import { fileError } from "./ioErrors.js";
 import { lock } from "./locks.js";
+import { checkFileName } from "./paths.js";
 
 /** What makes two paths the same file: device + inode, or for a block device its device number. */
 export type Identity = FileIdentity;
@@ -83,6 +84,7 @@ export function logicalBlockSizeOf(st: Stats, path: string): number {
 
 /** stat that follows symlinks and refuses what we do not open; before open(2), so a FIFO never blocks us. */
 function statInput(path: string, role: string): Stats {
+  checkFileName(path, role, "input");
   let st: Stats;
   try {
     st = statSync(path);

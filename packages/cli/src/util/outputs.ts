@@ -19,12 +19,13 @@
  */
 import { closeSync, constants, lstatSync, openSync, promises as fsp, readdirSync, readlinkSync, statSync, unlinkSync, type Stats } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join } from "node:path";
 import { FileDevice } from "@dmsnap/store/node";
 import { CliError, Exit } from "./errors.js";
 import { fileError } from "./ioErrors.js";
 import { blockDeviceBytes, identityOf, kindName, refuseSameFile, type Named } from "./inputs.js";
 import { lock, tryLock } from "./locks.js";
+import { checkFileName, isUtf8, notUtf8 } from "./paths.js";
 
 export interface OutputOptions {
   /** The option that named it, for messages ("--output"). */
@@ -70,9 +71,15 @@ function sinkOf(handle: fsp.FileHandle, path: string, role: string): OutputSink 
   };
 }
 
-/** Follows symlinks to the file that would be written (which may not exist yet). */
+/**
+ * Follows symlinks to the file that would be written (which may not exist
+ * yet). A relative path stays relative (no process.cwd(): Node decodes a
+ * non-UTF-8 folder name lossily); a link target that is not UTF-8 is refused
+ * (paths.ts).
+ */
 export function followLinks(path: string, role: string): string {
-  let p = resolve(path);
+  checkFileName(path, role, "output");
+  let p = path;
   for (let hops = 0; hops < 40; hops++) {
     let st: Stats;
     try {
@@ -82,7 +89,10 @@ export function followLinks(path: string, role: string): string {
       throw fileError(e, path, `look up ${role}`);
     }
     if (!st.isSymbolicLink()) return p;
-    p = resolve(dirname(p), readlinkSync(p));
+    const link = readlinkSync(p, { encoding: "buffer" });
+    if (!isUtf8(link)) throw notUtf8(`the target of the symbolic link ${role} ${path}`, link, "");
+    const to = link.toString("utf8");
+    p = isAbsolute(to) ? to : join(dirname(p), to);
   }
   throw new CliError("IO_ELOOP", `cannot write ${role} ${path}: too many levels of symbolic links (a loop?); check the links with 'ls -l', or give the real file`, Exit.Usage);
 }
@@ -163,8 +173,23 @@ async function openBlockOutput(path: string, target: string, st: Stats, options:
   };
 }
 
-/** `.NAME.dmsnap-tmp-`: every temporary of NAME starts so (also those of older versions). */
-const tmpPrefix = (name: string): string => `.${name}.dmsnap-tmp-`;
+/**
+ * `.NAME.dmsnap-tmp-`: every temporary of NAME starts so (also those of older
+ * versions). A temporary's name must fit NAME_MAX (255 bytes) whatever NAME's
+ * length: NAME is cut to its first 200 bytes (at a character boundary), which
+ * leaves room for the rest (`.dmsnap-tmp-`, a pid of up to 7 digits, `-`, 8
+ * random hex digits: 229 bytes at most).
+ */
+const tmpPrefix = (name: string): string => `.${shortName(name)}.dmsnap-tmp-`;
+const TMP_NAME_BYTES = 200;
+
+function shortName(name: string): string {
+  const bytes = Buffer.from(name, "utf8");
+  if (bytes.length <= TMP_NAME_BYTES) return name;
+  let end = TMP_NAME_BYTES;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end).toString("utf8");
+}
 
 async function openFileOutput(path: string, target: string, existing: Stats | null, options: OutputOptions): Promise<Output> {
   const { role } = options;
@@ -195,7 +220,8 @@ async function openFileOutput(path: string, target: string, existing: Stats | nu
     kind: "file",
     handle,
     deviceBytes: 0,
-    device: (n) => FileDevice.fromHandle(path, handle, n),
+    // An error names the output and says nothing was put in place (not the COW advice of the store's default).
+    device: (n) => FileDevice.fromHandle(path, handle, n, { nextStep: `${role} ${path} was not put in place (it is built under a temporary name, now removed)` }),
     sink: sinkOf(handle, path, role),
     async commit() {
       if (state !== "open") throw new Error(`output ${path} already ${state}`);
@@ -292,7 +318,8 @@ export function removeStaleTemporaries(dir: string, name: string): number {
   }
   let removed = 0;
   for (const entry of entries) {
-    if (!entry.startsWith(prefix)) continue;
+    // A name Node decoded lossily (U+FFFD) cannot be passed back to unlink exactly: never touched.
+    if (!entry.startsWith(prefix) || entry.includes("\uFFFD")) continue;
     const p = join(dir, entry);
     const pid = Number(entry.slice(prefix.length).split("-")[0]);
     let fd: number;

@@ -6,6 +6,8 @@
  * memory stays at one batch.
  */
 import { writeSync } from "node:fs";
+import { CliError, Exit } from "./errors.js";
+import { IO_HINTS } from "./ioHints.js";
 
 const BATCH_CHARS = 1 << 16;
 /** ByteSink's buffer: big blocks mean few write calls; 1 MiB is the bound on what output holds. */
@@ -14,11 +16,33 @@ const BATCH_BYTES = 1 << 20;
 const SLACK = 64;
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
+/**
+ * What became of standard output: "unused" until a byte of a document is
+ * written, "started" after, "failed" once a write failed. An error found after
+ * the start is not printed as JSON on stdout (it would be spliced into the
+ * document, maybe into a token): printError sends it to stderr.
+ */
+let stdoutState: "unused" | "started" | "failed" = "unused";
+export function stdoutStatus(): "unused" | "started" | "failed" {
+  return stdoutState;
+}
+
+/** The output-error rule: any failed write of standard output is IO_<errno>, exit 2 (docs/cli.md "Safety rules"). */
+export function stdoutError(e: unknown): CliError {
+  const code = (e as { code?: string }).code ?? "EIO";
+  const hint = IO_HINTS[code];
+  const what = e instanceof Error ? e.message : String(e);
+  return new CliError(`IO_${code}`, `cannot write to standard output: ${what}; the output is incomplete${hint ? `; ${hint}` : ""}`, Exit.Usage);
+}
+
 /** Writes bytes [0, length) of `buf` to stdout, waiting while a non-blocking pipe is full; a closed pipe ends the run quietly. */
 export function writeStdoutBytes(buf: Uint8Array, length = buf.length): void {
+  if (stdoutState === "failed") throw stdoutError({ code: "EIO", message: "an earlier write failed" });
   for (let done = 0; done < length; ) {
     try {
-      done += writeSync(1, buf, done, length - done);
+      const n = writeSync(1, buf, done, length - done);
+      if (n > 0) stdoutState = "started";
+      done += n;
     } catch (e) {
       const code = (e as { code?: string }).code;
       if (code === "EAGAIN") {
@@ -26,7 +50,21 @@ export function writeStdoutBytes(buf: Uint8Array, length = buf.length): void {
         continue;
       }
       if (code === "EPIPE") process.exit(process.exitCode ?? 0);
-      throw e;
+      stdoutState = "failed";
+      throw stdoutError(e);
+    }
+  }
+}
+
+/** Writes `text` to stderr (waiting on a full non-blocking pipe); a failing stderr is ignored: nothing could report it. */
+export function writeStderr(text: string): void {
+  const buf = Buffer.from(text, "utf8");
+  for (let done = 0; done < buf.length; ) {
+    try {
+      done += writeSync(2, buf, done, buf.length - done);
+    } catch (e) {
+      if ((e as { code?: string }).code !== "EAGAIN") return;
+      Atomics.wait(pause, 0, 0, 1);
     }
   }
 }

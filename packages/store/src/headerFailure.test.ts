@@ -93,6 +93,17 @@ describe("an invalidation whose header write fails", () => {
     expect(next.view).toEqual(snapshotted);
   });
 
+  it("later origin writes issued together share one retried header write", async () => {
+    const { origin, cow, snap, headerWrites } = await setup();
+    readOnly(cow);
+    await expect(snap.writeOrigin(5 * CB, new Uint8Array(4).fill(0x55))).rejects.toMatchObject({ code: "IO_ERROR" });
+    const before = origin.bytes.slice();
+    const results = await Promise.allSettled([8, 9, 10].map((c) => snap.writeOrigin(c * CB, new Uint8Array(4).fill(c))));
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected", "rejected"]);
+    expect(headerWrites()).toBe(2); // the first one, and one retry for all three
+    expect(origin.bytes).toEqual(before);
+  });
+
   it("once the COW takes writes again, the retried header write makes the invalidation durable and the origin write goes on", async () => {
     const { origin, mem, cow, snap } = await setup();
     readOnly(cow);

@@ -206,11 +206,6 @@ export class Snapshot {
     return headerNotDurableError(this, `the origin write of ${length} bytes at offset ${offset} was not written`);
   }
 
-  /** The snapshot was invalidated in memory, but no valid = 0 header is durable: the COW still says valid. */
-  get invalidationNotDurable(): boolean {
-    return !this.valid && !this.store.invalidOnDisk;
-  }
-
   /** Writes the snapshot itself. */
   async writeSnapshot(offset: number, data: Uint8Array): Promise<void> {
     this.requireReadable();

@@ -10,7 +10,7 @@
  *    ending with a crash image (any subset of the non-durable writes landed,
  *    whole; torn writes are not modelled) and its activation.
  */
-import { chunkBytes } from "@dmsnap/format";
+import { chunkBytes, chunkOffset } from "@dmsnap/format";
 import { AutoScheduler, ManualScheduler, SimDevice } from "./crash.js";
 import { PersistentStore } from "./store.js";
 import { MemoryDevice } from "./device.js";
@@ -175,7 +175,8 @@ export async function recordTraces(o: RecordOptions = {}): Promise<Recorded> {
  */
 export async function headerFailureTrace(seed: number): Promise<TracedRun> {
   const sched = new ManualScheduler();
-  const cow = new SimDevice(staleCowImage(40 * 512, 1, new Rng(seed)), sched, { flushAtSubmit: true });
+  const cb = chunkBytes(1);
+  const cow = new SimDevice(staleCowImage(40 * cb, 1, new Rng(seed)), sched, { flushAtSubmit: true });
   const tracer = new ModelTracer(1, cow);
   cow.tracer = tracer;
   const settle = async (fail: (offset: number) => boolean = () => false) => {
@@ -190,8 +191,8 @@ export async function headerFailureTrace(seed: number): Promise<TracedRun> {
   const store = await opening;
   const a = store.prepare();
   const b = store.prepare();
-  void cow.write(a * 512, new Uint8Array(512).fill(1)); // the copies
-  void cow.write(b * 512, new Uint8Array(512).fill(2));
+  void cow.write(chunkOffset(1, a), new Uint8Array(cb).fill(1)); // the copies
+  void cow.write(chunkOffset(1, b), new Uint8Array(cb).fill(2));
   await settle();
   const commits = [store.commit(1000, a), store.commit(1001, b)];
   await settle();

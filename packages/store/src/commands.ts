@@ -10,7 +10,7 @@ import { capacity, decodeCowAsync, deviceSectors, SECTOR_SIZE, validateChunkSize
 import { deviceReader } from "./device.js";
 import { FileDevice } from "./fileDevice.js";
 import { StoreError, StoreErrorCode } from "./errors.js";
-import { Snapshot } from "./snapshot.js";
+import { HeaderNotDurableError, headerNotDurableError, Snapshot } from "./snapshot.js";
 import { copyRange, reserve } from "./reserve.js";
 import { PersistentStore } from "./store.js";
 import { refuseSame, syncDir } from "./fsPaths.js";
@@ -202,7 +202,18 @@ export async function applyWrite(options: WriteOptions): Promise<WriteResult> {
         if (bytesRead === 0) throw new StoreError(StoreErrorCode.IoError, `${options.input} ended early at byte ${done + got}`);
         got += bytesRead;
       }
-      if (target === "origin") await snap.writeOrigin(options.offset + done, piece);
+      if (target === "origin") {
+        try {
+          await snap.writeOrigin(options.offset + done, piece);
+        } catch (e) {
+          // Invalidated but not on disk: this piece and the rest are not written (docs/store.md, "A failed invalidation").
+          if (!(e instanceof HeaderNotDurableError)) throw e;
+          throw headerNotDurableError(
+            snap,
+            `the origin was NOT written (${length - done} bytes at offset ${options.offset + done}${done > 0 ? `; the ${done} bytes before them were, their old data kept in the snapshot` : ""})`,
+          );
+        }
+      }
       else await snap.writeSnapshot(options.offset + done, piece);
       done += n;
     }

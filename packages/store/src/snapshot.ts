@@ -8,7 +8,12 @@
  *   origin writes to that chunk) while a snapshot read of the old data is in flight.
  * - origin write: every touched chunk without an exception is copied to a newly
  *   prepared COW chunk and committed; the origin write waits for the commits.
- *   No space: the snapshot is invalidated (header written) and the write goes on.
+ *   No space (or a failed copy or commit): the snapshot is invalidated and the
+ *   write goes on once the valid = 0 header is durable. If that header write
+ *   fails, the write fails with an I/O error and is not written; each later
+ *   origin write that needs a copy retries the header write first and fails
+ *   the same way if it fails again (writes to chunks with a committed
+ *   exception go on). The COW then still says valid, and its view is intact.
  * - snapshot write: allocate (copy the origin chunk unless the write covers it
  *   all), commit, then write into the COW chunk. No space: Overflow in overflow
  *   mode, otherwise the snapshot is invalidated; the write fails either way.
@@ -132,9 +137,15 @@ export class Snapshot {
     return out;
   }
 
-  /** Writes the origin, copying each touched chunk to the COW first. */
+  /**
+   * Writes the origin, copying each touched chunk to the COW first. Throws
+   * IO_ERROR without writing anything when the snapshot has been invalidated
+   * but its valid = 0 header could not be written (see the file's comment).
+   */
   async writeOrigin(offset: number, data: Uint8Array): Promise<void> {
     checkRange(this.origin, offset, data.length, "origin write");
+    // Header writes settled before this write: one settling while it waits was made on its behalf.
+    const attemptsBefore = this.store.headerAttempts;
     const waits: Promise<boolean>[] = [];
     if (this.valid && data.length > 0) {
       const last = Math.floor((offset + data.length - 1) / this.cb);
@@ -160,12 +171,39 @@ export class Snapshot {
     // header write that says so: a crash in between would leave a valid
     // header over post-snapshot origin data (Linux 6.1 lets it pass;
     // docs/kernel-findings.md, model configuration origin-before-header).
-    if (this.invalidation && this.originWaitsHeader) await this.invalidation;
+    if (this.invalidation && this.originWaitsHeader) {
+      await this.invalidation;
+      if (!this.store.invalidOnDisk && data.length > 0 && this.needsCopy(offset, data.length)) await this.releaseByHeader(offset, data.length, attemptsBefore);
+    }
     try {
       await this.origin.write(offset, data);
     } catch (e) {
       throw ioError(e, `writing ${data.length} bytes at offset ${offset} of the origin`);
     }
+  }
+
+  /** Some chunk of the range has no committed exception: its old data lives only on the origin. */
+  private needsCopy(offset: number, length: number): boolean {
+    const last = Math.floor((offset + length - 1) / this.cb);
+    for (let c = chunkAtByte(this.chunkSize, offset); c <= last; c++) if (this.index.get(c) < 0) return true;
+    return false;
+  }
+
+  /**
+   * The invalidating header write failed and this origin write needs a copy:
+   * it may go on only once valid = 0 is durable. A write that saw a header
+   * write fail while it waited (it triggered the invalidation, or waited on
+   * it) fails at once (the model's FailOriginWrite); a later one first
+   * retries the header write (RetryHeaderWrite) and fails if that fails too.
+   */
+  private async releaseByHeader(offset: number, length: number, attemptsBefore: number): Promise<void> {
+    if (this.store.headerAttempts === attemptsBefore) await this.store.retryHeaderWrite();
+    if (this.store.invalidOnDisk) return;
+    throw this.headerNotDurableError(offset, length);
+  }
+
+  private headerNotDurableError(offset: number, length: number): HeaderNotDurableError {
+    return headerNotDurableError(this, `the origin write of ${length} bytes at offset ${offset} was not written`);
   }
 
   /** Writes the snapshot itself. */
@@ -345,6 +383,29 @@ export class Snapshot {
       else this.drainWaiters.set(c, [resolve]);
     });
   }
+}
+
+/** An origin write refused because the snapshot's valid = 0 header is not durable (code IO_ERROR). */
+export class HeaderNotDurableError extends StoreError {}
+
+/**
+ * The error of an origin write refused because the snapshot's valid = 0
+ * header could not be written: `what` (the write not done), why the snapshot
+ * was being invalidated, why the header write failed, what holds, what next.
+ * Its cause is the header write's system error (the CLI prints IO_<errno>).
+ */
+export function headerNotDurableError(snap: Snapshot, what: string): HeaderNotDurableError {
+  const header = snap.store.headerError;
+  const why = snap.errors[0] ?? snap.store.errors[0];
+  const bare = (e: StoreError) => e.message.replace(/; check the device.*$/, "");
+  return new HeaderNotDurableError(
+    StoreErrorCode.IoError,
+    `${what}: the snapshot had to be invalidated${why && why !== header ? ` (${bare(why)})` : ""}, but it could not be marked invalid on the COW` +
+      ` (${header ? bare(header) : "writing the invalidated header failed"}), so the COW still says the snapshot is valid, and its view is intact;` +
+      ` make the COW device writable again (check dmesg, 'blockdev --getro', free space), export the snapshot first if you need its data,` +
+      ` then write again: the next origin write retries marking the snapshot invalid before it writes`,
+    { cause: header?.cause ?? header },
+  );
 }
 
 function overflowError(): StoreError {

@@ -13,7 +13,9 @@
  *   commit     entry into the in-memory area; batch until nothing is in flight
  *              or the area is full; full -> zero the next area first; write the
  *              area with flush-before + FUA; any error invalidates; callbacks
- *   drop       valid = 0, header written from its own buffer
+ *   drop       valid = 0, header written from its own buffer; a failed header
+ *              write is retried by retryHeaderWrite (the snapshot's origin
+ *              writes need a durable valid = 0 first: docs/store.md)
  *   merge      prepareMerge / commitMerge
  *
  * The model's actions are finer than these methods (commit is CommitStart,
@@ -92,6 +94,12 @@ export interface StoreOptions {
 
 export type StoreState = "valid" | "invalid";
 
+/**
+ * The invalidating header write (the model's `hpc`): not issued, in flight,
+ * completed (durable: FUA), or failed (the COW still says valid).
+ */
+export type HeaderWriteState = "none" | "writing" | "done" | "failed";
+
 export class PersistentStore {
   readonly chunkSize: number;
   readonly exceptionsPerArea: number;
@@ -112,6 +120,13 @@ export class PersistentStore {
   pendingCount = 0;
   /** Errors met (a failed header write leaves no other trace). */
   readonly errors: StoreError[] = [];
+  /** The invalidating header write of this run (drop, retryHeaderWrite). */
+  headerWrite: HeaderWriteState = "none";
+  /** Header writes of this run that have settled (completed or failed). */
+  headerAttempts = 0;
+  /** The last failed header write's error (cleared when one completes). */
+  headerError: StoreError | null = null;
+  private headerSettled: Promise<void> | null = null;
 
   private readonly area: Uint8Array;
   private readonly areaWords: Uint32Array | null;
@@ -392,7 +407,8 @@ export class PersistentStore {
   /**
    * Invalidates the snapshot: valid = 0 in memory and in the header. Does not
    * wait for commits in progress (neither does the kernel). Resolves when the
-   * header write settles; a failed header write is recorded in `errors`.
+   * header write settles; a failed header write is recorded in `errors` and
+   * `headerWrite` says "failed" (retryHeaderWrite issues it again).
    */
   async drop(): Promise<void> {
     this.valid = false;
@@ -401,11 +417,55 @@ export class PersistentStore {
     // The header buffer past its 16 bytes is never written, so only the shared (unsafe) buffer needs clearing.
     if (buffer !== this.headerBuffer) buffer.fill(0);
     encodeHeaderInto(makeHeader(this.chunkSize, false), buffer);
+    await this.issueHeaderWrite(buffer);
+  }
+
+  /**
+   * The model's RetryHeaderWrite: the invalidating header write failed, so it
+   * is issued again (same buffer, same flags). Waits for one in flight; does
+   * nothing once one has completed or if none was ever issued. Resolves when
+   * it settles; `headerWrite` says how.
+   */
+  async retryHeaderWrite(): Promise<void> {
+    if (this.headerWrite === "writing") return this.headerSettled!;
+    if (this.headerWrite !== "failed") return;
+    if (this.tracer?.retryHeaderWrite) this.tracer.retryHeaderWrite();
+    await this.issueHeaderWrite(this.sharedHeader ? this.area : this.headerBuffer);
+  }
+
+  /**
+   * A valid = 0 header is durable on the COW: written by this run (the FUA
+   * write completed) or found at activation. Until then a crash, or the
+   * next activation, sees the snapshot valid.
+   */
+  get invalidOnDisk(): boolean {
+    return this.activatedFrom === "invalid" || this.headerWrite === "done";
+  }
+
+  /** Issues the header write; CompleteHeaderWrite or FailHeaderWrite when it settles. Never rejects. */
+  private issueHeaderWrite(buffer: Uint8Array): Promise<void> {
+    this.headerWrite = "writing";
+    let writing: Promise<void>;
     try {
-      await this.device.write(0, buffer, this.plainHeader ? {} : { fua: true });
+      writing = this.device.write(0, buffer, this.plainHeader ? {} : { fua: true });
     } catch (e) {
-      this.errors.push(ioError(e, "writing the invalidated header"));
+      writing = Promise.reject(e);
     }
+    this.headerSettled = writing.then(
+      () => {
+        this.headerAttempts++;
+        this.headerWrite = "done";
+        this.headerError = null;
+      },
+      (e: unknown) => {
+        this.headerAttempts++;
+        this.headerWrite = "failed";
+        this.headerError = ioError(e, "writing the invalidated header");
+        this.errors.push(this.headerError);
+        if (this.tracer?.failHeaderWrite) this.tracer.failHeaderWrite();
+      },
+    );
+    return this.headerSettled;
   }
 
   /** Usage as `dmsetup status` reports it. */

@@ -23,6 +23,10 @@ export interface StoreTracer {
   finish(full: boolean, ok: boolean): void;
   /** drop_snapshot: valid = 0, header built in `buffer`, its write issued. */
   invalidate(buffer: "header" | "area"): void;
+  /** The header write failed (the model's FailHeaderWrite: nothing of it written). */
+  failHeaderWrite?(): void;
+  /** The failed header write is issued again (the model's RetryHeaderWrite), before an origin write that needs it. */
+  retryHeaderWrite?(): void;
 }
 
 /** Writes as the device applies them (called at the moment the bytes land). */

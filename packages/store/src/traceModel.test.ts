@@ -66,6 +66,35 @@ describe("ModelTracer", () => {
     ]);
   });
 
+  it("logs a failed header write as FailHeaderWrite and its retry as RetryHeaderWrite, then the write that lands", async () => {
+    const sched = new ManualScheduler();
+    const cow = new SimDevice(staleCowImage(40 * 512, 1, new Rng(7)), sched, { flushAtSubmit: true });
+    const tracer = new ModelTracer(1, cow);
+    cow.tracer = tracer;
+    const opening = PersistentStore.open(cow, { chunkSize: 1, tracer });
+    await drain(1);
+    await settleAll(sched);
+    const store = await opening;
+    const dropping = store.drop();
+    await drain(1);
+    sched.completeAt(0, new Error("EIO (injected)"));
+    await dropping;
+    expect(store.headerWrite).toBe("failed");
+    const retrying = store.retryHeaderWrite();
+    await drain(1);
+    await settleAll(sched);
+    await retrying;
+    expect(store.headerWrite).toBe("done");
+    expect(tracer.events.map((s) => s.ev)).toEqual([
+      { a: "Invalidate", buffer: "header" },
+      { a: "FailHeaderWrite" },
+      { a: "RetryHeaderWrite" },
+      { a: "HeaderDone", slots: [-2, ...zeros(31)] },
+    ]);
+    // a trace with a failed write is a behaviour of the model with I/O errors
+    expect(tracer.trace("t").constants.IOErrors).toBe(true);
+  });
+
   it("abstracts a crash image and its activation", async () => {
     const { tracer, cow } = await run();
     const image = cow.crashImage(cow.now, () => "all", new Rng(1));

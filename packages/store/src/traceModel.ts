@@ -29,6 +29,8 @@ export type TraceEvent =
   | { a: "Finish"; full: boolean; ok: boolean }
   | { a: "Invalidate"; buffer: "header" | "area" }
   | { a: "HeaderDone"; slots: number[] }
+  | { a: "FailHeaderWrite" }
+  | { a: "RetryHeaderWrite" }
   | { a: "Crash"; hdr: number[]; areas: number[][]; data: number[]; status: ActStatus; loaded: number[] }
   | { a: "Reload"; area: number; idx: number; nextFree: number }
   | { a: "Unmapped"; what: string };
@@ -197,6 +199,14 @@ export class ModelTracer implements StoreTracer, DeviceTracer {
     this.log({ a: "Invalidate", buffer });
   }
 
+  failHeaderWrite(): void {
+    this.log({ a: "FailHeaderWrite" });
+  }
+
+  retryHeaderWrite(): void {
+    this.log({ a: "RetryHeaderWrite" });
+  }
+
   writeDone(offset: number, data: Uint8Array): void {
     const ev = this.deviceEvent(offset, data);
     if (ev) this.events.push({ t: this.cow.now, ev }); // stamped with the device tick that landed it
@@ -287,9 +297,11 @@ export class ModelTracer implements StoreTracer, DeviceTracer {
     const events = this.events.filter((s) => s.t <= until).map((s) => s.ev);
     const N = events.filter((e) => e.a === "Prepare").length;
     for (const x of extra) events.push(x.a === "Crash" ? { ...x, data: x.data.slice(0, N) } : x);
+    // A failed header write is the model's I/O-error environment.
+    const failed = events.some((e) => e.a === "FailHeaderWrite");
     return {
       name,
-      constants: { E: this.E, NAreas: this.areasOnDevice(), N, MaxInFlight: Math.max(1, this.maxPending), ...this.design },
+      constants: { E: this.E, NAreas: this.areasOnDevice(), N, MaxInFlight: Math.max(1, this.maxPending), ...this.design, ...(failed ? { IOErrors: true } : {}) },
       events,
     };
   }

@@ -10,8 +10,9 @@
  *    ending with a crash image (any subset of the non-durable writes landed,
  *    whole; torn writes are not modelled) and its activation.
  */
-import { chunkBytes } from "@dmsnap/format";
-import { AutoScheduler, SimDevice } from "./crash.js";
+import { chunkBytes, chunkOffset } from "@dmsnap/format";
+import { AutoScheduler, ManualScheduler, SimDevice } from "./crash.js";
+import { PersistentStore } from "./store.js";
 import { MemoryDevice } from "./device.js";
 import { isStoreError } from "./errors.js";
 import { Rng } from "./rng.js";
@@ -115,6 +116,8 @@ export interface RecordOptions {
   longPoints?: number;
   /** Crash-suite seeds again, long, crashed, reactivated, crashed again. */
   reloads?: number;
+  /** The failed-invalidation run (headerFailureTrace); 0 leaves it out. */
+  headerFailures?: number;
   points?: number;
 }
 
@@ -145,6 +148,7 @@ export async function recordTraces(o: RecordOptions = {}): Promise<Recorded> {
     ...(await select(2, o.crashSeeds ?? 10, 10, (s) => crashTraces(s, points), () => false)),
     ...(await select(2, o.longSeeds ?? 6, 40, (s) => crashTraces(s, o.longPoints ?? 2, true), (s) => s.areasFilled > 0, 1)),
     ...(await select(2, o.reloads ?? 6, 16, async (s) => (await reactivationTrace(s)) ?? { traces: [], stats: { invalidated: false, overflowed: false, areasFilled: 0 } }, (s) => s.areasFilled > 0)),
+    ...(o.headerFailures === 0 ? [] : [await headerFailureTrace(1)]),
   ];
   const cover = { runs: runs.length, invalidated: 0, overflowed: 0, areasFilled: 0, crashes: 0, events: 0 };
   const traces: ModelTrace[] = [];
@@ -159,6 +163,44 @@ export async function recordTraces(o: RecordOptions = {}): Promise<Recorded> {
     }
   }
   return { traces, cover };
+}
+
+/**
+ * A failed invalidation, driven step by step: two exceptions committed in one
+ * area write, then `drop`, whose header write fails (the model's
+ * FailHeaderWrite: nothing of it written), then a crash with every write
+ * landed: the COW still says valid, with both exceptions. The trace stops
+ * there: what the store does next (RetryHeaderWrite) is the policy of
+ * docs/store.md, "A failed invalidation", for which the model has no action yet.
+ */
+export async function headerFailureTrace(seed: number): Promise<TracedRun> {
+  const sched = new ManualScheduler();
+  const cb = chunkBytes(1);
+  const cow = new SimDevice(staleCowImage(40 * cb, 1, new Rng(seed)), sched, { flushAtSubmit: true });
+  const tracer = new ModelTracer(1, cow);
+  cow.tracer = tracer;
+  const settle = async (fail: (offset: number) => boolean = () => false) => {
+    while (sched.pending.length > 0) {
+      const op = sched.pending[0]!;
+      sched.completeAt(0, op.kind === "write" && fail(op.offset) ? new Error("EIO (injected)") : undefined);
+      await new Promise<void>((r) => setImmediate(r));
+    }
+  };
+  const opening = PersistentStore.open(cow, { chunkSize: 1, tracer });
+  await settle();
+  const store = await opening;
+  const a = store.prepare();
+  const b = store.prepare();
+  void cow.write(chunkOffset(1, a), new Uint8Array(cb).fill(1)); // the copies
+  void cow.write(chunkOffset(1, b), new Uint8Array(cb).fill(2));
+  await settle();
+  const commits = [store.commit(1000, a), store.commit(1001, b)];
+  await settle();
+  await Promise.all(commits);
+  await Promise.all([store.drop(), settle((offset) => offset === 0)]);
+  const image = cow.crashImage(cow.now, () => "all", new Rng(seed));
+  tracer.crash(image, activationOf(activate(image, 1)));
+  return { traces: [tracer.trace(`header-fail-${seed}`)], stats: { invalidated: true, overflowed: false, areasFilled: 0 } };
 }
 
 /**

@@ -2,7 +2,7 @@
 export const IO_HINTS: Record<string, string> = {
   ENOENT: "check the path",
   EACCES: "check its permissions (or run as a user who may access it)",
-  EPERM: "check its permissions (an immutable or append-only file?)",
+  EPERM: "check its permissions (an immutable or append-only file, or a block device set read-only: 'blockdev --getro')",
   EISDIR: "give a file or block device, not a folder",
   ENOTDIR: "a part of the path is not a folder; check the path",
   EBUSY: "the device is in use; deactivate the snapshot first",

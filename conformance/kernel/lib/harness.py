@@ -36,7 +36,8 @@ import time
 from pattern import origin_image, SECTOR
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # conformance/kernel
-CACHE = os.path.join(HERE, ".cache")
+# another kernel of the matrix: kernel/kernels.sh env ID (build-initramfs.sh reads the same variables)
+CACHE = os.path.join(HERE, ".cache", os.environ["DMSNAP_INITRAMFS_TAG"]) if os.environ.get("DMSNAP_INITRAMFS_TAG") else os.path.join(HERE, ".cache")
 ALIGN = 64 * 1024
 IO_DISK_BYTES = 32 * 1024 * 1024
 STATS = {"boots": 0, "bootSeconds": 0.0}
@@ -50,7 +51,7 @@ def ensure_built():
     subprocess.run(["bash", os.path.join(HERE, "build-initramfs.sh")], check=True,
                    stdout=sys.stderr)
     kver = open(os.path.join(CACHE, "kernel-version")).read().strip()
-    return kver, "/boot/vmlinuz-" + kver, os.path.join(CACHE, "initramfs.cpio.gz")
+    return kver, open(os.path.join(CACHE, "vmlinuz")).read().strip(), os.path.join(CACHE, "initramfs.cpio.gz")
 
 
 def _align(n):

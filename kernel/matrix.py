@@ -79,7 +79,15 @@ def main():
         fixed = kid.endswith("+fix")
         os.makedirs(d, exist_ok=True)
         res = {"id": kid, "release": info["release"], "module": info["module"], "fixed": fixed, "seconds": {}}
-        cmd = ["pnpm", "-s", "kernel:crash", "--out", d] + ([] if a.tlc else ["--no-tlc"])
+        # the logs are kept (d/logs) so that stock and fixed logs can be compared (kernel/logdiff.py)
+        rc0, _, secs0 = step("record", ["python3", os.path.join(ROOT, "conformance/kernel/io/record.py"), "--out", os.path.join(d, "logs")], env, os.path.join(d, "record.log"))
+        res["seconds"]["record"] = round(secs0)
+        if rc0 != 0:
+            problems.append("%s: record.py exited %d" % (kid, rc0))
+        else:
+            rec = json.load(open(os.path.join(d, "logs", "record.json")))
+            res["guest"] = {"uname": rec["kernel"], "dmTargets": rec.get("dmTargets"), "dmSnapshotSha256": rec.get("dmSnapshotSha256")}
+        cmd = ["pnpm", "-s", "kernel:crash", "--logs", os.path.join(d, "logs"), "--out", d] + ([] if a.tlc else ["--no-tlc"])
         rc, out, secs = step("kernel:crash", cmd, env, os.path.join(d, "kernel-crash.log"))
         res["seconds"]["kernelCrash"] = round(secs)
         m = re.search(r"kernel crash: (\d+) workloads, .*?(\d+) crash states \((\d+) by the kernel\), (\d+) violations in (\d+) workloads", out)
@@ -93,7 +101,6 @@ def main():
             j = json.load(open(rep))
             res["kernelProblems"] = j.get("problems", [])
             # the kernel agreed with our codec on every sampled state (a disagreement is a problem there)
-        rec = os.path.join(d, "record.json")
         if rc != 0:
             problems.append("%s: kernel:crash exited %d" % (kid, rc))
         if not a.no_header_fail:

@@ -69,7 +69,7 @@ add_mod() {   # $1 = path relative to $MODDIR
   echo "$base" >> "$ROOT/modules.order"
 }
 for m in $WANT; do
-  rel="$(grep -E "/${m}\.ko(\.xz|\.zst)?:" "$MODDIR/modules.dep" | cut -d: -f1 | head -1)"
+  rel="$(grep -E "/${m}\.ko(\.xz|\.zst)?:" "$MODDIR/modules.dep" | cut -d: -f1 | head -1 || true)"
   if [ -z "$rel" ]; then
     # built into the kernel: nothing to load
     grep -qE "/${m}\.ko" "$MODDIR/modules.builtin" 2>/dev/null && continue

@@ -23,7 +23,7 @@ deb_of() {
   local f
   f="$(ls "$DEBS/${1}_"*.deb 2>/dev/null | head -1 || true)"
   if [ -z "$f" ]; then
-    (cd "$DEBS" && apt-get download "$1" >&2) || die "apt-get download $1 failed"
+    (cd "$DEBS" && apt-get download "$1" >&2) || { apt-get update -q >&2 && (cd "$DEBS" && apt-get download "$1" >&2); } || die "apt-get download $1 failed"
     f="$(ls "$DEBS/${1}_"*.deb | head -1)"
   fi
   echo "$f"

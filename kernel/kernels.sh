@@ -26,7 +26,8 @@ fetch_deb() {
   local pkg="$1" f
   f="$(ls "$DEBS/${pkg}_"*.deb 2>/dev/null | head -1 || true)"
   if [ -z "$f" ]; then
-    (cd "$DEBS" && apt-get download "$pkg" >&2) || die "apt-get download $pkg failed (run apt-get update first)"
+    # apt's lists may be missing or stale on a fresh machine: update once and retry
+    (cd "$DEBS" && apt-get download "$pkg" >&2) || { apt-get update -q >&2 && (cd "$DEBS" && apt-get download "$pkg" >&2); } || die "apt-get download $pkg failed"
     f="$(ls "$DEBS/${pkg}_"*.deb | head -1)"
   fi
   echo "$f"
@@ -44,6 +45,7 @@ extract() {
 
 newest_612() {
   local v
+  apt-cache show linux-source-6.12 > /dev/null 2>&1 || apt-get update -q >&2 || true
   v="$(apt-cache search --names-only '^linux-image-6\.12\.[0-9]+\+deb12-amd64-unsigned$' | cut -d' ' -f1 | sed -E 's/^linux-image-(6\.12\.[0-9]+)\+deb12-amd64-unsigned$/\1/' | sort -V | tail -1)"
   [ -n "$v" ] || die "no linux-image-6.12.*+deb12-amd64-unsigned in apt's lists (run apt-get update)"
   echo "$v"

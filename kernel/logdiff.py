@@ -6,12 +6,14 @@
 Each DIR holds <workload>.log.gz as conformance/kernel/io/record.py writes
 them. A log is read as its entries (writes with their sector, length, flags
 and a hash of the data; flushes; marks). Printed per workload: whether the
-logs are identical; else whether they are the same once (a) flush-only
-entries are left out, (b) the flags of writes to the COW's header sector are
-left out and (c) the writes between two marks are taken as a set (the order
-inside one unflushed group is not ordered by the kernel anyway). That is the
-claim for the patch series: it changes the header's flags, adds flushes and
-reorders the first activation's two writes, and nothing else.
+logs are the same entry for entry (sector, length, flags, data; a flush's
+sector is not compared); else whether they are the same once (a) flush-only
+entries and marks are left out, (b) the flags of writes to the COW's header
+sector are left out and (c) the writes are taken as a multiset (sector,
+length, data): a plain write is logged when a later flush covers it, so a
+new flush moves it in the log without changing it. That is the claim for
+the patch series: it changes the header's flags, adds flushes and reorders
+the first activation's two writes, and writes nothing else.
 Exit 0 when every workload is the same under (a)-(c).
 """
 import gzip
@@ -50,20 +52,13 @@ def fmt(e):
 
 
 def normal(es, header_sector):
-    out, group = [], []
+    """The writes as a sorted list: marks and flush-only entries left out, the header's flags too."""
+    out = []
     for e in es:
-        if e[0] == "mark":
-            out.extend(sorted(group))
-            group = []
-            out.append(fmt(e))
-        elif e[2] == 0:
-            continue  # a flush-only entry
-        elif e[1] == header_sector:
-            group.append(fmt(("io", e[1], e[2], 0, e[4])))
-        else:
-            group.append(fmt(e))
-    out.extend(sorted(group))
-    return out
+        if e[0] == "mark" or e[2] == 0:
+            continue
+        out.append(fmt(("io", e[1], e[2], 0, e[4])) if e[1] == header_sector else fmt(e))
+    return sorted(out)
 
 
 def main(argv):
@@ -80,10 +75,10 @@ def main(argv):
             continue
         ea, eb = entries(pa), entries(pb)
         hs = w["originSectors"]  # the COW starts after the origin on the logged slice
-        if ea == eb:
-            verdict = "identical"
+        if [fmt(e) for e in ea] == [fmt(e) for e in eb]:
+            verdict = "entry for entry the same (%d entries)" % len(ea)
         elif normal(ea, hs) == normal(eb, hs):
-            verdict = "same but for header flags, flushes and order inside a group (%d vs %d entries)" % (len(ea), len(eb))
+            verdict = "the same writes but for header flags; flushes and order differ (%d vs %d entries)" % (len(ea), len(eb))
         else:
             verdict = "DIFFERENT beyond header flags and flushes"
             same_all = False

@@ -137,9 +137,27 @@ def main():
             json.dump(res, f, indent=2)
         results.append(res)
         print("kernel-matrix: %s done: %s" % (kid, json.dumps({k: res.get(k) for k in ("release", "violations", "headerFail", "conformance", "seconds")})), file=sys.stderr, flush=True)
+    # each fixed kernel's logs against its stock kernel's: the same writes but for the header's flags
+    logdiff = {}
+    for r in results:
+        stock_dir, fixed_dir = os.path.join(RUNS, r["id"], "logs"), os.path.join(RUNS, r["id"] + "+fix", "logs")
+        if r["fixed"] or not (os.path.isdir(stock_dir) and os.path.isdir(fixed_dir)):
+            continue
+        ld = subprocess.run(["python3", os.path.join(HERE, "logdiff.py"), stock_dir, fixed_dir], stdout=subprocess.PIPE, text=True)
+        logdiff[r["id"]] = ld.stdout.splitlines()
+        for line in ld.stdout.splitlines():
+            print("kernel-matrix: %s vs %s+fix: %s" % (r["id"], r["id"], line[len("logdiff: "):]), file=sys.stderr)
+        if ld.returncode != 0:
+            problems.append("%s+fix writes more than the header's flags differ from %s (kernel/logdiff.py)" % (r["id"], r["id"]))
+    # the series applies to every stock tree of the matrix
+    ca = subprocess.run(["bash", os.path.join(HERE, "check-apply.sh")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in ca.stdout.splitlines():
+        print("kernel-matrix: " + line, file=sys.stderr)
+    if ca.returncode != 0:
+        problems.append("the patch series does not apply (kernel/check-apply.sh)")
     total = round(time.monotonic() - t_all)
     with open(os.path.join(ROOT, ".cache", "kernel", "matrix.json"), "w") as f:
-        json.dump({"kernels": results, "problems": problems, "seconds": total}, f, indent=2)
+        json.dump({"kernels": results, "logdiff": logdiff, "checkApply": ca.stdout.splitlines(), "problems": problems, "seconds": total}, f, indent=2)
     for p in problems:
         print("kernel-matrix: PROBLEM: %s" % p, file=sys.stderr)
     stock = [r for r in results if not r["fixed"]]

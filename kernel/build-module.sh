@@ -8,7 +8,8 @@
 #   e.g. 6.1 6.1.0-57-amd64 linux-source-6.1 linux-headers-6.1.0-57-amd64 linux-headers-6.1.0-57-common linux-kbuild-6.1
 #
 # DMSNAP_PATCHES=DIR takes the patches from DIR instead (an empty folder
-# builds the unchanged module: it must match Debian's).
+# builds the unchanged module: it must match Debian's). DMSNAP_SOURCES_ONLY=1
+# stops after extracting the sources (KREL and the headers are not used).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$HERE")"
@@ -47,6 +48,9 @@ if [ ! -f "$SRC/.done" ]; then
   rm -rf "$tmp"
   : > "$SRC/.done"
 fi
+
+# check-apply.sh needs only the sources
+if [ -n "${DMSNAP_SOURCES_ONLY:-}" ]; then echo "$SRC"; exit 0; fi
 
 # 2. the headers, one root per release; the top Makefile includes the common one by absolute path
 HDR="$CACHE/hdr/$KREL"

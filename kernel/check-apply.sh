@@ -10,13 +10,8 @@ CACHE="${DMSNAP_KERNEL_CACHE:-$ROOT/.cache/kernel}"
 status=0
 for base in "${@:-6.1 6.12}"; do
   for b in $base; do
-    # build-module.sh extracts the sources; an empty patch folder builds nothing new when cached
-    if [ ! -f "$CACHE/src/$b/.done" ]; then
-      eval "$(bash "$HERE/kernels.sh" env "$b")"
-      (DMSNAP_PATCHES=/nonexistent bash "$HERE/build-module.sh" "$b" "$DMSNAP_KVER" "linux-source-$b" \
-        $( [ "$b" = 6.1 ] && echo "linux-headers-$DMSNAP_KVER linux-headers-${DMSNAP_KVER%-amd64}-common linux-kbuild-6.1" \
-           || { v="${DMSNAP_KVER%+deb12-amd64}"; echo "linux-headers-$DMSNAP_KVER linux-headers-$v+deb12-common linux-kbuild-$v+deb12"; } ) > /dev/null)
-    fi
+    # the sources, extracted from Debian's linux-source-$b as build-module.sh does for a build
+    DMSNAP_SOURCES_ONLY=1 bash "$HERE/build-module.sh" "$b" - "linux-source-$b" > /dev/null
     work="$(mktemp -d)"
     cp -r "$CACHE/src/$b/drivers" "$work/"
     for p in "$HERE"/patches/*.patch; do

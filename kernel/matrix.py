@@ -63,6 +63,9 @@ def main():
     ap.add_argument("--reuse", action="store_true", help="take a kernel's result from an earlier run (.cache/kernel/runs/ID/result.json) when present")
     a = ap.parse_args()
     os.makedirs(RUNS, exist_ok=True)
+    # kernel:crash leaves its count for CI's closing line (scripts/summary.mjs); keep the plain run's
+    count_file = os.path.join(ROOT, ".cache", "kernel-crash.json")
+    count_before = open(count_file).read() if os.path.exists(count_file) else None
     results, problems = [], []
     t_all = time.monotonic()
     for kid in a.kernels.split():
@@ -155,6 +158,12 @@ def main():
         print("kernel-matrix: " + line, file=sys.stderr)
     if ca.returncode != 0:
         problems.append("the patch series does not apply (kernel/check-apply.sh)")
+    checks = sum(2 + (0 if a.no_header_fail else 1) + (0 if a.no_conformance else 1) for _ in results) + len(logdiff) + 1
+    with open(os.path.join(ROOT, ".cache", "kernel-matrix.json"), "w") as f:
+        json.dump({"passed": max(0, checks - len(problems)), "failed": len(problems)}, f)
+    if count_before is not None:
+        with open(count_file, "w") as f:
+            f.write(count_before)
     total = round(time.monotonic() - t_all)
     with open(os.path.join(ROOT, ".cache", "kernel", "matrix.json"), "w") as f:
         json.dump({"kernels": results, "logdiff": logdiff, "checkApply": ca.stdout.splitlines(), "problems": problems, "seconds": total}, f, indent=2)

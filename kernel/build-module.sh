@@ -62,8 +62,10 @@ if [ ! -f "$HDR/.done" ]; then
 fi
 
 # 3. patched copy, keyed by its content
-WORK="$(mktemp -d "$CACHE/build-XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
+# one fixed build folder per release: the module embeds its build path, so a
+# random one would give a different sha256 for the same sources
+WORK="$CACHE/build/$KREL"
+rm -rf "$WORK"; mkdir -p "$WORK"
 cp -r "$SRC/drivers" "$WORK/"
 for p in "$PATCHES"/*.patch; do
   [ -e "$p" ] || continue

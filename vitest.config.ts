@@ -17,7 +17,7 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ["packages/*/src/**/*.test.ts", "packages/*/test/**/*.test.ts", "spec/**/*.test.ts", "conformance/**/*.test.ts", "bench/**/*.test.mjs"],
+    include: ["packages/*/src/**/*.test.ts", "packages/*/test/**/*.test.ts", "spec/**/*.test.ts", "conformance/**/*.test.ts", "kernel/**/*.test.ts", "bench/**/*.test.mjs"],
     exclude: ["**/node_modules/**", "**/dist/**"],
     testTimeout: 60_000,
     pool: "forks",

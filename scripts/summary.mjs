@@ -9,6 +9,8 @@ const sources = [
   ["traces", ".cache/traces.json", (j) => [j.passed, j.failed, 0]],
   // pnpm kernel:crash (CI, after the kernel conformance run): its checks
   ["kernel-crash", ".cache/kernel-crash.json", (j) => [j.passed, j.failed, 0]],
+  // pnpm kernel:matrix (CI): kernels of the matrix, the patched module, the series applying (kernel/matrix.py)
+  ["kernel-matrix", ".cache/kernel-matrix.json", (j) => [j.passed, j.failed, 0]],
   // scripts/outside-use.sh (CI, after pnpm verify): the packed packages installed outside the clone
   ["outside-use", ".cache/outside-use.json", (j) => [j.passed, j.failed, 0]],
   // pnpm test:explorer (CI): the format explorer in Debian's chromium

@@ -2,19 +2,24 @@
 # Build the guest initramfs for the dmsnap kernel recipe.
 # Output: conformance/kernel/.cache/initramfs.cpio.gz (+ .cache/kernel-version).
 # Rebuilt only when an input changed (guest files, this script, kernel version).
+# Another kernel (kernel/kernels.sh env ID prints these): DMSNAP_KVER,
+# DMSNAP_VMLINUZ, DMSNAP_MODDIR (its modules tree), DMSNAP_EXTRA_KO (a
+# dm-snapshot.ko loaded in place of the tree's) and DMSNAP_INITRAMFS_TAG
+# (the output becomes .cache/<tag>/initramfs.cpio.gz).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-CACHE="$HERE/.cache"
+CACHE="$HERE/.cache${DMSNAP_INITRAMFS_TAG:+/$DMSNAP_INITRAMFS_TAG}"
 mkdir -p "$CACHE"
 
 KVER="${DMSNAP_KVER:-$(ls /lib/modules | grep -E 'amd64$' | sort -V | tail -1)}"
 [ -n "$KVER" ] || { echo "build-initramfs: no amd64 kernel in /lib/modules (run setup.sh)" >&2; exit 1; }
-VMLINUZ="/boot/vmlinuz-$KVER"
+VMLINUZ="${DMSNAP_VMLINUZ:-/boot/vmlinuz-$KVER}"
 [ -f "$VMLINUZ" ] || { echo "build-initramfs: $VMLINUZ missing" >&2; exit 1; }
+EXTRA_KO="${DMSNAP_EXTRA_KO:-}"
 OUT="$CACHE/initramfs.cpio.gz"
 
 # Fingerprint of every input; skip the build when unchanged.
-STAMP="$( (echo "$KVER"; cat "$0" "$HERE"/guest/*; ls -l --time-style=+%s /sbin/dmsetup /bin/busybox) | sha256sum | cut -d' ' -f1)"
+STAMP="$( (echo "$KVER $VMLINUZ ${DMSNAP_MODDIR:-}"; [ -z "$EXTRA_KO" ] || sha256sum "$EXTRA_KO"; cat "$0" "$HERE"/guest/*; ls -l --time-style=+%s /sbin/dmsetup /bin/busybox) | sha256sum | cut -d' ' -f1)"
 if [ -f "$OUT" ] && [ "$(cat "$CACHE/initramfs.stamp" 2>/dev/null)" = "$STAMP" ]; then
   echo "build-initramfs: up to date ($OUT)"
   exit 0
@@ -38,7 +43,7 @@ done
 gcc -O2 -Wall -static -o "$ROOT/bin/pwrite-direct" "$HERE/guest/pwrite-direct.c"
 
 # Kernel modules: the wanted ones plus their dependencies, in modules.dep order.
-MODDIR="/lib/modules/$KVER"
+MODDIR="${DMSNAP_MODDIR:-/lib/modules/$KVER}"
 WANT="virtio_pci virtio_blk dm-mod dm-bufio dm-snapshot dm-log-writes"
 : > "$ROOT/modules.order"
 declare -A seen=()
@@ -50,6 +55,11 @@ add_mod() {   # $1 = path relative to $MODDIR
     add_mod "$dep"
   done
   local base; base="$(basename "$rel")"
+  if [ -n "$EXTRA_KO" ] && [ "${base%%.ko*}" = dm-snapshot ]; then
+    cp "$EXTRA_KO" "$ROOT/lib/modules/dm-snapshot.ko"
+    echo dm-snapshot.ko >> "$ROOT/modules.order"
+    return 0
+  fi
   case "$rel" in
     *.ko) cp "$MODDIR/$rel" "$ROOT/lib/modules/$base" ;;
     *.ko.xz) xz -dc "$MODDIR/$rel" > "$ROOT/lib/modules/${base%.xz}"; base="${base%.xz}" ;;
@@ -59,7 +69,7 @@ add_mod() {   # $1 = path relative to $MODDIR
   echo "$base" >> "$ROOT/modules.order"
 }
 for m in $WANT; do
-  rel="$(grep -E "/${m}\.ko(\.xz|\.zst)?:" "$MODDIR/modules.dep" | cut -d: -f1 | head -1)"
+  rel="$(grep -E "/${m}\.ko(\.xz|\.zst)?:" "$MODDIR/modules.dep" | cut -d: -f1 | head -1 || true)"
   if [ -z "$rel" ]; then
     # built into the kernel: nothing to load
     grep -qE "/${m}\.ko" "$MODDIR/modules.builtin" 2>/dev/null && continue
@@ -76,4 +86,5 @@ chmod 755 "$ROOT/init"
 mv "$OUT.tmp" "$OUT"
 echo "$STAMP" > "$CACHE/initramfs.stamp"
 echo "$KVER" > "$CACHE/kernel-version"
+echo "$VMLINUZ" > "$CACHE/vmlinuz"
 echo "build-initramfs: wrote $OUT ($(stat -c %s "$OUT") bytes; kernel $KVER; modules: $(tr '\n' ' ' < "$ROOT/modules.order"))"

@@ -103,6 +103,11 @@ def record(workloads, out_dir, keep=None):
     kver = open(os.path.join(res, "kernel-version")).read().strip()
     os.makedirs(out_dir, exist_ok=True)
     summary = {"kernel": kver, "bootSeconds": round(secs, 1), "accel": " ".join(harness.accel_args()), "workloads": {}}
+    # which kernel of the matrix (kernel/kernels.sh): its dm targets and the dm-snapshot module it loaded
+    if os.environ.get("DMSNAP_KERNEL_ID"):
+        summary["kernelId"] = os.environ["DMSNAP_KERNEL_ID"]
+        summary["dmTargets"] = open(os.path.join(res, "dm-targets")).read().split("\n")[:-1]
+        summary["dmSnapshotSha256"] = open(os.path.join(res, "dm-snapshot.sha256")).read().strip()
     with open(data_path, "rb") as df, open(log_path, "rb") as lf:
         for w in workloads:
             d, o, c, ls, ln = layout[w["id"]]

@@ -20,3 +20,4 @@ export * from "./sortedChunks.js";
 export * from "./view.js";
 export * from "./u64.js";
 export * from "./exceptionScan.js";
+export * from "./checkReport.js";

@@ -24,7 +24,7 @@ export function register(program: Command): void {
     .command("dump")
     .description("decode a COW device exactly as the kernel would activate it")
     .argument("<cow>", "COW image file or block device (opened read-only)")
-    .option("--json", "print one JSON object (see docs/dump-json.md); refusals print {\"error\": {code, message}} and exit 1")
+    .option("--json", "print one JSON object (its fields: dmsnap-dump(1), JSON OUTPUT); refusals print {\"error\": {code, message}} and exit 1")
     .option("--chunk-size <sectors>", "the table's chunk size: used for a blank COW, overridden by an existing header (default 32)")
     .addOption(new Option("--all", "list every exception in the readable summary (default: the first 20)").conflicts("json"))
     .addOption(new Option("--lossless", "print the lossless JSON dump that 'dmsnap restore' reads back (header words, device size, every entry, even of an invalidated COW)").conflicts(["json", "all"]))

@@ -36,9 +36,10 @@ describe("pnpm demo", () => {
     const last = r.stdout.trim().split("\n").at(-1)!;
     const m = /^The files are in (\S+): .*; remove them with: rm -r (\S+)$/.exec(last);
     expect(m, last).not.toBeNull();
-    expect(m![2]).toBe(m![1]);
-    expect(r.stdout.split("\n")[0]).toContain(`Working in ${m![1]}`);
-    expect(existsSync(`${m![1]}/cow.img`)).toBe(true);
-    rmSync(m![1], { recursive: true, force: true });
+    const folder = m![1]!;
+    expect(m![2]).toBe(folder);
+    expect(r.stdout.split("\n")[0]).toContain(`Working in ${folder}`);
+    expect(existsSync(`${folder}/cow.img`)).toBe(true);
+    rmSync(folder, { recursive: true, force: true });
   }, 120_000);
 });

@@ -6,7 +6,7 @@ import { openImage } from "../util/imageFile.js";
 import { parseSectors, parseSize, quietOption } from "../util/options.js";
 import { runCommand } from "../util/output.js";
 import { makeProgress, progressOption, type Progress, type ProgressMode } from "../util/progress.js";
-import { formatBytes } from "../util/units.js";
+import { formatBytes, plural } from "../util/units.js";
 
 interface CheckOptions {
   originSize?: string;
@@ -84,7 +84,7 @@ export function formatLocation(l: Location): string {
 
 function human(r: CheckReport, size: number, advice: string): string {
   const lines: string[] = [];
-  lines.push(`${r.file}: ${formatBytes(size)}, ${r.state === "refused" ? "refused by activation" : `state ${r.state}, chunk size ${r.chunkSize} sectors, ${r.exceptions} exceptions, status ${r.status}`}`);
+  lines.push(`${r.file}: ${formatBytes(size)}, ${r.state === "refused" ? "refused by activation" : `state ${r.state}, chunk size ${plural(r.chunkSize ?? 0, "sector")}, ${plural(r.exceptions ?? 0, "exception")}, status ${r.status}`}`);
   const shown = new Map<string, number>();
   for (const f of r.findings) {
     shown.set(f.code, (shown.get(f.code) ?? 0) + 1);

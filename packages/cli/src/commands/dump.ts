@@ -51,6 +51,10 @@ export function register(program: Command): void {
             return;
           }
           const image = scanCow(file, table);
+          // As the kernel logs it when it loads such a table: the header's chunk size wins.
+          if (tableChunkSize && image.state !== "new" && image.chunkSize !== tableChunkSize) {
+            warn(`warning: CHUNK_SIZE_OVERRIDDEN: the header's chunk size, ${plural(image.chunkSize, "sector")}, overrides --chunk-size ${tableChunkSize} (the table's), as the kernel does (it logs a warning too)`);
+          }
           const evidence = image.state === "new" ? notBlank(file) : null;
           if (evidence) warn(`warning: ${NEW_COW_NOT_BLANK}: ${notBlankMessage(evidence)}`);
           if (opts.quiet) return;
@@ -150,6 +154,10 @@ function summaryTail(img: CowImage): string {
   const u = img.usage;
   const pct = u.totalSectors > 0 ? ((100 * u.allocatedSectors) / u.totalSectors).toFixed(1) : "0";
   lines.push(`next free    chunk ${img.nextFree}`);
-  lines.push(`usage        ${img.state === "invalid" ? "Invalid" : `${u.allocatedSectors}/${u.totalSectors} ${u.metadataSectors}`}  (allocated/total metadata, sectors; ${pct}% allocated)`);
+  lines.push(
+    img.state === "invalid"
+      ? `usage        Invalid  (what dmsetup status prints for an invalidated snapshot: it has no usage)`
+      : `usage        ${u.allocatedSectors}/${u.totalSectors} ${u.metadataSectors}  (allocated/total metadata, sectors; ${pct}% allocated)`,
+  );
   return `${lines.join("\n")}\n`;
 }

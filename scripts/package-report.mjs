@@ -58,7 +58,7 @@ export async function report() {
     const packed = pack(p.dir);
     const entries = entryPoints(p.json.exports).filter((e) => e.key !== "./package.json");
     const bins = Object.entries(typeof p.json.bin === "string" ? { [p.json.name]: p.json.bin } : (p.json.bin ?? {})).map(([name, file]) => ({ name, file: file.replace(/^\.\//, "") }));
-    for (const f of [...entries.map((e) => e.file), ...bins.map((b) => b.file), ...(p.json.man ? [p.json.man.replace(/^\.\//, "")] : [])]) {
+    for (const f of [...entries.map((e) => e.file), ...bins.map((b) => b.file), ...[p.json.man ?? []].flat().map((m) => m.replace(/^\.\//, ""))]) {
       if (!packed.files.has(f)) problems.push(`${p.json.name}: ${f} (an entry point) is not in the packed files`);
     }
     return { name: p.json.name, version: p.json.version, dir: p.dir, entries, bins, man: p.json.man ?? null, packedBytes: packed.size, unpackedBytes: packed.unpackedSize, files: packed.entryCount };
@@ -89,7 +89,7 @@ function table(r) {
     for (const e of p.entries) byKey.set(e.key, [...(byKey.get(e.key) ?? []), e.file]);
     const eps = [...byKey].map(([k, files]) => `\`${k}\` ${[...new Set(files)].join(", ")}`);
     for (const b of p.bins) eps.push(`bin \`${b.name}\` ${b.file}`);
-    if (p.man) eps.push(`man ${p.man.replace(/^\.\//, "")}`);
+    if (p.man) eps.push(`man ${[p.man].flat().map((m) => m.replace(/^\.\/dist\/man\//, "")).join(", ")}`);
     lines.push(`| ${p.name}@${p.version} | ${eps.join("<br>")} | ${kib(p.packedBytes)} | ${kib(p.unpackedBytes)} | ${p.files} |`);
   }
   const b = r.browser;

@@ -14,7 +14,7 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { parseCommandLine, repeat, VERSION } from "./commandLine.js";
 import { progressLine, renderJson, renderMarkdown } from "./matrix.js";
 import { adHocReader } from "./readers.js";
 import { runConformance } from "./runner.js";
@@ -29,6 +29,8 @@ const inRepo = existsSync(join(root, "pnpm-workspace.yaml")) && existsSync(join(
 const callerDir = process.env.INIT_CWD ?? process.cwd();
 
 const USAGE = `usage: dmsnap-conformance [options]
+  -V, --version             print the version and exit
+  -h, --help                this text
   --reader NAME             run this registered reader (repeatable; default: every reader
                             in conformance/readers.json with runByDefault != false);
                             only in a clone of the dmsnap repository
@@ -47,37 +49,42 @@ const USAGE = `usage: dmsnap-conformance [options]
 Exit: 0 all required readers passed every case they support, 1 a failure, 2 usage error.`;
 
 async function main(): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      options: {
-        reader: { type: "string", multiple: true },
-        "reader-command": { type: "string", multiple: true },
-        "reader-capabilities": { type: "string" },
-        case: { type: "string", multiple: true },
-        tag: { type: "string", multiple: true },
-        cases: { type: "string" },
-        out: { type: "string" },
-        json: { type: "boolean" },
-        jobs: { type: "string" },
-        timeout: { type: "string" },
-        "no-write": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      allowPositionals: false,
-    }).values;
-  } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
+  const parsed = parseCommandLine("dmsnap-conformance", USAGE, process.argv, (program) =>
+    program
+      .option("--reader <name>", "", repeat)
+      .option("--reader-command <cmd>", "", repeat)
+      .option("--reader-capabilities <list>")
+      .option("--case <glob>", "", repeat)
+      .option("--tag <tag>", "", repeat)
+      .option("--cases <dir>")
+      .option("--out <dir>")
+      .option("--json")
+      .option("--jobs <n>")
+      .option("--timeout <seconds>")
+      .option("--no-write"),
+  );
+  if (typeof parsed === "number") return parsed;
+  const o = parsed.opts;
+  const args = {
+    reader: o.reader as string[] | undefined,
+    "reader-command": o.readerCommand as string[] | undefined,
+    "reader-capabilities": o.readerCapabilities as string | undefined,
+    case: o.case as string[] | undefined,
+    tag: o.tag as string[] | undefined,
+    cases: o.cases as string | undefined,
+    out: o.out as string | undefined,
+    json: o.json === true,
+    jobs: o.jobs as string | undefined,
+    timeout: o.timeout as string | undefined,
+    "no-write": o.write === false,
+  };
+  const usage = (code: string, message: string): number => {
+    process.stderr.write(`dmsnap-conformance: ${code}: ${message}; run 'dmsnap-conformance --help' for usage\n`);
     return 2;
-  }
-  if (args.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  };
   const caps = (args["reader-capabilities"] ?? "dump,export").split(",").map((s) => s.trim()) as Capability[];
   if (!caps.every((c) => c === "dump" || c === "export") || !caps.includes("dump")) {
-    process.stderr.write(`--reader-capabilities must be dump or dump,export\n`);
-    return 2;
+    return usage("BAD_OPTION", "--reader-capabilities must be dump or dump,export");
   }
   const extra = (args["reader-command"] ?? []).map((cmd, i) => adHocReader(cmd, caps, i === 0 ? "custom" : `custom${i + 1}`, callerDir));
   if (!inRepo && (extra.length === 0 || (args.reader ?? []).length > 0)) {
@@ -90,8 +97,7 @@ async function main(): Promise<number> {
   const jobs = args.jobs ? Number(args.jobs) : undefined;
   const timeout = args.timeout ? Number(args.timeout) : undefined;
   if ((jobs !== undefined && !(jobs >= 1)) || (timeout !== undefined && !(timeout > 0))) {
-    process.stderr.write(`--jobs and --timeout take positive numbers\n`);
-    return 2;
+    return usage("BAD_OPTION", "--jobs and --timeout take positive numbers");
   }
   // With --reader-command alone, run only that reader.
   const readerNames = args.reader ?? [];
@@ -127,7 +133,7 @@ async function main(): Promise<number> {
   if (!args["no-write"]) {
     mkdirSync(results, { recursive: true });
     writeFileSync(matrixFile.replace(/\.md$/, ".json"), renderJson(report));
-    writeFileSync(matrixFile, renderMarkdown(report));
+    writeFileSync(matrixFile, renderMarkdown(report, inRepo ? "`pnpm conformance` (the dmsnap repository; protocol: docs/conformance.md)" : `\`dmsnap-conformance\` ${VERSION}`));
   }
   if (!args["no-write"] && inRepo) {
     mkdirSync(join(root, ".cache"), { recursive: true });

@@ -92,6 +92,31 @@ describe("runner", () => {
     expect(why.scribble).toMatch(/^fail .*wrote to its input COW/);
   }, 30_000);
 
+  it("stderr never decides a case: the Python reader writing to stderr on every call passes the refusals, the invalidated and a valid case; its stderr explains a failure", async () => {
+    // Every call (dump, export, refusals included) writes a diagnostic line first.
+    const reader: ReaderSpec = {
+      name: "chatty",
+      command: ["sh", "-c", 'echo "chatty reader: $1 called" >&2; exec python3 conformance/readers/python/dmsnap_reader.py "$@"', "sh"],
+      capabilities: ["dump", "export"],
+      required: true,
+      kind: "process",
+      timeoutSeconds: 60,
+    };
+    const root = resolve(suite, "..");
+    const r = await runConformance({ root, casesDir: join(suite, "cases"), schemaPath: join(suite, "schema", "case.schema.json"), extraReaders: [reader], jobs: 2, caseGlobs: ["damaged-*", "kernel-invalidated-*", "kernel-snap-writes-1s"] });
+    const failed = r.cells.filter((c) => c.status === "fail").map((c) => `${c.caseId}: ${c.problems.join(" ")}`);
+    expect(failed).toEqual([]);
+    expect(r.counts.passed).toBe(r.cases.length);
+    // The export refusals were run and judged (the cases that once failed for their stderr alone).
+    expect(r.cells.filter((c) => c.compared.includes("exportRefusal")).length).toBeGreaterThan(10);
+    expect(r.cells.filter((c) => c.compared.includes("snapshotSha256")).length).toBeGreaterThan(0);
+    // A failure decided by stdout keeps the stderr lines as its explanation.
+    const wrong = { ...fake("wrong", "ok", { nextFree: 4 }), command: ["sh", "-c", `echo "wrong reader says hello" >&2; exec "${process.execPath}" "${join(tmp, "wrong.mjs")}" "$@"`, "sh"] };
+    const w = await run([wrong]);
+    expect(w.cells[0]!.status).toBe("fail");
+    expect(w.cells[0]!.problems.join(" ")).toContain("wrong reader says hello");
+  }, 300_000);
+
   it("an optional reader's failures do not fail the run; a missing one is skipped", async () => {
     const opt = { ...fake("opt", "ok", { state: "new" }), required: false };
     const missing: ReaderSpec = { name: "missing", command: ["python3", "nowhere/reader.py"], capabilities: ["dump"], required: false, kind: "process", requires: ["nowhere/reader.py"] };

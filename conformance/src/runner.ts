@@ -146,8 +146,13 @@ async function runProcessReader(reader: ReaderSpec, s: Staged, dir: string, root
   const parsed = parseJson(d.stdout);
   if (parsed === Symbol.for("not-json")) problems.push(`dump: stdout is not JSON (exit ${d.exitCode}): ${d.stdout.toString("utf8").slice(0, 160)}`);
   else answer.output = parsed;
-  if (answer.output === undefined && d.exitCode !== null && d.exitCode <= 1 && d.stderr) problems.push(`dump exit ${d.exitCode} with nothing on stdout; stderr: ${d.stderr.trim().split("\n").slice(-3).join(" | ")}`);
-  if (d.exitCode !== null && d.exitCode > 1 && d.stderr) problems.push(`dump stderr: ${d.stderr.trim().split("\n").slice(-3).join(" | ")}`);
+  // Stderr is the reader's diagnostics (docs/conformance.md): it never decides a case. Exit codes
+  // and stdout do (compare.ts); the last lines are kept to explain a failure.
+  const stderr: string[] = [];
+  const tail = (what: string, text: string, n: number): void => {
+    if (text.trim()) stderr.push(`${what} stderr: ${text.trim().split("\n").slice(-n).join(" | ")}`);
+  };
+  tail("dump", d.stderr, 3);
   let exportChecked = false;
   if (reader.capabilities.includes("export") && wantsExport(s.c) && paths.origin && (d.exitCode === 0 || d.exitCode === 1)) {
     exportChecked = true;
@@ -158,8 +163,9 @@ async function runProcessReader(reader: ReaderSpec, s: Staged, dir: string, root
     if (code !== undefined) answer.exportErrorCode = code;
     if (e.timedOut) problems.push(`export: timed out after ${timeoutMs / 1000}s`);
     else if (e.exitCode === null) problems.push(`export: killed by ${e.signal ?? "a signal"}`);
-    else if (e.exitCode !== 0 && e.stderr) problems.push(`export exit ${e.exitCode}: ${e.stderr.trim().split("\n").slice(-2).join(" | ")}`);
+    tail(`export (exit ${e.exitCode})`, e.stderr, 2);
   }
+  if (stderr.length) answer.stderr = stderr;
   problems.push(...checkCopies(s, paths));
   return { answer, exportChecked };
 }
@@ -315,7 +321,9 @@ export async function runConformance(config: RunConfig): Promise<RunReport> {
       const fields = s.c.expected.state === "invalid" && reader.fieldsWhenInvalid ? reader.fieldsWhenInvalid : reader.fields;
       const cmp = compareAnswer(s.c.expected, s.c.exceptions, answer, { ...(fields ? { fields } : {}), exportChecked, ...(refusal ? { exportRefusal: refusal } : {}) });
       const status = cmp.problems.length > 0 || cmp.diffs.length > 0 ? "fail" : "pass";
-      return { caseId: s.c.id, reader: reader.name, status, diffs: cmp.diffs, problems: cmp.problems, compared: cmp.compared, ms };
+      // The reader's stderr only explains a failure decided above.
+      const problems = status === "fail" && answer.stderr ? [...cmp.problems, ...answer.stderr] : cmp.problems;
+      return { caseId: s.c.id, reader: reader.name, status, diffs: cmp.diffs, problems, compared: cmp.compared, ms };
     };
 
     // Readers that cannot run: every cell is a skip (or a failure, for a required reader).

@@ -96,6 +96,8 @@ export interface ReaderAnswer {
   exportErrorCode?: string;
   /** Protocol failures: crash, timeout, non-JSON, wrote to its input, ... */
   problems: string[];
+  /** What the reader wrote to stderr (last lines of each call): shown beside a failing cell, never decides one. */
+  stderr?: string[];
   /** A batch reader declined the case (e.g. an image it cannot attach): not run. */
   skip?: string;
 }

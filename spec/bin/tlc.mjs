@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "../lib/commandLine.mjs";
 import { parseTlcOutput } from "../lib/parse.mjs";
 import { loadManifest, runConfiguration, selectConfigurations } from "../lib/runner.mjs";
 import { schemaProblems } from "../lib/schema.mjs";
@@ -47,6 +47,7 @@ options:
                       engine; runs by default when no configuration is named)
   --parse FILE        parse a recorded TLC -tool output and print it (no TLC run)
   --which             print which Java and TLC jar would be used, then exit
+  -V, --version       print the version and exit
   -h, --help          this text
 
 environment:
@@ -60,28 +61,37 @@ environment:
 const log = (msg) => process.stderr.write(`tlc: ${msg}\n`);
 
 async function main() {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      manifest: { type: "string" },
-      results: { type: "string" },
-      workers: { type: "string" },
-      "trace-json": { type: "string" },
-      "save-output": { type: "string" },
-      "no-traces": { type: "boolean" },
-      "no-trace-validation": { type: "boolean" },
-      parse: { type: "string" },
-      which: { type: "boolean" },
-      all: { type: "boolean" },
-      slow: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-
+  const parsed = parseCommandLine("dmsnap-tlc", HELP, process.argv, (program) =>
+    program
+      .argument("[configuration...]")
+      .option("--manifest <path>")
+      .option("--results <file>")
+      .option("--workers <n>")
+      .option("--trace-json <dir>")
+      .option("--save-output <dir>")
+      .option("--no-traces")
+      .option("--no-trace-validation")
+      .option("--parse <file>")
+      .option("--which")
+      .option("--all")
+      .option("--slow"),
+  );
+  if (typeof parsed === "number") return parsed;
+  const { opts: o, args: positionals } = parsed;
+  // The option names as this runner uses them (commander camel-cases, and reads --no-x as x: false).
+  const values = {
+    manifest: o.manifest,
+    results: o.results,
+    workers: o.workers,
+    "trace-json": o.traceJson,
+    "save-output": o.saveOutput,
+    "no-traces": o.traces === false,
+    "no-trace-validation": o.traceValidation === false,
+    parse: o.parse,
+    which: o.which === true,
+    all: o.all === true,
+    slow: o.slow === true,
+  };
   if (values.parse) {
     const r = parseTlcOutput(readFileSync(values.parse, "utf8"));
     const { trace, ...summary } = r;
@@ -142,7 +152,8 @@ async function main() {
   for (const entry of selected) {
     const expectation = entry.expect === "pass" ? "must pass" : `must violate ${entry.violated}`;
     const origin = entry.upstream ? `; upstream ${entry.upstream}${entry.bug ? `, BUG-HISTORY ${entry.bug}` : ""}` : "";
-    console.log(`\n== ${entry.name}: ${entry.design}\n   (${entry.config}, ${expectation}${origin})`);
+    // `design` is optional in a manifest (manifest.schema.json).
+    console.log(`\n== ${entry.name}${entry.design ? `: ${entry.design}` : ""}\n   (${entry.config}, ${expectation}${origin})`);
     const o = await runConfiguration({ java, jar: tlc.jar, specDir: manifestDir, manifest, entry, ...(workers ? { workers } : {}) });
     const r = o.result;
     if (values["save-output"]) {

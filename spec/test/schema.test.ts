@@ -13,6 +13,11 @@ describe("manifest.schema.json", () => {
     expect(schemaProblems(example)).toEqual([]);
   });
 
+  it("the example's $schema names a file in the example's own folder (it still resolves after the README's cp -r), a copy of the schema", () => {
+    expect(example.$schema).toBe("./manifest.schema.json");
+    expect(readFileSync(new URL("../examples/counter/manifest.schema.json", import.meta.url), "utf8")).toBe(readFileSync(new URL("../manifest.schema.json", import.meta.url), "utf8"));
+  });
+
   it("refuses a passing configuration without its distinct-state count", () => {
     const m = structuredClone(example);
     delete m.configurations[0].distinct;

@@ -353,8 +353,15 @@ def copy_range(fd, offset, length, out):
 
 def export_view(origin_path, cow_path, out, table_cs=0):
     """Write the snapshot view: origin size; chunk c from COW chunk new_chunk
-    when an exception maps c (the first entry wins on duplicates, per docs/format.md), else origin."""
-    cfd, cow_size = open_sized(cow_path)
+    when an exception maps c (the first entry wins on duplicates, per docs/format.md), else origin.
+    The origin is opened first, then the COW, as the kernel opens the table's devices;
+    the chunk size checks come after both (docs/conformance.md, export)."""
+    ofd, origin_size = open_sized(origin_path)
+    try:
+        cfd, cow_size = open_sized(cow_path)
+    except BaseException:
+        os.close(ofd)
+        raise
     try:
         try:
             d = activate(cfd, cow_size, table_cs)
@@ -371,7 +378,6 @@ def export_view(origin_path, cow_path, out, table_cs=0):
                           "(valid = 0): the kernel fails every read of it")
         if d is None or d["state"] == "invalid":
             d = {"chunkSize": 1, "exceptions": []}  # the mutants serve the origin
-        ofd, origin_size = open_sized(origin_path)
         try:
             chunk_bytes = d["chunkSize"] * SECTOR
             cow_chunks = cow_size // chunk_bytes
@@ -384,10 +390,13 @@ def export_view(origin_path, cow_path, out, table_cs=0):
                     else:
                         mapping.setdefault(old, new)  # the first entry wins (docs/format.md)
             for old, new in mapping.items():  # check before writing anything
-                if new >= cow_chunks:
-                    raise Refusal("IO_EIO", "origin chunk %d maps to COW chunk %d, "
-                                  "past the device's %d whole chunks: the kernel's "
-                                  "read of it fails" % (old, new, cow_chunks))
+                # the bytes of the view this chunk serves (the origin's last chunk
+                # may be partial) must all lie inside the COW device
+                need = min(chunk_bytes, origin_size - old * chunk_bytes)
+                if new * chunk_bytes + need > cow_size:
+                    raise Refusal("NEW_CHUNK_BEYOND_DEVICE", "origin chunk %d maps to COW chunk %d, "
+                                  "past the end of the %d-byte device: the kernel's "
+                                  "read of it fails" % (old, new, cow_size))
             for c in range(n_chunks):
                 start = c * chunk_bytes
                 length = min(chunk_bytes, origin_size - start)

@@ -243,7 +243,18 @@ class ReaderTest(unittest.TestCase):
         p = self.export(bytes(4096), image(8, 16, [], magic=5), code=1)
         self.assertEqual(json.loads(p.stdout)["error"]["code"], "BAD_MAGIC")
         p = self.export(bytes(4096), image(8, 16, [[(0, 99)]]), code=1)
-        self.assertEqual(json.loads(p.stdout)["error"]["code"], "IO_EIO")
+        self.assertEqual(json.loads(p.stdout)["error"]["code"], "NEW_CHUNK_BEYOND_DEVICE")
+        # a partial trailing COW chunk (16 whole chunks + 1000 bytes): it serves the
+        # origin's last chunk when the visible part (1000 bytes) fits, else no view
+        cow = bytearray(image(8, 16, [[(1, 16)]])) + b"\x07" * 1000
+        self.assertEqual(self.export(b"\xee" * (4096 + 1000), bytes(cow)).stdout, b"\xee" * 4096 + b"\x07" * 1000)
+        p = self.export(b"\xee" * (4096 + 1001), bytes(cow), code=1)
+        self.assertEqual(json.loads(p.stdout)["error"]["code"], "NEW_CHUNK_BEYOND_DEVICE")
+        # both missing: the origin is opened first (IO_ENOENT names it), before the chunk size check
+        r = subprocess.run([sys.executable, READER, "export", "/nonexistent-origin", "/nonexistent-cow", "--chunk-size", "3"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(json.loads(r.stdout)["error"]["code"], "IO_ENOENT")
+        self.assertIn("nonexistent-origin", json.loads(r.stdout)["error"]["message"])
         # a blank COW: the snapshot view is the origin
         self.assertEqual(self.export(b"abc" * 5000, bytes(65536)).stdout, b"abc" * 5000)
 

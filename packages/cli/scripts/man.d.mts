@@ -1,2 +1,3 @@
-/** The manual page (roff) for docs/cli.md's Markdown, with `version` in its footer. */
-export function toRoff(markdown: string, version: string): string;
+import type { Command } from "commander";
+/** Every manual page (file name -> roff) of the program: dmsnap.1 and dmsnap-<command>.1. */
+export function manPages(program: Command, version: string): Map<string, string>;

@@ -29,7 +29,9 @@ async function run(title: string, ...args: string[]): Promise<void> {
   if (process.exitCode) throw new Error(`dmsnap ${args[0]} failed with exit ${process.exitCode}`);
 }
 
-process.stdout.write(`Working in ${dir}\n`);
+// The folder is kept for a look at the files afterwards; the last line says where and how to remove it.
+process.stdout.write(`Working in ${dir} (a temporary folder: kept at the end, with its path and how to remove it)\n`);
+process.on("exit", () => process.stdout.write(`\nThe files are in ${dir}: look at them with 'dmsnap map ${cow} --svg -' or 'xxd ${cow} | head'; remove them with: rm -r ${dir}\n`));
 await run("a blank COW, initialised as the kernel does on first activation", "create", "--cow", cow, "--chunk-size", "1", "--size", "48KiB");
 
 // 40 origin writes, to sectors 0, 3, 6, ...: each copies the old sector into the COW first.

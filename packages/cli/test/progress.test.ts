@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { makeProgress } from "../src/util/progress.js";
+import { etaText, makeProgress } from "../src/util/progress.js";
 
 function sink(isTTY: boolean): { stream: NodeJS.WriteStream; text: () => string } {
   let out = "";
@@ -46,5 +46,31 @@ describe("progress", () => {
     p.update(60);
     p.stop();
     expect(s.text()).toMatch(/copy/);
+  });
+
+  it("the bar's ETA is the run's average rate (fake clock), steady under bursts", () => {
+    const s = sink(true);
+    let t = 0;
+    const p = makeProgress("auto", { stream: s.stream, now: () => t });
+    p.start("export", 1000, "bytes");
+    t = 2000;
+    p.update(500);
+    p.stop();
+    // 500 of 1000 bytes in 2 s: 2 s left.
+    expect(s.text()).toMatch(/ETA 2s/);
+    // Bursts: nothing for 3 s, then a jump, as an export between write-backs. From 10 s on,
+    // the ETAs of a 100 s run at a steady average stay within 40-130 s for the first half
+    // (no 0 s, no minutes-long swings).
+    const etas: number[] = [];
+    for (let sec = 10; sec <= 50; sec++) {
+      const done = Math.floor(sec / 4) * 4 * 10; // 40 units every 4 s: 10 a second on average
+      const text = etaText(sec * 1000, done, 1000);
+      if (text !== "…") etas.push(/^(\d+)m(\d+)s$/.test(text) ? Number(RegExp.$1) * 60 + Number(RegExp.$2) : Number(text.replace("s", "")));
+    }
+    expect(etas.length).toBe(41);
+    expect(Math.min(...etas)).toBeGreaterThanOrEqual(40);
+    expect(Math.max(...etas)).toBeLessThanOrEqual(130);
+    expect(etaText(500, 1, 10)).toBe("…");
+    expect(etaText(3_600_000, 1, 3)).toBe("2h00m");
   });
 });

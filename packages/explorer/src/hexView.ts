@@ -10,6 +10,8 @@ import type { Decoded } from "./protocol.js";
 import { VirtualList } from "./virtualList.js";
 
 const MAX_BYTES = 4 << 20;
+/** Must match the media query of style.css that puts the labels under the bytes. */
+const NARROW = "(max-width: 1100px)";
 const hex2 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
 export class HexView {
@@ -42,7 +44,11 @@ export class HexView {
         void this.open(chunk, cs);
       };
     });
-    this.list = new VirtualList(parent, 20, (i, el) => this.row(i, el), "hex");
+    // In a narrow window each label goes on a line of its own under its bytes (style.css), so
+    // that it is never cut: the rows are then two lines high.
+    const narrow = matchMedia(NARROW);
+    this.list = new VirtualList(parent, narrow.matches ? 36 : 20, (i, el) => this.row(i, el), "hex");
+    narrow.addEventListener("change", () => this.list.setRowHeight(narrow.matches ? 36 : 20));
   }
 
   show(blob: Blob, d: Decoded): void {

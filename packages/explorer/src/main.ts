@@ -3,6 +3,7 @@
  * worker, and show what the kernel would do with it. Nothing leaves the browser.
  */
 import { chunkBytes, SNAP_MAGIC } from "@dmsnap/format";
+import { attachMapTooltip } from "./mapTooltip.js";
 import { loadCow, loadIndex, type CaseEntry } from "./cases.js";
 import { docLink } from "./docs.js";
 import { ExceptionsView } from "./exceptionsView.js";
@@ -46,6 +47,7 @@ function open(blob: Blob, name: string, tableChunkSize?: number, expect?: CaseEn
     hex.show(blob, r.decoded);
     table.show(r.decoded);
     document.body.dataset.name = r.decoded.name;
+    document.body.dataset.opened = "true";
     document.body.dataset.loaded = "true";
   };
   worker.postMessage(req);
@@ -83,14 +85,23 @@ function render(d: Decoded, expect?: CaseEntry["expect"]): void {
   $("#expect").innerHTML = expect
     ? `case.json expects: <b>${esc(expect.state)}</b>${expect.count !== null ? `, ${expect.count} exceptions` : ""}${expect.status ? `, status <code>${esc(expect.status)}</code>` : ""} ${agrees(d, expect) ? "— <span class=ok>this page agrees</span>" : "— <span class=bad>this page differs</span>"}`
     : "";
-  const total = Object.values(d.findingCounts).reduce((a, b) => a + b, 0);
-  $("[data-testid=finding-count]").textContent = String(total);
+  // The report of `dmsnap check` (@dmsnap/format's checkReport, computed in the worker): the same
+  // findings listed (at most 20 a code), the same counts and the same summary line.
+  const sum = d.summary;
+  $("[data-testid=finding-count]").textContent = String(sum.total);
+  const listed = new Map<string, number>();
+  for (const f of d.findings) listed.set(f.code, (listed.get(f.code) ?? 0) + 1);
+  const more = Object.entries(d.findingCounts)
+    .filter(([code, n]) => n > (listed.get(code) ?? 0))
+    .map(([code, n]) => `<li class="muted" data-testid="finding-more" data-code="${esc(code)}" data-count="${n}">… and ${n - (listed.get(code) ?? 0)} more ${esc(code)} (${n} in all; <code>dmsnap check --all</code> lists them)</li>`);
   $("#findings").innerHTML =
-    d.findings.length === 0
-      ? `<li class="muted">no findings: <code>dmsnap check</code> would print nothing</li>`
-      : d.findings
-          .map((f) => `<li class="sev-${f.severity}"><b>${f.code}</b> <span class="muted">${f.severity}${loc(f.location)}</span> ${esc(f.message)}</li>`)
-          .join("") + (total > d.findings.length ? `<li class="muted">… ${total - d.findings.length} more (${Object.entries(d.findingCounts).map(([k, v]) => `${k} ${v}`).join(", ")})</li>` : "");
+    d.findings
+      .map((f) => `<li class="sev-${f.severity}" data-testid="finding" data-code="${esc(f.code)}" data-severity="${f.severity}"><b>${esc(f.code)}</b> <span class="muted">${f.severity} [${esc(formatLocation(f.location))}]</span> ${esc(f.message)}</li>`)
+      .join("") + more.join("");
+  $("[data-testid=check-summary]").textContent = sum.clean
+    ? `clean: ${sum.info === 0 ? "no findings" : `${sum.info} info finding(s), nothing wrong`}`
+    : `problems: ${sum.errors} error(s), ${sum.warnings} warning(s), ${sum.info} info${sum.errors > 0 ? "; the kernel would refuse this COW" : ""}`;
+  $("[data-testid=check-summary]").className = sum.clean ? "ok" : "bad";
   $("#table-note").textContent =
     d.rowsSource === "invalid"
       ? `the COW is invalid: the kernel loads none of these ${d.rows} entries still on disk`
@@ -100,9 +111,14 @@ function render(d: Decoded, expect?: CaseEntry["expect"]): void {
   renderMap(d);
 }
 
-function loc(l: { chunk?: number; area?: number; index?: number; byteOffset?: number }): string {
-  const parts = Object.entries(l).map(([k, v]) => `${k} ${v}`);
-  return parts.length ? ` at ${parts.join(", ")}` : "";
+/** A finding's location in the words `dmsnap check` prints. */
+function formatLocation(l: { chunk?: number; area?: number; index?: number; byteOffset?: number }): string {
+  const parts: string[] = [];
+  if (l.chunk !== undefined) parts.push(`chunk ${l.chunk}`);
+  if (l.area !== undefined) parts.push(`area ${l.area}`);
+  if (l.index !== undefined) parts.push(`entry ${l.index}`);
+  if (l.byteOffset !== undefined) parts.push(`byte ${l.byteOffset}`);
+  return parts.length ? parts.join(", ") : "device";
 }
 
 function agrees(d: Decoded, e: CaseEntry["expect"]): boolean {
@@ -117,23 +133,20 @@ function renderMap(d: Decoded): void {
     return;
   }
   box.innerHTML = (d.map.note ? `<p class="muted">${esc(d.map.note)}</p>` : "") + d.map.svg;
-  const svg = box.querySelector("svg")!;
-  svg.style.cursor = "pointer";
-  svg.addEventListener("click", (ev) => {
-    const m = d.map!;
-    const pt = new DOMPoint(ev.clientX, ev.clientY).matrixTransform(svg.getScreenCTM()!.inverse());
-    const col = Math.floor((pt.x - m.grid.x) / m.grid.px);
-    const row = Math.floor((pt.y - m.grid.y) / m.grid.px);
-    if (col < 0 || col >= m.grid.cols || row < 0 || row >= m.grid.rows) return;
-    const chunk = (row * m.grid.cols + col) * m.chunksPerCell;
-    if (chunk < m.chunks) openChunk(chunk);
-  });
+  attachMapTooltip(box, d, openChunk);
 }
 
-/** A file of the user's own: no example's description or expectation applies. */
+/** True while the table chunk size box holds the value an example set (not one the user typed). */
+let tableCsFromExample = false;
+
+/** A file of the user's own: no example's description, expectation or table chunk size applies. */
 function openFile(f: File): void {
   $<HTMLSelectElement>("[data-testid=examples]").value = "";
   $("#case-description").textContent = "";
+  if (tableCsFromExample) {
+    $<HTMLInputElement>("#table-cs").value = "";
+    tableCsFromExample = false;
+  }
   open(f, f.name, tableChunkSizeInput());
 }
 
@@ -153,6 +166,7 @@ document.addEventListener("drop", (ev) => {
   const f = ev.dataTransfer?.files[0];
   if (f) openFile(f);
 });
+$("#table-cs").addEventListener("input", () => (tableCsFromExample = false));
 $("#table-cs").addEventListener("change", () => {
   // Re-decode only when the value changed (a change event also fires on blur).
   const cs = tableChunkSizeInput();
@@ -183,7 +197,9 @@ void loadIndex().then((cases) => {
     $("#case-description").textContent = `${c.description} (${c.provenance})`;
     setBusy(`fetching example ${c.id}…`);
     const blob = await loadCow(c);
-    if (c.tableChunkSize !== undefined) $<HTMLInputElement>("#table-cs").value = String(c.tableChunkSize);
+    // The box shows the example's table chunk size (or none); a file opened next does not inherit it.
+    $<HTMLInputElement>("#table-cs").value = c.tableChunkSize === undefined ? "" : String(c.tableChunkSize);
+    tableCsFromExample = c.tableChunkSize !== undefined;
     open(blob, c.id, c.tableChunkSize, c.expect);
   });
   document.body.dataset.cases = String(cases.length);

@@ -1,5 +1,5 @@
 /** Messages between the page and the decoding worker. */
-import type { ChunkColumn, Finding, Header } from "@dmsnap/format";
+import type { CheckReport, ChunkColumn, Finding, Header } from "@dmsnap/format";
 
 export interface OpenRequest {
   blob: Blob;
@@ -40,8 +40,10 @@ export interface Decoded {
   rowsSource: "loaded" | "invalid" | "salvaged";
   oldChunk: ChunkColumn;
   newChunk: ChunkColumn;
+  /** What `dmsnap check` reports (@dmsnap/format's checkReport): the findings listed (at most 20 a code), every one counted. */
   findings: Finding[];
   findingCounts: Record<string, number>;
+  summary: CheckReport["summary"];
   map: MapPicture | null;
   /** Milliseconds: activation + check pass, and drawing the map. */
   decodeMs: number;

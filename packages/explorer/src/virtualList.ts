@@ -15,7 +15,7 @@ export class VirtualList {
 
   constructor(
     parent: HTMLElement,
-    private readonly rowHeight: number,
+    private rowHeight: number,
     private readonly renderRow: (index: number, el: HTMLDivElement) => void,
     testid?: string,
   ) {
@@ -50,6 +50,14 @@ export class VirtualList {
 
   refresh(): void {
     this.draw(true);
+  }
+
+  /** A new row height (the hex view's rows take two lines in a narrow window). */
+  setRowHeight(h: number): void {
+    if (h === this.rowHeight) return;
+    this.rowHeight = h;
+    for (const el of Array.from(this.body.children) as HTMLElement[]) el.style.height = `${h}px`;
+    this.setCount(this.count);
   }
 
   private draw(force = false): void {

@@ -4,7 +4,7 @@
  * decoder asks for are read.
  */
 import {
-
+  checkReport,
   chunksInDevice,
   decodeCowAsync,
   decodeHeader,
@@ -48,7 +48,11 @@ async function decode(req: OpenRequest): Promise<Decoded> {
   };
   const options = req.tableChunkSize === undefined ? {} : { tableChunkSize: req.tableChunkSize };
   const t0 = performance.now();
-  const d = await diagnoseAsync(reader, { ...options, maxPerCode: 200 });
+  // As `dmsnap check` lists them: at most 20 a code, every one counted.
+  const d = await diagnoseAsync(reader, { ...options, maxPerCode: 20 });
+  // The findings and counts `dmsnap check` prints, from the same function (synchronous slices for
+  // the not-blank test of a magic-0 header).
+  const report = await checkReport(name, d, blobSyncReader(blob));
   const decodeMs = performance.now() - t0;
   const header = blob.size >= HEADER_SIZE ? decodeHeader(await base.read(0, HEADER_SIZE)) : null;
   const img = d.image;
@@ -78,7 +82,7 @@ async function decode(req: OpenRequest): Promise<Decoded> {
     const { chunks, undrawable } = mapProblemChunks(d.findings, chunksInDevice(img.chunkSize, img.deviceBytes), img.chunkSize);
     map = draw({
       title: `${name}: ${img.state} COW, chunk size ${img.chunkSize} sectors`,
-      subtitle: `${img.exceptions.count} exceptions, status ${statusOf(img)}, ${d.findings.length} finding(s)`,
+      subtitle: `${img.exceptions.count} exceptions, status ${statusOf(img)}, ${report.summary.total} finding(s)`,
       chunkSize: img.chunkSize,
       deviceBytes: img.deviceBytes,
       nextFree: img.nextFree,
@@ -93,7 +97,7 @@ async function decode(req: OpenRequest): Promise<Decoded> {
     // the exceptions, so it is drawn, as `dmsnap map` does, from what salvage finds.
     const s = trySalvage(blob, undefined);
     if (s && s.exceptions.count > 0) {
-      map = drawSalvage(name, "magic 0 over live metadata", s, blob.size);
+      map = drawSalvage(name, "new (magic 0) over live metadata: the kernel would start afresh", s, blob.size);
       ({ rows, oldChunk, newChunk } = salvagedRows(s));
       rowsSource = "salvaged";
       map.note = `the header is blank (magic 0) but ${s.exceptions.count} exceptions are still on disk: the kernel would start a new, empty snapshot over them; drawn from what 'dmsnap repair' can salvage`;
@@ -105,7 +109,7 @@ async function decode(req: OpenRequest): Promise<Decoded> {
     const s = trySalvage(blob, options.tableChunkSize);
     if (s && s.chunkSize > 0) {
       chunkSize = s.chunkSize;
-      map = drawSalvage(name, d.findings[0]!.code, s, blob.size);
+      map = drawSalvage(name, `refused (${d.findings[0]!.code})`, s, blob.size);
       ({ rows, oldChunk, newChunk } = salvagedRows(s));
       rowsSource = "salvaged";
       map.note = "refused: drawn from what 'dmsnap repair' can salvage";
@@ -130,8 +134,9 @@ async function decode(req: OpenRequest): Promise<Decoded> {
     rowsSource,
     oldChunk,
     newChunk,
-    findings: d.findings,
-    findingCounts: d.counts,
+    findings: report.findings,
+    findingCounts: report.counts,
+    summary: report.summary,
     map,
     decodeMs,
     mapMs,
@@ -152,13 +157,13 @@ function trySalvage(blob: Blob, chunkSize: number | undefined): SalvageResult | 
   }
 }
 
-function drawSalvage(name: string, refusal: string, s: SalvageResult, deviceBytes: number): MapPicture {
+function drawSalvage(name: string, what: string, s: SalvageResult, deviceBytes: number): MapPicture {
   let max = -1;
   for (let i = 0; i < s.exceptions.count; i++) max = Math.max(max, s.exceptions.newChunk[i]!);
   const dev = chunksInDevice(s.chunkSize, deviceBytes);
   const dropped = s.dropped.map((e) => e.newChunk);
   return draw({
-    title: `${name}: refused (${refusal}), drawn from salvage at chunk size ${s.chunkSize} sectors (${s.chunkSizeSource})`,
+    title: `${name}: ${what}, drawn from salvage at chunk size ${s.chunkSize} sectors (${s.chunkSizeSource})`,
     subtitle: `${s.exceptions.count} salvageable exceptions, ${s.droppedCount} unsound`,
     chunkSize: s.chunkSize,
     deviceBytes,

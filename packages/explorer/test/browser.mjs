@@ -1,14 +1,20 @@
 // The explorer in a real browser: Debian's chromium driven by playwright-core
 // (the system browser; nothing is downloaded). Serves dist/, then:
+//  - the start page shows no empty boxes;
 //  - every conformance case from the examples menu: state (or error code),
-//    exception count and status line against its case.json;
+//    exception count and status line against its case.json, and the state,
+//    status line, exception count and findings (codes, severities, counts)
+//    against `dmsnap check --json` and `dump --json` of the same file (the built CLI);
+//  - a user's own file opened after an example inherits nothing from it;
+//  - the map's tooltip (hover and keyboard focus), the hex labels at 800 px;
 //  - a kernel-made case through the file input, a refused one dropped on the page;
 //  - the hex view's labels and links, a click on the map;
 //  - a sparse 1 M-exception image: decode, search, scroll to the last row
 //    (figures in .cache/explorer.json; the bounds are hang guards, not speed tests).
 // Writes .cache/explorer.json (passed/failed for scripts/summary.mjs) and
 // screenshots under packages/explorer/artefacts/ (gitignored).
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -55,8 +61,40 @@ function expectation(id) {
 async function shown(page) {
   return page.evaluate(() => {
     const t = (id) => document.querySelector(`[data-testid=${id}]`).textContent.trim();
-    return { name: document.body.dataset.name, state: t("state"), count: t("exception-count"), status: t("status-line"), decodeMs: Number(t("decode-ms")) };
+    // The findings as listed, and the count of each code (a "more" line carries the code's total).
+    const findings = [...document.querySelectorAll("[data-testid=finding]")].map((li) => ({ code: li.dataset.code, severity: li.dataset.severity }));
+    const counts = {};
+    for (const f of findings) counts[f.code] = (counts[f.code] ?? 0) + 1;
+    for (const li of document.querySelectorAll("[data-testid=finding-more]")) counts[li.dataset.code] = Number(li.dataset.count);
+    return { name: document.body.dataset.name, state: t("state"), count: t("exception-count"), status: t("status-line"), decodeMs: Number(t("decode-ms")), findings, counts, findingCount: Number(t("finding-count")), tableCs: document.querySelector("#table-cs").value };
   });
+}
+
+/** `dmsnap check --json` and `dmsnap dump --json` of a file, by the built CLI (the table chunk size as --chunk-size). */
+const cli = join(repo, "packages/cli/bin/dmsnap.mjs");
+function run(args) {
+  return new Promise((resolve) => execFile(process.execPath, [cli, ...args], { maxBuffer: 1 << 28 }, (_e, stdout) => resolve(JSON.parse(stdout))));
+}
+async function cliSays(file, tableCs) {
+  const cs = tableCs === undefined ? [] : ["--chunk-size", String(tableCs)];
+  const [check, dump] = await Promise.all([run(["check", "--json", ...cs, file]), run(["dump", "--json", ...cs, file])]);
+  return { check, dump };
+}
+
+/** Differences between the page and the CLI's check and dump of the same file ([] when they agree). */
+function differences(s, { check, dump }) {
+  const out = [];
+  const state = check.state === "refused" ? check.findings[0].code : check.state;
+  if (s.state !== state) out.push(`state ${s.state} vs check ${state}`);
+  if (dump.error ? state !== dump.error.code : dump.state !== state) out.push(`dump says ${dump.error?.code ?? dump.state}`);
+  if (s.status !== (check.status ?? "")) out.push(`status ${s.status} vs check ${check.status}`);
+  const count = dump.error ? 0 : dump.state === "invalid" ? 0 : dump.exceptions.length;
+  if (Number(s.count) !== count || (check.exceptions ?? 0) !== count) out.push(`exceptions ${s.count} vs dump ${count}, check ${check.exceptions}`);
+  const codes = (l) => l.map((f) => `${f.code}/${f.severity}`).join(" ");
+  if (codes(s.findings) !== codes(check.findings)) out.push(`findings [${codes(s.findings)}] vs check [${codes(check.findings)}]`);
+  if (JSON.stringify(Object.entries(s.counts).sort()) !== JSON.stringify(Object.entries(check.counts).sort())) out.push(`counts ${JSON.stringify(s.counts)} vs check ${JSON.stringify(check.counts)}`);
+  if (s.findingCount !== check.summary.total) out.push(`finding count ${s.findingCount} vs check ${check.summary.total}`);
+  return out;
 }
 
 async function waitLoaded(page, name, timeout = 20_000) {
@@ -98,6 +136,17 @@ try {
   page.on("pageerror", (e) => errors.push(String(e)));
   await page.goto(server.url);
   await page.waitForFunction(() => Number(document.body.dataset.cases) > 0);
+
+  // 0. The start page: the opening controls only (no empty hex, exception or findings boxes, no "(decode ms)").
+  {
+    const start = await page.evaluate(() => ({
+      text: document.body.innerText,
+      visible: ["#hex", "#exceptions", "#map", "#findings", "#fields", "[data-testid=decode-ms]"].filter((q) => document.querySelector(q).checkVisibility()),
+    }));
+    check("start page: no empty boxes (hex, exceptions, map, findings, fields, decode time)", start.visible.length === 0, start.visible.join(", "));
+    check("start page: no dangling '(decode ms)'", !/decode\s*ms/.test(start.text), start.text.slice(0, 300));
+    await page.screenshot({ path: join(artefacts, "start-page.png"), fullPage: true });
+  }
 
   // 1. A kernel-made case through the file picker.
   {
@@ -155,18 +204,31 @@ try {
     await page.screenshot({ path: join(artefacts, "refused-drop.png"), fullPage: true });
   }
 
-  // 3. Every conformance case from the examples menu, against its case.json.
+  // 3. Every conformance case from the examples menu, against its case.json and against
+  //    `dmsnap check --json` / `dump --json` of the same file (the CLI runs while the page decodes).
   {
     const ids = readdirSync(casesDir).filter((d) => existsSync(join(casesDir, d, "case.json"))).sort();
+    const tmp = mkdtempSync(join(tmpdir(), "dmsnap-explorer-cases-"));
     let agree = 0;
+    let agreeCli = 0;
+    const findingCodes = new Set();
+    try {
     for (const id of ids) {
       const e = expectation(id);
+      const file = join(tmp, `${id}.img`);
+      writeFileSync(file, gunzipSync(readFileSync(e.cow)));
+      const cliPromise = cliSays(file, e.table);
       await page.selectOption("[data-testid=examples]", id);
       await waitLoaded(page, id);
       const s = await shown(page);
       const ok = s.state === e.state && (e.count === null || Number(s.count) === e.count) && (e.status === null || s.status === e.status);
       check(`example ${id} (${e.kind}): state ${e.state}, ${e.count ?? "-"} exceptions, status ${e.status ?? "-"}`, ok, JSON.stringify(s));
       if (ok) agree++;
+      const said = await cliPromise;
+      const diff = differences(s, said);
+      check(`example ${id}: state, status, exceptions and findings as dmsnap check --json / dump --json say`, diff.length === 0, diff.join("; "));
+      if (diff.length === 0) agreeCli++;
+      for (const code of Object.keys(said.check.counts)) findingCodes.add(code);
       // A blank header over live entries, and a refusal: the map is drawn from salvage, as dmsnap map does.
       const note = { "damaged-magic-zero-used": /header is blank \(magic 0\) but \d+ exceptions are still on disk/, "damaged-bad-magic": /refused: drawn from what 'dmsnap repair' can salvage/ }[id];
       if (note) {
@@ -181,10 +243,84 @@ try {
         await page.screenshot({ path: join(artefacts, "docs-explorer.png"), clip: { x: 0, y: 0, width: 1280, height: 1000 } });
       }
     }
-    metrics.cases = { total: ids.length, agree };
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    metrics.cases = { total: ids.length, agree, agreeWithCli: agreeCli, findingCodes: [...findingCodes].sort() };
+    // The comparison saw the findings the issue names (a page that showed none would fail above).
+    for (const code of ["SNAPSHOT_INVALIDATED", "NEW_COW_NOT_BLANK", "DUPLICATE_NEW_CHUNK"]) check(`the cases include a ${code} finding, compared with check`, findingCodes.has(code));
     await page.selectOption("[data-testid=examples]", "kernel-overflow-p-1s");
     await waitLoaded(page, "kernel-overflow-p-1s");
     await page.screenshot({ path: join(artefacts, "example-kernel-overflow.png"), fullPage: true });
+  }
+
+  // 5. A user's own file after an example: nothing carries over (the table chunk size box,
+  //    the expectation line, the description).
+  {
+    await page.selectOption("[data-testid=examples]", "damaged-table-3-existing");
+    await waitLoaded(page, "damaged-table-3-existing");
+    const before = await shown(page);
+    check("example damaged-table-3-existing sets the table chunk size box to 3", before.tableCs === "3" && before.state === "INVALID_CHUNK_SIZE", JSON.stringify(before));
+    const id = "kernel-snap-writes-1s";
+    const bytes = gunzipSync(readFileSync(expectation(id).cow));
+    const tmp = mkdtempSync(join(tmpdir(), "dmsnap-explorer-user-"));
+    try {
+      const file = join(tmp, "my.cow");
+      writeFileSync(file, bytes);
+      const said = await cliSays(file, undefined);
+      await page.setInputFiles("[data-testid=file-input]", { name: "my.cow", mimeType: "application/octet-stream", buffer: bytes });
+      await waitLoaded(page, "my.cow");
+      const s = await shown(page);
+      const diff = differences(s, said);
+      check("a user's file after that example: as dmsnap check/dump without --chunk-size (valid, nothing inherited)", s.state === "valid" && diff.length === 0, `${diff.join("; ")} ${JSON.stringify(s)}`);
+      check("a user's file after that example: the table chunk size box is cleared", s.tableCs === "", s.tableCs);
+      const rest = await page.evaluate(() => ({ expect: document.querySelector("#expect").textContent, desc: document.querySelector("#case-description").textContent, fields: document.querySelector("#fields").textContent }));
+      check("a user's file after that example: no case expectation, description or 'inferred by salvage'", rest.expect === "" && rest.desc === "" && !/inferred by salvage/.test(rest.fields), JSON.stringify(rest));
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+
+  // 6. The map's tooltip: on hover and on keyboard focus.
+  {
+    await page.selectOption("[data-testid=examples]", "kernel-multi-area-1s");
+    await waitLoaded(page, "kernel-multi-area-1s");
+    const svg = page.locator("[data-testid=map] svg");
+    await svg.scrollIntoViewIfNeeded();
+    const px = await mapPx(page);
+    const scale = await page.evaluate(() => {
+      const svg = document.querySelector("[data-testid=map] svg");
+      return svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+    });
+    const tip = page.locator("[data-testid=map-tooltip]");
+    await svg.hover({ position: { x: (16 + 1.5 * px) * scale, y: (58 + 0.5 * px) * scale } });
+    const hover = (await tip.isVisible()) ? await tip.innerText() : "(hidden)";
+    check("map tooltip on hover: chunk 1 is metadata area 0", hover === "chunk 1: metadata area 0", hover);
+    await page.mouse.move(0, 0);
+    await svg.focus();
+    await page.keyboard.press("ArrowRight");
+    await page.keyboard.press("ArrowRight");
+    const focus = (await tip.isVisible()) ? await tip.innerText() : "(hidden)";
+    // Chunk 2 of this kernel image is its first data chunk, the copy of an origin chunk.
+    check("map tooltip on focus and arrow keys: chunk 2 names the exception that owns it", /^chunk 2: data, the copy of origin chunk \d+ \(entry \d+\)$/.test(focus), focus);
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(() => document.querySelector("[data-testid=hex-title]").dataset.chunk === "2", null, { timeout: 5000 }).catch(() => {});
+    check("map: Enter on the focused cell opens chunk 2", (await page.locator("[data-testid=hex-title]").getAttribute("data-chunk")) === "2");
+  }
+
+  // 7. At 800 px the hex view's labels are not cut (header and a metadata area).
+  {
+    await page.setViewportSize({ width: 800, height: 1000 });
+    for (const chunk of ["0", "1"]) {
+      await page.fill("[data-testid=hex-chunk]", chunk);
+      await page.locator("[data-testid=hex-chunk]").dispatchEvent("change");
+      await page.waitForFunction((c) => document.querySelector("[data-testid=hex-title]").dataset.chunk === c, chunk, { timeout: 5000 });
+      const cut = await page.evaluate(() => [...document.querySelectorAll("[data-testid=hex] .note")].filter((n) => n.textContent && n.scrollWidth > n.clientWidth + 1).map((n) => n.textContent));
+      const labels = await page.locator("[data-testid=hex] .note").count();
+      check(`hex view at 800 px, chunk ${chunk}: no label cut (${labels} rows)`, labels > 0 && cut.length === 0, cut.slice(0, 3).join(" | "));
+    }
+    await page.locator("#hex-section").screenshot({ path: join(artefacts, "hex-800px.png") });
+    await page.setViewportSize({ width: 1280, height: 1000 });
   }
 
   // 4. A 1 M-exception image, sparse (4 GiB apparent, 16 MiB of metadata written).

@@ -22,3 +22,4 @@ export * from "./u64.js";
 export * from "./exceptionScan.js";
 export * from "./signature.js";
 export * from "./blank.js";
+export * from "./checkReport.js";

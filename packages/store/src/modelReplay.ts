@@ -25,7 +25,7 @@ import { ManualScheduler, SimDevice, type PendingOp, type WriteRecord } from "./
 import { Rng } from "./rng.js";
 import { Snapshot } from "./snapshot.js";
 import { PersistentStore, type StoreOptions } from "./store.js";
-import { activate, drain } from "./testkit.js";
+import { activate, drain } from "./settle.js";
 import { staleCowImage } from "./traceModel.js";
 
 // ---------------------------------------------------------------------------

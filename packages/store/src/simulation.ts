@@ -11,7 +11,7 @@ import { AutoScheduler, ManualScheduler, SimDevice } from "./crash.js";
 import { isStoreError } from "./errors.js";
 import { Rng } from "./rng.js";
 import { Snapshot } from "./snapshot.js";
-import { activate, drain } from "./testkit.js";
+import { activate, drain } from "./settle.js";
 import type { DeviceTracer, StoreTracer } from "./trace.js";
 
 /** Share of seeds that cross areas, and the shortest such run (steps). */

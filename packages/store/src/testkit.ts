@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bytesReader, decodeCow, type CowImage } from "@dmsnap/format";
+import type { CowImage } from "@dmsnap/format";
 
 // The layout restated by hand, independent of layout.ts (see that file).
 export { handAllocation, handAreaChunk, handCow, handReadAreas } from "../../format/test/handImage.js";
@@ -27,19 +27,7 @@ export function pythonDump(bytes: Uint8Array, tableChunkSize: number): { state: 
   }
 }
 
-/** Lets every ready continuation run (promises settle across a few macrotask turns). */
-export async function drain(turns = 2): Promise<void> {
-  for (let i = 0; i < turns; i++) await new Promise<void>((r) => setImmediate(r));
-}
-
-/** Activation of an image in memory; returns the error instead of throwing. */
-export function activate(bytes: Uint8Array, tableChunkSize?: number): CowImage | Error {
-  try {
-    return decodeCow(bytesReader(bytes), tableChunkSize === undefined ? {} : { tableChunkSize });
-  } catch (e) {
-    return e as Error;
-  }
-}
+export { activate, drain } from "./settle.js";
 
 export function pairsOf(image: CowImage): Array<[number, number]> {
   return image.exceptions.toPairs();

@@ -18,7 +18,7 @@ import { isStoreError } from "./errors.js";
 import { Rng } from "./rng.js";
 import { simulate, type SimStats } from "./simulation.js";
 import { Snapshot } from "./snapshot.js";
-import { activate } from "./testkit.js";
+import { activate } from "./settle.js";
 import { activationOf, ModelTracer, staleCowImage, type ModelTrace } from "./traceModel.js";
 
 export interface TracedRun {

@@ -1,14 +1,13 @@
 import type { Command } from "commander";
-import { capacity, chunkBytes, chunkKind, decodeHeader, roomForEntries, salvage, deviceSectors, diagnose, HEADER_SIZE, SNAP_MAGIC, chunkSizeProblem, statusOf, type Diagnosis, type Finding, type Location, type SyncReader } from "@dmsnap/format";
+import { capacity, checkReport, chunkBytes, chunkKind, decodeHeader, roomForEntries, salvage, deviceSectors, diagnose, HEADER_SIZE, SNAP_MAGIC, chunkSizeProblem, type CheckReport, type Location, type SyncReader } from "@dmsnap/format";
 import { Exit } from "../util/errors.js";
-import { notBlank, notBlankFinding } from "../util/notBlank.js";
 import { pieceReader } from "../util/streamCow.js";
 import { openImage } from "../util/imageFile.js";
 import { parseSectors, parseSize, quietOption } from "../util/options.js";
 import { runCommand } from "../util/output.js";
 import { writeStdout } from "../util/textSink.js";
 import { makeProgress, progressOption, type Progress, type ProgressMode } from "../util/progress.js";
-import { formatBytes } from "../util/units.js";
+import { formatBytes, plural } from "../util/units.js";
 
 interface CheckOptions {
   originSize?: string;
@@ -19,10 +18,8 @@ interface CheckOptions {
   progress?: ProgressMode;
 }
 
-/** The CLI's own finding for a well-formed but invalidated snapshot (the codec leaves state to the caller). */
-export const SNAPSHOT_INVALIDATED = "SNAPSHOT_INVALIDATED";
-/** The CLI's finding for magic 0 over metadata that is not blank (what the 2009 race leaves when the first entry is {0, 2}). */
-export { NEW_COW_NOT_BLANK } from "../util/notBlank.js";
+// The report (findings, counts, summary) is @dmsnap/format's checkReport: the explorer shows the same one.
+export { SNAPSHOT_INVALIDATED, NEW_COW_NOT_BLANK, type CheckReport } from "@dmsnap/format";
 
 export function register(program: Command): void {
   program
@@ -66,8 +63,7 @@ Exit: 0 clean (no errors or warnings), 1 problems found, 2 usage or I/O error.`,
             maxPerCode: opts.all ? Number.MAX_SAFE_INTEGER : 20,
           });
           tracked.finish();
-          const evidence = diagnosis.image?.state === "new" ? await notBlank(file, diagnosis.image.chunkSize) : null;
-          const report = toReport(cow, diagnosis, evidence ? notBlankFinding(evidence) : null);
+          const report = await checkReport(cow, diagnosis, file);
           if (opts.quiet) return report.summary.clean ? Exit.Ok : Exit.Image;
           writeStdout(opts.json ? `${JSON.stringify(report)}\n` : human(report, file.size, report.summary.errors > 0 ? repairAdvice(file, tableChunkSize) : ""));
           return report.summary.clean ? Exit.Ok : Exit.Image;
@@ -77,62 +73,6 @@ Exit: 0 clean (no errors or warnings), 1 problems found, 2 usage or I/O error.`,
         }
       }),
     );
-}
-
-export interface CheckReport {
-  file: string;
-  /** "new", "valid", "invalid", or "refused" when activation fails. */
-  state: string;
-  /** What `dmsetup status` would print, or null when refused. */
-  status: string | null;
-  chunkSize: number | null;
-  exceptions: number | null;
-  findings: Finding[];
-  /** Findings per code, including those not listed. */
-  counts: Record<string, number>;
-  summary: { errors: number; warnings: number; info: number; clean: boolean; listed: number; total: number };
-}
-
-export function toReport(file: string, d: Diagnosis, extra: Finding | null = null): CheckReport {
-  const findings = [...d.findings];
-  const counts = { ...d.counts };
-  const img = d.image;
-  if (extra) {
-    findings.unshift(extra);
-    counts[extra.code] = 1;
-  }
-  if (img && img.state === "invalid") {
-    findings.unshift({
-      code: SNAPSHOT_INVALIDATED,
-      severity: "warning",
-      message: `the header's valid word is 0: the snapshot was invalidated (it overflowed or a copy failed), so the kernel activates it as Invalid and loads no exceptions. The entries are still on disk: 'dmsnap dump --lossless' keeps them, 'dmsnap repair --output <file>' writes a usable copy`,
-      location: { chunk: 0, byteOffset: 4 },
-    });
-    counts[SNAPSHOT_INVALIDATED] = 1;
-  }
-  // Severity totals over every finding counted, not only those listed.
-  const severityOf = new Map(findings.map((f) => [f.code, f.severity] as const));
-  let errors = 0;
-  let warnings = 0;
-  let info = 0;
-  let total = 0;
-  for (const [code, n] of Object.entries(counts)) {
-    total += n;
-    const s = severityOf.get(code);
-    if (s === "error") errors += n;
-    else if (s === "warning") warnings += n;
-    else info += n;
-  }
-  return {
-    file,
-    state: img ? img.state : "refused",
-    status: img ? statusOf(img) : null,
-    chunkSize: img ? img.chunkSize : null,
-    exceptions: img ? img.exceptionCount : null,
-    findings,
-    counts,
-    summary: { errors, warnings, info, clean: errors === 0 && warnings === 0, listed: findings.length, total },
-  };
 }
 
 export function formatLocation(l: Location): string {
@@ -146,7 +86,7 @@ export function formatLocation(l: Location): string {
 
 function human(r: CheckReport, size: number, advice: string): string {
   const lines: string[] = [];
-  lines.push(`${r.file}: ${formatBytes(size)}, ${r.state === "refused" ? "refused by activation" : `state ${r.state}, chunk size ${r.chunkSize} sectors, ${r.exceptions} exceptions, status ${r.status}`}`);
+  lines.push(`${r.file}: ${formatBytes(size)}, ${r.state === "refused" ? "refused by activation" : `state ${r.state}, chunk size ${plural(r.chunkSize ?? 0, "sector")}, ${plural(r.exceptions ?? 0, "exception")}, status ${r.status}`}`);
   const shown = new Map<string, number>();
   for (const f of r.findings) {
     shown.set(f.code, (shown.get(f.code) ?? 0) + 1);

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { statSync } from "node:fs";
+import { chunkBytes } from "@dmsnap/format";
 import { initialiseCow, type CreateResult } from "@dmsnap/store/node";
 import { CliError, Exit } from "../util/errors.js";
 import { fileError } from "../util/ioErrors.js";
@@ -8,7 +9,7 @@ import { refuseNotBlank } from "../util/notBlank.js";
 import { cleanUpOnSignals, createOutput, followLinks } from "../util/outputs.js";
 import { runCommand, say } from "../util/output.js";
 import { parseSectors, parseSize, quietOption } from "../util/options.js";
-import { formatBytes } from "../util/units.js";
+import { formatBytes, plural } from "../util/units.js";
 
 interface CreateOpts {
   cow: string;
@@ -23,7 +24,7 @@ export function register(program: Command): void {
     .command("create")
     .description("initialise a COW device exactly as the kernel's first activation does (header + zeroed area 0)")
     .requiredOption("--cow <file>", "COW file to create (with --size) or an existing zeroed file or device (its header chunk and area 0 all zeros)")
-    .requiredOption("--chunk-size <sectors>", "chunk size in 512-byte sectors: a power of two from 1 to 2097152 (8 = 4 KiB), or 0 for the kernel's default (32, or the logical block size if larger), as in a dm table")
+    .requiredOption("--chunk-size <sectors>", "chunk size: a power of two number of 512-byte sectors from 1 to 2097152 (8 = 4 KiB), or a size with a unit (4KiB, 8s; a bare number is sectors), or 0 for the kernel's default (32, or the logical block size if larger), as in a dm table")
     .option("--size <bytes>", "create a new blank COW file of this size (K, M, G, T suffixes accepted)")
     .option("--json", "print the result as one JSON object; errors as {\"error\": {code, message}}")
     .addOption(quietOption("print no result line; errors on stderr"))
@@ -37,7 +38,7 @@ export function register(program: Command): void {
         say(
           opts.json
             ? `${JSON.stringify(r)}\n`
-            : `${r.created ? "created" : "initialised"} ${r.cow}: ${formatBytes(r.deviceBytes)}, chunk size ${r.chunkSize} sectors${chunkSize === 0 ? " (the kernel's default for --chunk-size 0)" : ""}, room for ${r.capacity} exceptions; status ${r.status}\n`,
+            : `${r.created ? "created" : "initialised"} ${r.cow}: ${formatBytes(r.deviceBytes)}, chunk size ${plural(r.chunkSize, "sector")} (${formatBytes(chunkBytes(r.chunkSize))})${chunkSize === 0 ? " (the kernel's default for --chunk-size 0)" : ""}, room for ${r.capacity} exceptions; status ${r.status}\n`,
         );
       }),
     );

@@ -24,7 +24,7 @@ export function register(program: Command): void {
     .command("dump")
     .description("decode a COW device exactly as the kernel would activate it")
     .argument("<cow>", "COW image file or block device (opened read-only)")
-    .option("--json", "print one JSON object (see docs/dump-json.md); refusals print {\"error\": {code, message}} and exit 1")
+    .option("--json", "print one JSON object (its fields: dmsnap-dump(1), JSON OUTPUT); refusals print {\"error\": {code, message}} and exit 1")
     .option("--chunk-size <sectors>", "the table's chunk size: used for a blank COW, overridden by an existing header (default 32)")
     .addOption(new Option("--all", "list every exception in the readable summary (default: the first 20)").conflicts("json"))
     .addOption(new Option("--lossless", "print the lossless JSON dump that 'dmsnap restore' reads back (header words, device size, every entry, even of an invalidated COW)").conflicts(["json", "all"]))
@@ -56,6 +56,10 @@ export function register(program: Command): void {
             return;
           }
           const image = scanCow(file, table);
+          // As the kernel logs it when it loads such a table: the header's chunk size wins.
+          if (tableChunkSize && image.state !== "new" && image.chunkSize !== tableChunkSize) {
+            warn(`warning: CHUNK_SIZE_OVERRIDDEN: the header's chunk size, ${plural(image.chunkSize, "sector")}, overrides --chunk-size ${tableChunkSize} (the table's), as the kernel does (it logs a warning too)`);
+          }
           const evidence = image.state === "new" ? await notBlank(file, image.chunkSize) : null;
           if (evidence) warn(`warning: ${NEW_COW_NOT_BLANK}: ${notBlankMessage(evidence)}`);
           if (opts.quiet) return;
@@ -155,6 +159,10 @@ function summaryTail(img: CowImage): string {
   const u = img.usage;
   const pct = u.totalSectors > 0 ? ((100 * u.allocatedSectors) / u.totalSectors).toFixed(1) : "0";
   lines.push(`next free    chunk ${img.nextFree}`);
-  lines.push(`usage        ${img.state === "invalid" ? "Invalid" : `${u.allocatedSectors}/${u.totalSectors} ${u.metadataSectors}`}  (allocated/total metadata, sectors; ${pct}% allocated)`);
+  lines.push(
+    img.state === "invalid"
+      ? `usage        Invalid  (what dmsetup status prints for an invalidated snapshot: it has no usage)`
+      : `usage        ${u.allocatedSectors}/${u.totalSectors} ${u.metadataSectors}  (allocated/total metadata, sectors; ${pct}% allocated)`,
+  );
   return `${lines.join("\n")}\n`;
 }

@@ -5,7 +5,7 @@ import { scanCow } from "../util/streamCow.js";
 import { openImage } from "../util/imageFile.js";
 import { parseSectors, quietOption } from "../util/options.js";
 import { runCommand, say, warn } from "../util/output.js";
-import { formatBytes } from "../util/units.js";
+import { formatBytes, plural } from "../util/units.js";
 
 interface UsageOptions {
   json?: boolean;
@@ -111,7 +111,7 @@ function human(path: string, r: UsageReport): string {
   const cb = chunkBytes(r.chunkSize);
   const lines = [
     r.status,
-    `${path}: ${formatBytes(r.deviceBytes)} COW, ${r.state}${r.state === "new" ? (r.warnings ? " (magic 0 but NOT blank: see the warning)" : " (blank)") : r.state === "invalid" ? " (invalidated: the kernel loads no exceptions; 'dmsnap repair' can salvage them)" : ""}, chunk size ${r.chunkSize} sectors (${formatBytes(cb)})`,
+    `${path}: ${formatBytes(r.deviceBytes)} COW, ${r.state}${r.state === "new" ? (r.warnings ? " (magic 0 but NOT blank: see the warning)" : " (blank)") : r.state === "invalid" ? " (invalidated: the kernel loads no exceptions; 'dmsnap repair' can salvage them)" : ""}, chunk size ${plural(r.chunkSize, "sector")} (${formatBytes(cb)})`,
     `  allocated    ${r.allocatedSectors} of ${r.totalSectors} sectors (${r.percentFull}% full), metadata ${r.metadataSectors} sectors`,
     `  exceptions   ${r.exceptions} of ${r.exceptionCapacity} (capacity ${formatBytes(r.capacityBytes)} of copied data)`,
     `  areas        ${r.areasInUse} in use of ${r.areaCapacity}`,

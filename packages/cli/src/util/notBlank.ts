@@ -7,25 +7,16 @@
  * Reading commands report NEW_COW_NOT_BLANK; commands that would initialise
  * or overwrite the COW (create, restore) refuse with TARGET_NOT_BLANK.
  */
-import { describeNotBlank, newCowNotBlank, notBlankNextStep, type Finding, type NotBlank, type SyncReader } from "@dmsnap/format";
+import { describeNotBlank, newCowNotBlank, notBlankNextStep, NEW_COW_NOT_BLANK, notBlankMessage, type NotBlank, type SyncReader } from "@dmsnap/format";
 import { CliError, Exit } from "./errors.js";
 
-export const NEW_COW_NOT_BLANK = "NEW_COW_NOT_BLANK";
+// The finding and its message live in @dmsnap/format (checkReport.ts), shared with the browser explorer.
+export { NEW_COW_NOT_BLANK, notBlankFinding, notBlankMessage, type NotBlank } from "@dmsnap/format";
 export const TARGET_NOT_BLANK = "TARGET_NOT_BLANK";
-
-export type { NotBlank };
 
 /** Evidence that a COW with magic 0 is not blank at `chunkSize` (the chunk size in effect), or null. */
 export function notBlank(reader: SyncReader, chunkSize: number): Promise<NotBlank | null> {
   return newCowNotBlank(reader, chunkSize);
-}
-
-export function notBlankMessage(e: NotBlank): string {
-  return `${describeNotBlank(e)}. ${notBlankNextStep(e)}`;
-}
-
-export function notBlankFinding(e: NotBlank): Finding {
-  return { code: NEW_COW_NOT_BLANK, severity: "warning", message: notBlankMessage(e), location: { chunk: 0, byteOffset: e.firstNonZero } };
 }
 
 /** The refusal of a command that reads the COW as a snapshot (merge, export, write): NEW_COW_NOT_BLANK, exit 1. */

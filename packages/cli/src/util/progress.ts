@@ -83,6 +83,19 @@ function jsonProgress(stream: NodeJS.WritableStream, now: () => number): Progres
   };
 }
 
+/**
+ * Time left at the average rate since the start: the work done so far over the
+ * time it took. Steady under bursts (a whole run's average, not the last few
+ * updates'); "…" until there is something to average.
+ */
+export function etaText(elapsedMs: number, done: number, total: number): string {
+  if (done <= 0 || elapsedMs < 1000) return "…";
+  const s = Math.max(0, Math.round((elapsedMs * (total - done)) / done / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
 function barProgress(stream: NodeJS.WriteStream, now: () => number): Progress {
   let bar: cliProgress.SingleBar | null = null;
   let started = 0;
@@ -95,7 +108,9 @@ function barProgress(stream: NodeJS.WriteStream, now: () => number): Progress {
     bar = new cliProgress.SingleBar(
       {
         stream,
-        format: `${op} [{bar}] {percentage}% | {value}/{total}${unit === "bytes" ? "" : ` ${unit}`} | ETA {eta_formatted}`,
+        // Our own ETA ({etaText}): cli-progress's averages the last few updates, which jumps
+        // (0 s, 7 min, 15 s) when an export writes in bursts between write-backs.
+        format: `${op} [{bar}] {percentage}% | {value}/{total}${unit === "bytes" ? "" : ` ${unit}`} | ETA {etaText}`,
         hideCursor: true,
         clearOnComplete: false,
         // Byte counts print with units (1.20 GiB), other counts as they are.
@@ -103,7 +118,7 @@ function barProgress(stream: NodeJS.WriteStream, now: () => number): Progress {
       },
       cliProgress.Presets.shades_classic,
     );
-    bar.start(total, done);
+    bar.start(total, done, { etaText: etaText(now() - started, done, total) });
   };
   return {
     start(o, t, u) {
@@ -116,7 +131,7 @@ function barProgress(stream: NodeJS.WriteStream, now: () => number): Progress {
     update(d) {
       done = d;
       ensure();
-      bar?.update(d);
+      bar?.update(d, { etaText: etaText(now() - started, d, total) });
     },
     setTotal(t) {
       total = t;

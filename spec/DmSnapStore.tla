@@ -52,7 +52,8 @@ CONSTANTS
     SkipMetadataAfterReload, \* [TRUE] CVE-2013-4299: next_free skips an area after reload
     ReloadPartialArea,   \* [TRUE] 2014: reload keeps the last, partial area in memory
     HeaderFUA,           \* [TRUE] the header write is FUA (the kernel's is plain)
-    OriginWaitsHeader,   \* [TRUE] origin writes after an invalidation wait for its header write
+    OriginWaitsHeader,   \* [TRUE] origin writes after an invalidation wait for its header
+                         \*   write to complete (so does Linux 6.1: its write is just not FUA)
     MergeFlushOrigin,    \* [TRUE] 2021: flush the origin before the merge's metadata commit
     InitZeroFirst,       \* [TRUE] first activation zeroes area 0, then writes the header
                          \*   with flush + FUA (the kernel: header, then zeroing, both plain)
@@ -473,12 +474,13 @@ Destage(c) ==
 -----------------------------------------------------------------------------
 (* The origin.  The write that needed exception e was issued by its       *)
 (* Prepare (owait) and proceeds once e's callback reported success; once   *)
-(* the snapshot is invalid, any origin write proceeds: in Linux 6.1        *)
-(* (OriginWaitsHeader = FALSE) as soon as the invalidation started -- a    *)
-(* simplification: 6.1 does wait for the header write's completion, and   *)
-(* the Linux column says so (TRUE) -- in the fixed design once the header  *)
-(* write completed.  A plain write: into the origin's cache.  Each origin  *)
-(* chunk is written once.                                                   *)
+(* the snapshot is invalid, any origin write proceeds: with              *)
+(* OriginWaitsHeader (the fixed design, and Linux 6.1, whose synchronous   *)
+(* header write runs under the snapshot's lock before the origin write is  *)
+(* remapped) once the header write completed -- durable only with         *)
+(* HeaderFUA -- without it (a design variant) as soon as the invalidation  *)
+(* started.  A plain write: into the origin's cache.  Each origin chunk is *)
+(* written once.                                                            *)
 OriginReleased(e) ==
     \/ e \in ackOk
     \/ IF OriginWaitsHeader THEN hpc = "done" ELSE hpc # "none"

@@ -7,6 +7,7 @@ const sources = [
   ["vitest", ".cache/vitest.json", (j) => [j.numPassedTests, j.numFailedTests, j.numPendingTests + (j.numTodoTests ?? 0)]],
   ["spec", ".cache/spec.json", (j) => [j.passed, j.failed, 0]],
   ["traces", ".cache/traces.json", (j) => [j.passed, j.failed, 0]],
+  ["design-mutants", ".cache/design-mutants.json", (j) => [j.passed, j.failed, 0]],
   // pnpm kernel:crash (CI, after the kernel conformance run): its checks
   ["kernel-crash", ".cache/kernel-crash.json", (j) => [j.passed, j.failed, 0]],
   // pnpm kernel:matrix (CI): kernels of the matrix, the patched module, the series applying (kernel/matrix.py)

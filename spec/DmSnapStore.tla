@@ -52,7 +52,8 @@ CONSTANTS
     SkipMetadataAfterReload, \* [TRUE] CVE-2013-4299: next_free skips an area after reload
     ReloadPartialArea,   \* [TRUE] 2014: reload keeps the last, partial area in memory
     HeaderFUA,           \* [TRUE] the header write is FUA (the kernel's is plain)
-    OriginWaitsHeader,   \* [TRUE] origin writes after an invalidation wait for its header write
+    OriginWaitsHeader,   \* [TRUE] origin writes after an invalidation wait for its header
+                         \*   write to complete (so does Linux 6.1: its write is just not FUA)
     MergeFlushOrigin,    \* [TRUE] 2021: flush the origin before the merge's metadata commit
     InitZeroFirst,       \* [TRUE] first activation zeroes area 0, then writes the header
                          \*   with flush + FUA (the kernel: header, then zeroing, both plain)
@@ -120,6 +121,8 @@ VARIABLES
     memValid,    \* ps->valid
     hpc,         \* invalidation: "none" | "writing" | "done" | "failed"
     hw,          \* the in-flight header write
+    owait,       \* origin writes issued and not yet done or failed: the write that
+                 \*   needed exception e (from its Prepare), or one retrying the header write
     merging,     \* the exception whose merge copy is done, not yet committed (0: none)
     merged,      \* exceptions merged back into the origin and removed from the COW
     initDone,    \* first activation: which of {"header", "zero"} were written
@@ -132,13 +135,13 @@ VARIABLES
 
 vars == <<disk, cache, odisk, ocache, areaBuf, hdrBuf, curArea, curIdx, nextFree, nextEx,
           newChunk, pending, copying, ready, failedCopy, cbq, cpc, cw, memValid, hpc, hw,
-          merging, merged, initDone, committed, ackOk, ackFail, crashes, phase, act>>
+          owait, merging, merged, initDone, committed, ackOk, ackFail, crashes, phase, act>>
 
 \* Groups for UNCHANGED.
 devVars   == <<disk, cache, odisk, ocache>>
 memVars   == <<areaBuf, hdrBuf, curArea, curIdx, nextFree, nextEx, newChunk, pending,
                copying, ready, failedCopy, cbq, cpc, cw, memValid, hpc, hw>>
-otherVars == <<merging, merged, initDone, committed, ackOk, ackFail, crashes, phase, act>>
+otherVars == <<owait, merging, merged, initDone, committed, ackOk, ackFail, crashes, phase, act>>
 
 -----------------------------------------------------------------------------
 (* Activation: what the kernel loads from the durable contents of the device. *)
@@ -196,6 +199,7 @@ Init ==
     /\ FreshMemory
     /\ nextEx = 1
     /\ newChunk = [e \in Exceptions |-> 0]
+    /\ owait = {}
     /\ merging = 0 /\ merged = {}
     /\ initDone = {}
     /\ committed = {} /\ ackOk = {} /\ ackFail = {}
@@ -232,7 +236,7 @@ InitWriteHeader ==
     /\ initDone' = initDone \cup {"header"}
     /\ phase' = IF "zero" \in initDone THEN "run" ELSE phase
     /\ UNCHANGED <<odisk, ocache>> /\ UNCHANGED memVars
-    /\ UNCHANGED <<merging, merged, committed, ackOk, ackFail, crashes, act>>
+    /\ UNCHANGED <<owait, merging, merged, committed, ackOk, ackFail, crashes, act>>
 
 InitZeroArea0 ==
     /\ phase = "init" /\ "zero" \notin initDone
@@ -240,7 +244,7 @@ InitZeroArea0 ==
     /\ initDone' = initDone \cup {"zero"}
     /\ phase' = IF "header" \in initDone THEN "run" ELSE phase
     /\ UNCHANGED <<disk, odisk, ocache>> /\ UNCHANGED memVars
-    /\ UNCHANGED <<merging, merged, committed, ackOk, ackFail, crashes, act>>
+    /\ UNCHANGED <<owait, merging, merged, committed, ackOk, ackFail, crashes, act>>
 
 -----------------------------------------------------------------------------
 (* prepare_exception: an origin write needs exception nextEx; give it the    *)
@@ -257,10 +261,11 @@ Prepare ==
     /\ nextEx' = nextEx + 1
     /\ pending' = pending + 1
     /\ copying' = copying \cup {nextEx}
+    /\ owait' = IF OriginWrites THEN owait \cup {nextEx} ELSE owait
     /\ UNCHANGED devVars
     /\ UNCHANGED <<areaBuf, hdrBuf, curArea, curIdx, ready, failedCopy, cbq, cpc, cw,
                    memValid, hpc, hw>>
-    /\ UNCHANGED otherVars
+    /\ UNCHANGED <<merging, merged, initDone, committed, ackOk, ackFail, crashes, phase, act>>
 
 (* kcopyd finishes copying origin chunk e into its data chunk: a plain      *)
 (* write, so the data sits in the volatile cache until a flush or destage.  *)
@@ -288,7 +293,7 @@ CopyFail(e) ==
     /\ UNCHANGED devVars
     /\ UNCHANGED <<areaBuf, hdrBuf, curArea, curIdx, nextFree, nextEx, newChunk, pending,
                    ready, cbq, cpc, cw, memValid, hpc, hw>>
-    /\ UNCHANGED <<merging, merged, initDone, committed, ackOk, crashes, phase, act>>
+    /\ UNCHANGED <<owait, merging, merged, initDone, committed, ackOk, crashes, phase, act>>
 
 \* In order (2013 fix): e is the oldest allocation still on its way to commit.
 InOrder(e) == \A f \in copying \cup ready \cup failedCopy : e <= f
@@ -315,7 +320,7 @@ CommitStart(e) ==
                 ELSE /\ cpc' = "prewrite" /\ cw' = cw
     /\ UNCHANGED devVars
     /\ UNCHANGED <<hdrBuf, curArea, nextFree, nextEx, newChunk, copying, hpc, hw>>
-    /\ UNCHANGED <<merging, merged, initDone, ackOk, ackFail, crashes, phase, act>>
+    /\ UNCHANGED <<owait, merging, merged, initDone, ackOk, ackFail, crashes, phase, act>>
 
 Callbacks(v) ==
     /\ ackOk' = IF v = 1 THEN ackOk \cup cbq ELSE ackOk
@@ -337,7 +342,7 @@ IssueArea ==
     /\ UNCHANGED <<odisk, ocache>>
     /\ UNCHANGED <<areaBuf, hdrBuf, curArea, curIdx, nextFree, nextEx, newChunk, pending,
                    copying, ready, failedCopy, memValid, hpc, hw>>
-    /\ UNCHANGED <<merging, merged, initDone, committed, crashes, phase, act>>
+    /\ UNCHANGED <<owait, merging, merged, initDone, committed, crashes, phase, act>>
 
 (* Advance to the next area if this one is full, then run the callbacks     *)
 (* (and, in the 2006 design, only then zero the next area).                 *)
@@ -354,7 +359,7 @@ Finish ==
     /\ UNCHANGED devVars
     /\ UNCHANGED <<hdrBuf, nextFree, nextEx, newChunk, pending, copying, ready, failedCopy,
                    memValid, hpc, hw>>
-    /\ UNCHANGED <<merging, merged, initDone, committed, crashes, phase, act>>
+    /\ UNCHANGED <<owait, merging, merged, initDone, committed, crashes, phase, act>>
 
 (* drop_snapshot, from another context (COW full, a copy or a write failed): *)
 (* mark the store invalid, build the header and issue its write.             *)
@@ -467,21 +472,57 @@ Destage(c) ==
     /\ UNCHANGED <<odisk, ocache>> /\ UNCHANGED memVars /\ UNCHANGED otherVars
 
 -----------------------------------------------------------------------------
-(* The origin.  The write that needed exception e proceeds once e's         *)
-(* callback reported success; once the snapshot is invalid, any origin      *)
-(* write proceeds (the kernel: at once; the fixed design: after the header  *)
-(* write completed).  A plain write: into the origin's cache.  Each origin  *)
-(* chunk is written once.                                                   *)
+(* The origin.  The write that needed exception e was issued by its       *)
+(* Prepare (owait) and proceeds once e's callback reported success; once   *)
+(* the snapshot is invalid, any origin write proceeds: with              *)
+(* OriginWaitsHeader (the fixed design, and Linux 6.1, whose synchronous   *)
+(* header write runs under the snapshot's lock before the origin write is  *)
+(* remapped) once the header write completed -- durable only with         *)
+(* HeaderFUA -- without it (a design variant) as soon as the invalidation  *)
+(* started.  A plain write: into the origin's cache.  Each origin chunk is *)
+(* written once.                                                            *)
 OriginReleased(e) ==
     \/ e \in ackOk
     \/ IF OriginWaitsHeader THEN hpc = "done" ELSE hpc # "none"
 
+\* The origin write to chunk e may be issued or go on (not merged, not written).
+OriginFree(e) == odisk[e] = "old" /\ ocache[e] = "none" /\ e \notin merged /\ merging = 0
+
 OriginWrite(e) ==
     /\ Running /\ OriginWrites
-    /\ odisk[e] = "old" /\ ocache[e] = "none" /\ e \notin merged /\ merging = 0
+    /\ OriginFree(e)
     /\ OriginReleased(e)
     /\ ocache' = [ocache EXCEPT ![e] = "new"]
-    /\ UNCHANGED <<disk, cache, odisk>> /\ UNCHANGED memVars /\ UNCHANGED otherVars
+    /\ owait' = owait \ {e}
+    /\ UNCHANGED <<disk, cache, odisk>> /\ UNCHANGED memVars
+    /\ UNCHANGED <<merging, merged, initDone, committed, ackOk, ackFail, crashes, phase, act>>
+
+(* The policy for a failed invalidation header write (fixed design):       *)
+(* every origin write waiting for it fails with EIO and writes nothing;    *)
+(* until a valid = 0 header is durable, a later origin write that would    *)
+(* need a copy first retries the header write (and fails with EIO if that  *)
+(* fails too); writes to chunks with an acknowledged exception proceed     *)
+(* (OriginWrite).  Several writers waiting on one retry all fail with it:  *)
+(* one of the schedules the kernel's per-write retries allow.              *)
+OriginEIO(e) ==
+    /\ Running /\ OriginWrites /\ OriginWaitsHeader
+    /\ e \in owait /\ e \notin ackOk /\ hpc = "failed"
+    /\ owait' = owait \ {e}
+    /\ UNCHANGED devVars /\ UNCHANGED memVars
+    /\ UNCHANGED <<merging, merged, initDone, committed, ackOk, ackFail, crashes, phase, act>>
+
+OriginRetryHeader(e) ==
+    /\ Running /\ OriginWrites /\ OriginWaitsHeader
+    /\ hpc = "failed" /\ e \notin owait /\ e \notin ackOk /\ OriginFree(e)
+    \* the writes that waited for the failed header write have failed first
+    /\ owait \subseteq ackOk
+    /\ hpc' = "writing"
+    /\ hw' = [chunk |-> 0, src |-> IF HeaderInAreaBuffer THEN "area" ELSE "header", taken |-> NoBlock]
+    /\ owait' = owait \cup {e}
+    /\ UNCHANGED devVars
+    /\ UNCHANGED <<areaBuf, hdrBuf, curArea, curIdx, nextFree, nextEx, newChunk, pending,
+                   copying, ready, failedCopy, cbq, cpc, cw, memValid>>
+    /\ UNCHANGED <<merging, merged, initDone, committed, ackOk, ackFail, crashes, phase, act>>
 
 OriginDestage(e) ==
     /\ Running /\ ocache[e] # "none"
@@ -499,13 +540,15 @@ MergeReady ==
     /\ Running /\ Merge /\ merging = 0
     /\ cpc = "idle" /\ pending = 0 /\ copying = {} /\ memValid = 1 /\ hpc = "none"
     /\ curIdx > 0 /\ areaBuf[curIdx] \in Exceptions
+    \* (a chunk whose origin write still waits is not merged under it)
+    /\ areaBuf[curIdx] \notin owait
 
 MergeCopy ==
     /\ MergeReady
     /\ merging' = areaBuf[curIdx]
     /\ ocache' = [ocache EXCEPT ![areaBuf[curIdx]] = "old"]
     /\ UNCHANGED <<disk, cache, odisk>> /\ UNCHANGED memVars
-    /\ UNCHANGED <<merged, initDone, committed, ackOk, ackFail, crashes, phase, act>>
+    /\ UNCHANGED <<owait, merged, initDone, committed, ackOk, ackFail, crashes, phase, act>>
 
 MergeCommit ==
     /\ Running /\ merging # 0
@@ -520,7 +563,7 @@ MergeCommit ==
     /\ merging' = 0
     /\ UNCHANGED <<hdrBuf, curArea, nextFree, nextEx, newChunk, pending, copying, ready,
                    failedCopy, cbq, cpc, cw, memValid, hpc, hw>>
-    /\ UNCHANGED <<initDone, committed, ackOk, ackFail, crashes, phase, act>>
+    /\ UNCHANGED <<owait, initDone, committed, ackOk, ackFail, crashes, phase, act>>
 
 -----------------------------------------------------------------------------
 (* Power fails: memory, both caches and writes in flight are lost; the COW  *)
@@ -532,6 +575,7 @@ Crash ==
     /\ act' = Activate(disk)
     /\ cache' = NoCache
     /\ ocache' = ONoCache
+    /\ owait' = {}
     /\ UNCHANGED <<disk, odisk>> /\ UNCHANGED memVars
     /\ UNCHANGED <<merging, merged, initDone, committed, ackOk, ackFail>>
 
@@ -560,22 +604,26 @@ Reload ==
     /\ initDone' = {}
     /\ merging' = 0
     /\ UNCHANGED devVars
-    /\ UNCHANGED <<nextEx, newChunk, merged, committed, ackOk, ackFail, crashes, act>>
+    /\ UNCHANGED <<nextEx, newChunk, owait, merged, committed, ackOk, ackFail, crashes, act>>
 
 \* After the last activation nothing more is modelled: the behaviour stutters.
 Halted == phase = "crashed" /\ UNCHANGED vars
 
-Progress ==
+\* The steps that are fair: the commit path, and (separately, so that header
+\* write retries failing for ever do not starve the commit path) the header write.
+CommitProgress ==
     \/ InitWriteHeader \/ InitZeroArea0
     \/ \E e \in Exceptions : CopyDone(e) \/ CommitStart(e)
     \/ IssueArea \/ Finish
     \/ TakeCommitWrite \/ CompleteCommitWrite
-    \/ TakeHeaderWrite \/ CompleteHeaderWrite
+HeaderProgress == TakeHeaderWrite \/ CompleteHeaderWrite
+Progress == CommitProgress \/ HeaderProgress
 
 Next ==
     \/ Prepare
     \/ Progress
     \/ \E e \in Exceptions : CopyFail(e) \/ OriginWrite(e) \/ OriginDestage(e)
+                            \/ OriginEIO(e) \/ OriginRetryHeader(e)
     \/ FailCommitWrite \/ FailHeaderWrite
     \/ Invalidate
     \/ MergeCopy \/ MergeCommit
@@ -583,7 +631,22 @@ Next ==
     \/ Crash \/ Reload
     \/ Halted
 
-Spec == Init /\ [][Next]_vars /\ WF_vars(Progress)
+\* Fairness beyond Progress: a waiting origin write that may go on does, or
+\* fails once its header write failed; an invalid store gets its header
+\* write (the kernel: a failed callback invalidates the snapshot); a merge
+\* step that copied commits.  Allocation, failures, write-back, a spurious
+\* invalidation, starting a merge and the crash stay unfair.
+\* (Quantified over an empty set where the configuration has no origin writes
+\* or no merge: each fairness condition costs TLC's liveness check an
+\* ENABLED evaluation per state.)
+InvalidateInvalid == memValid = 0 /\ Invalidate
+OriginSet == IF OriginWrites THEN Exceptions ELSE {}
+OriginOnce == IF OriginWrites THEN {1} ELSE {}
+MergeOnce == IF Merge THEN {1} ELSE {}
+Spec == Init /\ [][Next]_vars /\ WF_vars(CommitProgress) /\ WF_vars(HeaderProgress)
+        /\ \A e \in OriginSet : WF_vars(e \in owait /\ OriginWrite(e)) /\ WF_vars(OriginEIO(e))
+        /\ \A o \in OriginOnce : WF_vars(InvalidateInvalid)
+        /\ \A m \in MergeOnce : WF_vars(MergeCommit)
 
 -----------------------------------------------------------------------------
 (* Properties *)
@@ -600,6 +663,7 @@ TypeOK ==
     /\ copying \subseteq Exceptions /\ ready \subseteq Exceptions /\ cbq \subseteq Exceptions
     /\ memValid \in {0, 1}
     /\ phase \in {"init", "run", "crashed"}
+    /\ owait \subseteq Exceptions
 
 HeaderOK(b) == b = Zeros \/ b[1] \in {HDR_VALID, HDR_INVALID}
 
@@ -667,6 +731,20 @@ InFlight(e) == e \in copying \cup ready \cup failedCopy \cup cbq
 Acked(e) == e \in ackOk \cup ackFail
 CallbacksEventuallyRun ==
     \A e \in Exceptions : (Running /\ InFlight(e)) ~> (Acked(e) \/ Crashed)
+
+\* 13. Every origin write that was issued (the one that needed an exception,
+\*     or one retrying the header write) eventually completes or fails with
+\*     EIO, unless the machine crashes first.
+OriginEventuallyReleased ==
+    \A e \in Exceptions : (Running /\ e \in owait) ~> (e \notin owait \/ Crashed)
+
+\* 14. A merge step whose copy is done eventually commits (or a crash comes).
+MergeEventuallyCommits == (Running /\ merging # 0) ~> (merging = 0 \/ Crashed)
+
+\* 15. After a crash the fixed design always activates: the read of the
+\*     metadata never runs past the device end (the kernel's activation
+\*     error).  Blank, invalid and valid are all activations.
+NoActivationError == Crashed => act.status # "error"
 
 -----------------------------------------------------------------------------
 (* Witnesses against vacuity: each is meant to be VIOLATED by the fixed      *)

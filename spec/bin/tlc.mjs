@@ -14,6 +14,7 @@ import { schemaProblems } from "../lib/schema.mjs";
 import { findJava, findTlc } from "../lib/tools.mjs";
 import { formatTrace, traceToJson } from "../lib/trace.mjs";
 import { replay, validateTraces } from "../lib/traces.mjs";
+import { loadMutants, mutantTable, runMutants } from "../lib/mutants.mjs";
 
 const specDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 // A clone of the repository (trace validation needs the built engine; the closing count lives there).
@@ -45,6 +46,10 @@ options:
   --no-trace-validation  skip trace validation (engine runs checked against
                       spec/trace/, mutants, counterexamples replayed into the
                       engine; runs by default when no configuration is named)
+  --mutants           only the fixed design's mutants (spec/mutants.json; they run
+                      after the default set, not with --slow or named configurations)
+  --mutant NAME       only this mutant (repeatable)
+  --no-mutants        skip the mutants
   --parse FILE        parse a recorded TLC -tool output and print it (no TLC run)
   --which             print which Java and TLC jar would be used, then exit
   -V, --version       print the version and exit
@@ -71,6 +76,9 @@ async function main() {
       .option("--save-output <dir>")
       .option("--no-traces")
       .option("--no-trace-validation")
+      .option("--mutants")
+      .option("--no-mutants")
+      .option("--mutant <name>", "", (v, prev) => [...prev, v], [])
       .option("--parse <file>")
       .option("--which")
       .option("--all")
@@ -87,6 +95,9 @@ async function main() {
     "save-output": o.saveOutput,
     "no-traces": o.traces === false,
     "no-trace-validation": o.traceValidation === false,
+    mutants: o.mutants === true,
+    mutant: o.mutant && o.mutant.length > 0 ? o.mutant : undefined,
+    "no-mutants": o.mutants === false,
     parse: o.parse,
     which: o.which === true,
     all: o.all === true,
@@ -131,7 +142,8 @@ async function main() {
     log(`unknown configuration(s): ${unknown.join(", ")}`);
     return 2;
   }
-  const selected = selectConfigurations(manifest, { names: positionals, all: values.all === true, slowOnly: values.slow === true });
+  const onlyMutants = values.mutants === true || (values.mutant ?? []).length > 0;
+  const selected = onlyMutants ? [] : selectConfigurations(manifest, { names: positionals, all: values.all === true, slowOnly: values.slow === true });
   const workers = values.workers ? Number(values.workers) : undefined;
 
   /** @type {string[]} */
@@ -140,7 +152,7 @@ async function main() {
   let passed = 0;
   // Engine traces with the default set; counterexample replays with whichever set runs (--slow too).
   // Both only for the repository's own manifest, in a clone (they need the built engine).
-  const replays = own && inRepo && !values["no-trace-validation"] && positionals.length === 0;
+  const replays = own && inRepo && !values["no-trace-validation"] && positionals.length === 0 && !onlyMutants;
   const validation = replays && !values.slow;
   /** @type {object[]} */
   const results = [];
@@ -231,10 +243,25 @@ async function main() {
     console.log(`\ncounterexamples: ${replayed} replayed into the engine, ${traceFailures} failed`);
     writeFileSync(join(cache, "traces-slow.json"), JSON.stringify({ passed: replayed, failed: traceFailures }) + "\n");
   }
+  // The fixed design's mutants (spec/mutants.json): each must be killed by the property it names.
+  let mutantFailures = 0;
+  const mutantsWanted = own && !values["no-mutants"] && (onlyMutants || (positionals.length === 0 && !values.slow));
+  if (mutantsWanted) {
+    console.log("\n== design mutants: single-point changes of the fixed design (spec/mutants.json), each run under its configuration's constants with only the property that must kill it");
+    const list = loadMutants(join(specDir, "mutants.json"));
+    const started = process.hrtime.bigint();
+    const m = await runMutants({ java, jar: tlc.jar, specDir, list, manifest, only: values.mutant ?? [] });
+    const table = mutantTable(m);
+    console.log(table.slice(0, -1).join("\n"));
+    console.log(`(${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(1)} s)`);
+    console.log(table[table.length - 1]);
+    mutantFailures = m.filter((r) => !r.killed).length;
+    if (counts && !onlyMutants) writeFileSync(join(cache, "design-mutants.json"), JSON.stringify({ passed: m.length - mutantFailures, failed: mutantFailures }) + "\n");
+  }
   console.log(`\nspec: ${passed} passed, ${failures} failed`);
   // For the repo's closing summary (scripts/summary.mjs).
   if (counts) writeFileSync(join(cache, values.slow ? "spec-slow.json" : "spec.json"), JSON.stringify({ passed, failed: failures }) + "\n");
-  return failures > 0 || traceFailures > 0 ? 1 : 0;
+  return failures > 0 || traceFailures > 0 || mutantFailures > 0 ? 1 : 0;
 }
 
 main().then(

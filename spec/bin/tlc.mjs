@@ -78,7 +78,7 @@ async function main() {
       .option("--no-trace-validation")
       .option("--mutants")
       .option("--no-mutants")
-      .option("--mutant <name>", "", (v, prev) => [...prev, v], [])
+      .option("--mutant <name>", "", (/** @type {string} */ v, /** @type {string[]} */ prev) => [...prev, v], /** @type {string[]} */ ([]))
       .option("--parse <file>")
       .option("--which")
       .option("--all")

@@ -28,14 +28,14 @@ const built = buildCow({ chunkSize: 1, exceptions: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9
 const raced = damage.raceHeader(built.bytes, 1);
 
 describe("item 1: create, write, restore and check do not take magic 0 for blank", () => {
-  it("create refuses an ext4 image (TARGET_NOT_BLANK, exit 1, untouched), also with --size; --force initialises it", () => {
+  it("create refuses an ext4 image (TARGET_NOT_BLANK, exit 2 as every target that holds data, untouched), also with --size; --force initialises it", () => {
     const img = writeTemp(dir, "create-ext4.img", ext4Like());
     const r = untouched([img], "create", "--cow", img, "--chunk-size", "8", "--json");
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(2);
     expect(json(r.stdout).error.code).toBe("TARGET_NOT_BLANK");
     expect(json(r.stdout).error.message).toMatch(/ext2\/3\/4 file system \(superblock magic 0xEF53 at byte 1080\)/);
     const s = untouched([img], "create", "--cow", img, "--chunk-size", "8", "--size", "1M", "--json");
-    expect(s.status).toBe(1);
+    expect(s.status).toBe(2);
     expect(json(s.stdout).error.code).toBe("TARGET_NOT_BLANK");
     expect(dmsnap("create", "--cow", img, "--chunk-size", "8", "--force").status).toBe(0);
     expect(json(dmsnap("dump", img, "--json").stdout).state).toBe("valid");
@@ -67,7 +67,7 @@ describe("item 1: create, write, restore and check do not take magic 0 for blank
     expect(dmsnap("dump", other, "--lossless", "-o", dump).status).toBe(0);
     const cow = writeTemp(dir, "restore-raced.cow", raced);
     const r = untouched([cow], "restore", dump, "--cow", cow, "--json");
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(2);
     expect(json(r.stdout).error.code).toBe("TARGET_NOT_BLANK");
     expect(json(r.stdout).error.message).toMatch(/10 exception\(s\) at chunk size 1/);
     const fixed = join(dir, "restore-raced.fixed.cow");

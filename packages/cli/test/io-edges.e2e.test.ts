@@ -120,7 +120,7 @@ describe("chunk sizes at the edges (item 12)", () => {
     const dir = tempDir();
     const r = dmsnap("create", "--cow", join(dir, "c.cow"), "--chunk-size", "0", "--size", "1MiB");
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/chunk size 32 sectors \(the kernel's default for --chunk-size 0\)/);
+    expect(r.stdout).toMatch(/chunk size 32 sectors \(16\.0 KiB\), the kernel's default for --chunk-size 0/);
   });
   it("create --chunk-size 4194304: INVALID_CHUNK_SIZE naming 2097152 as the largest and the kernel's limit", () => {
     const dir = tempDir();

@@ -22,14 +22,14 @@ describe("magic 0 over live exceptions (NEW_COW_NOT_BLANK, item 4)", () => {
   const raced = damage.raceHeader(built.bytes, 1);
   const origin = random(built.bytes.length, 7);
 
-  it("create without --size refuses with TARGET_NOT_BLANK, exit 1, COW untouched; --force initialises", () => {
+  it("create without --size refuses with TARGET_NOT_BLANK, exit 2 (a target that holds data), COW untouched; --force initialises", () => {
     const cow = writeTemp(dir, "create.cow", raced);
     const r = untouched([cow], "create", "--cow", cow, "--chunk-size", "1", "--json");
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(2);
     expect(json(r.stdout).error.code).toBe("TARGET_NOT_BLANK");
     expect(json(r.stdout).error.message).toMatch(/--force/);
     const s = untouched([cow], "create", "--cow", cow, "--chunk-size", "1", "--size", `${raced.length}`);
-    expect(s.status).toBe(1);
+    expect(s.status).toBe(2);
     expect(s.stderr).toMatch(/TARGET_NOT_BLANK/);
     const f = dmsnap("create", "--cow", cow, "--chunk-size", "1", "--force");
     expect(f.status).toBe(0);

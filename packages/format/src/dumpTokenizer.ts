@@ -118,7 +118,8 @@ export class DumpTokenizer {
       if (top.state !== "value") this.fail("unexpected value", at);
       if (top.value !== null) {
         if (Object.prototype.hasOwnProperty.call(top.value, top.key)) this.fail(`key "${top.key}" appears twice`, at);
-        top.value[top.key] = v;
+        // An own property whatever the key: a "__proto__" key must not set the object's prototype (JSON.parse keeps it as data).
+        Object.defineProperty(top.value, top.key, { value: v, enumerable: true, writable: true, configurable: true });
       }
       top.state = "next";
     } else if (top.kind === "arr") {

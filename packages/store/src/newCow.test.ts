@@ -118,7 +118,7 @@ describe("restore onto a magic-0 target that is not blank", () => {
   it("refuses a raced COW (10 live exceptions) with TARGET_NOT_BLANK unless forced; the target untouched", async () => {
     const dev = new MemoryDevice(raced.slice());
     const r = restoreMetadata(dev, dump, { targetName: "raced.cow" });
-    await expect(r).rejects.toMatchObject({ code: "TARGET_NOT_BLANK", exitCode: 1 });
+    await expect(r).rejects.toMatchObject({ code: "TARGET_NOT_BLANK", exitCode: 2 });
     await expect(r).rejects.toThrow(/10 exception\(s\) at chunk size 1/);
     expect(dev.writes).toBe(0);
     await expect(restoreMetadata(dev, dump, { force: true })).resolves.toMatchObject({ overwrote: "other" });

@@ -38,7 +38,7 @@ export function register(program: Command): void {
         say(
           opts.json
             ? `${JSON.stringify(r)}\n`
-            : `${r.created ? "created" : "initialised"} ${r.cow}: ${formatBytes(r.deviceBytes)}, chunk size ${plural(r.chunkSize, "sector")} (${formatBytes(chunkBytes(r.chunkSize))})${chunkSize === 0 ? " (the kernel's default for --chunk-size 0)" : ""}, room for ${r.capacity} exceptions; status ${r.status}\n`,
+            : `${r.created ? "created" : "initialised"} ${r.cow}: ${formatBytes(r.deviceBytes)}, chunk size ${plural(r.chunkSize, "sector")} (${formatBytes(chunkBytes(r.chunkSize))})${chunkSize === 0 ? ", the kernel's default for --chunk-size 0" : ""}, room for ${r.capacity} exceptions; status ${r.status}\n`,
         );
       }),
     );

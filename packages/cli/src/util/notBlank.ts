@@ -24,10 +24,10 @@ export function notBlankError(e: NotBlank, path: string): CliError {
   return new CliError(NEW_COW_NOT_BLANK, `${path}: ${notBlankMessage(e)}`, Exit.Image);
 }
 
-/** Refuses to initialise a magic-0 COW that is not blank (create), unless forced: TARGET_NOT_BLANK, exit 1. */
+/** Refuses to initialise a magic-0 COW that is not blank (create), unless forced: TARGET_NOT_BLANK, exit 2 (as every target that already holds data). */
 export async function refuseNotBlank(reader: SyncReader, path: string, chunkSize: number, doing: string, force: boolean): Promise<void> {
   if (force) return;
   const e = await notBlank(reader, chunkSize);
   if (e === null) return;
-  throw new CliError(TARGET_NOT_BLANK, `${path}: ${describeNotBlank(e)}; '${doing}' would destroy them. ${notBlankNextStep(e)}. Or rerun with --force to initialise it anyway`, Exit.Image);
+  throw new CliError(TARGET_NOT_BLANK, `${path}: ${describeNotBlank(e)}; '${doing}' would destroy them. ${notBlankNextStep(e)}. Or rerun with --force to initialise it anyway`, Exit.Usage);
 }

@@ -169,6 +169,12 @@ export class Activation {
     if (this.options.keepEntries !== false) this.table.reserve(this.options.reserveEntries ?? Math.min(capacity(this.chunkSize, deviceSectors(this.deviceBytes)).dataChunks, INITIAL_TABLE_CAP));
   }
 
+  /** The header acceptHeader decoded (check --header-only reads nothing more). */
+  headerSeen(): Header {
+    if (!this.header) throw new Error("no header accepted yet");
+    return this.header;
+  }
+
   /** The next metadata area to read, or null when activation is complete. */
   nextRead(): ReadRequest | null {
     if (this.done) return null;

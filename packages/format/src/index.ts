@@ -23,3 +23,4 @@ export * from "./exceptionScan.js";
 export * from "./signature.js";
 export * from "./blank.js";
 export * from "./checkReport.js";
+export * from "./headerCheck.js";

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { capacity, checkReport, chunkBytes, chunkKind, decodeHeader, roomForEntries, salvage, deviceSectors, diagnose, HEADER_SIZE, SNAP_MAGIC, chunkSizeProblem, type CheckReport, type Location, type SyncReader } from "@dmsnap/format";
-import { Exit } from "../util/errors.js";
+import { capacity, checkHeaderOnly, checkReport, chunkBytes, chunkKind, decodeHeader, roomForEntries, salvage, deviceSectors, diagnose, HEADER_SIZE, SNAP_MAGIC, chunkSizeProblem, type CheckReport, type Location, type SyncReader } from "@dmsnap/format";
+import { CliError, Exit } from "../util/errors.js";
 import { pieceReader } from "../util/streamCow.js";
 import { openImage } from "../util/imageFile.js";
 import { parseSectors, parseSize, quietOption } from "../util/options.js";
@@ -15,6 +15,7 @@ interface CheckOptions {
   json?: boolean;
   quiet?: boolean;
   all?: boolean;
+  headerOnly?: boolean;
   progress?: ProgressMode;
 }
 
@@ -31,6 +32,7 @@ export function register(program: Command): void {
     .option("--json", "print one JSON object: {file, state, status, chunkSize, findings, counts, summary}")
     .addOption(quietOption("print nothing; only the exit code tells", ["all"]))
     .option("--all", "list every finding (default: at most 20 per code; the rest are counted)")
+    .option("--header-only", "check only what activation decides from the header (magic, version, chunk size, valid, room for the header and area 0), reading no metadata area: thin_check --super-block-only")
     .addOption(progressOption())
     .addHelpText(
       "after",
@@ -43,6 +45,7 @@ Examples:
   $ dmsnap check /dev/vg/snap-cow
   $ dmsnap check cow.img --origin-size 10GiB --json | jq .summary
   $ dmsnap check -q cow.img && echo clean
+  $ dmsnap check --header-only /dev/vg/snap-cow
 
 Exit: 0 clean (no errors or warnings), 1 problems found, 2 usage or I/O error.`,
     )
@@ -51,6 +54,17 @@ Exit: 0 clean (no errors or warnings), 1 problems found, 2 usage or I/O error.`,
         const tableChunkSize = opts.chunkSize === undefined ? undefined : parseSectors(opts.chunkSize, "--chunk-size");
         const originBytes = opts.originSize === undefined ? undefined : parseSize(opts.originSize, "--origin-size");
         const file = openImage(cow, "<cow>");
+        if (opts.headerOnly) {
+          if (originBytes !== undefined) throw new CliError("CONFLICTING_OPTIONS", "--origin-size needs the exceptions, which --header-only does not read: give one of them", Exit.Usage);
+          try {
+            const report = await checkHeaderOnly(cow, file, { logicalBlockSize: file.logicalBlockSize, ...(tableChunkSize === undefined ? {} : { tableChunkSize }) });
+            if (opts.quiet) return report.summary.clean ? Exit.Ok : Exit.Image;
+            writeStdout(opts.json ? `${JSON.stringify(report)}\n` : human(report, file.size, ""));
+            return report.summary.clean ? Exit.Ok : Exit.Image;
+          } finally {
+            file.close();
+          }
+        }
         const progress = makeProgress(opts.quiet ? "none" : opts.progress);
         try {
           const tracked = withProgress(pieceReader(file), progress);
@@ -86,7 +100,8 @@ export function formatLocation(l: Location): string {
 
 function human(r: CheckReport, size: number, advice: string): string {
   const lines: string[] = [];
-  lines.push(`${r.file}: ${formatBytes(size)}, ${r.state === "refused" ? "refused by activation" : `state ${r.state}, chunk size ${plural(r.chunkSize ?? 0, "sector")}, ${plural(r.exceptions ?? 0, "exception")}, status ${r.status}`}`);
+  const body = r.exceptions === null ? "header only" : `${plural(r.exceptions, "exception")}, status ${r.status}`;
+  lines.push(`${r.file}: ${formatBytes(size)}, ${r.state === "refused" ? "refused by activation" : `state ${r.state}, chunk size ${plural(r.chunkSize ?? 0, "sector")}, ${body}`}`);
   const shown = new Map<string, number>();
   for (const f of r.findings) {
     shown.set(f.code, (shown.get(f.code) ?? 0) + 1);

@@ -2,7 +2,7 @@
  * The page: open a COW (picker, drop or a built-in example), decode it in a
  * worker, and show what the kernel would do with it. Nothing leaves the browser.
  */
-import { chunkBytes, SNAP_MAGIC } from "@dmsnap/format";
+import { chunkBytes, formatLocation, SNAP_MAGIC } from "@dmsnap/format";
 import { attachMapTooltip } from "./mapTooltip.js";
 import { loadCow, loadIndex, type CaseEntry } from "./cases.js";
 import { docLink } from "./docs.js";
@@ -109,16 +109,6 @@ function render(d: Decoded, expect?: CaseEntry["expect"]): void {
         ? `the kernel loads none: these ${d.rows} are what 'dmsnap repair' would salvage`
         : `${d.rows} exceptions in on-disk order`;
   renderMap(d);
-}
-
-/** A finding's location in the words `dmsnap check` prints. */
-function formatLocation(l: { chunk?: number; area?: number; index?: number; byteOffset?: number }): string {
-  const parts: string[] = [];
-  if (l.chunk !== undefined) parts.push(`chunk ${l.chunk}`);
-  if (l.area !== undefined) parts.push(`area ${l.area}`);
-  if (l.index !== undefined) parts.push(`entry ${l.index}`);
-  if (l.byteOffset !== undefined) parts.push(`byte ${l.byteOffset}`);
-  return parts.length ? parts.join(", ") : "device";
 }
 
 function agrees(d: Decoded, e: CaseEntry["expect"]): boolean {

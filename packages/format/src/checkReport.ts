@@ -7,6 +7,7 @@
  */
 import { statusOf } from "./dump.js";
 import type { Diagnosis, Finding } from "./diagnose.js";
+import type { Location } from "./errors.js";
 import type { AsyncReader, SyncReader } from "./reader.js";
 import { describeNotBlank, newCowNotBlank, notBlankNextStep, type NotBlank } from "./blank.js";
 
@@ -93,4 +94,14 @@ export function reportOf(file: string, d: Diagnosis, extra: Finding | null = nul
     counts,
     summary: { errors, warnings, info, clean: errors === 0 && warnings === 0, listed: findings.length, total },
   };
+}
+
+/** A finding's location in the words `dmsnap check` prints (the explorer shows the same). */
+export function formatLocation(l: Location): string {
+  const parts: string[] = [];
+  if (l.chunk !== undefined) parts.push(`chunk ${l.chunk}`);
+  if (l.area !== undefined) parts.push(`area ${l.area}`);
+  if (l.index !== undefined) parts.push(`entry ${l.index}`);
+  if (l.byteOffset !== undefined) parts.push(`byte ${l.byteOffset}`);
+  return parts.length ? parts.join(", ") : "device";
 }

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { capacity, checkHeaderOnly, checkReport, chunkBytes, chunkKind, decodeHeader, roomForEntries, salvage, deviceSectors, diagnose, HEADER_SIZE, SNAP_MAGIC, chunkSizeProblem, type CheckReport, type Location, type SyncReader } from "@dmsnap/format";
+import { capacity, checkHeaderOnly, checkReport, formatLocation, chunkBytes, chunkKind, decodeHeader, roomForEntries, salvage, deviceSectors, diagnose, HEADER_SIZE, SNAP_MAGIC, chunkSizeProblem, type CheckReport, type Location, type SyncReader } from "@dmsnap/format";
 import { CliError, Exit } from "../util/errors.js";
 import { pieceReader } from "../util/streamCow.js";
 import { openImage } from "../util/imageFile.js";
@@ -20,7 +20,7 @@ interface CheckOptions {
 }
 
 // The report (findings, counts, summary) is @dmsnap/format's checkReport: the explorer shows the same one.
-export { SNAPSHOT_INVALIDATED, NEW_COW_NOT_BLANK, type CheckReport } from "@dmsnap/format";
+export { SNAPSHOT_INVALIDATED, NEW_COW_NOT_BLANK, formatLocation, type CheckReport } from "@dmsnap/format";
 
 export function register(program: Command): void {
   program
@@ -87,15 +87,6 @@ Exit: 0 clean (no errors or warnings), 1 problems found, 2 usage or I/O error.`,
         }
       }),
     );
-}
-
-export function formatLocation(l: Location): string {
-  const parts: string[] = [];
-  if (l.chunk !== undefined) parts.push(`chunk ${l.chunk}`);
-  if (l.area !== undefined) parts.push(`area ${l.area}`);
-  if (l.index !== undefined) parts.push(`entry ${l.index}`);
-  if (l.byteOffset !== undefined) parts.push(`byte ${l.byteOffset}`);
-  return parts.length ? parts.join(", ") : "device";
 }
 
 function human(r: CheckReport, size: number, advice: string): string {

@@ -11,6 +11,7 @@ import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exportSnapshot } from "./export.js";
+import { skipZeroPages } from "./exportSparse.js";
 import { FileDevice } from "./fileDevice.js";
 import { Rng } from "./rng.js";
 
@@ -97,6 +98,29 @@ function firstDifference(path: string, size: number, origin: Region[], olds: num
 }
 
 const allocated = (path: string): number => statSync(path).blocks * 512;
+
+describe("skipZeroPages", () => {
+  it("writes each run of non-zero pages once, pages aligned to the output's offsets, not the buffer's", () => {
+    const calls: Array<[number, number, number]> = [];
+    const write = skipZeroPages((_b, offset, length, position) => void calls.push([offset, length, position]));
+    // Output bytes [4000, 16288) from buffer offset 8: pages [4000,4096) [4096,8192) [8192,12288) [12288,16288).
+    const buf = new Uint8Array(8 + 12288 + 8).fill(7); // non-zero outside the range written
+    buf.fill(0, 8, 8 + 12288);
+    const at = (abs: number) => 8 + abs - 4000;
+    buf[at(4010)] = 1; // page [4000,4096)
+    buf[at(12000)] = 2; // page [8192,12288); [4096,8192) stays zeros
+    buf[at(16287)] = 3; // the last (partial) page, its last byte
+    expect(write(buf, 8, 12288, 4000)).toBeUndefined();
+    expect(calls).toEqual([
+      [8, 96, 4000],
+      [at(8192), 16288 - 8192, 8192],
+    ]);
+    calls.length = 0;
+    buf.fill(0, 8, 8 + 12288);
+    write(buf, 8, 12288, 4000);
+    expect(calls).toEqual([]);
+  });
+});
 
 describe("export keeps the view's holes in a new regular file", () => {
   const rng = new Rng(23);

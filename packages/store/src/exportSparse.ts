@@ -16,7 +16,7 @@ import type { PositionedWrite } from "./exportOverlay.js";
 /** The granularity of the holes: the page and usual file system block. */
 export const HOLE_PAGE = 4096;
 
-const ZERO_PAGE = new Uint8Array(HOLE_PAGE);
+const ZERO_PAGE = Buffer.alloc(HOLE_PAGE);
 
 /**
  * True when the output can keep holes: a regular file that is still empty (a
@@ -42,12 +42,9 @@ export function looksSparse(fd: number): boolean {
   return st.isFile() && st.blocks * 512 < st.size;
 }
 
-/** Buffer.compare without a view per page: memcmp against a page of zeros. */
-const compare = Buffer.prototype.compare;
-
-/** True when buffer[from, to) is all zeros (to - from <= HOLE_PAGE); a native memcmp, no allocation. */
+/** True when buffer[from, to) is all zeros (to - from <= HOLE_PAGE): a native memcmp against a page of zeros, with offsets rather than a view per page. */
 function zeroRange(buffer: Uint8Array, from: number, to: number): boolean {
-  return compare.call(ZERO_PAGE, buffer, from, to, 0, to - from) === 0;
+  return ZERO_PAGE.compare(buffer, from, to, 0, to - from) === 0;
 }
 
 /**

@@ -12,6 +12,8 @@
  *    copy_file_range), so its bytes never pass through JavaScript (block
  *    devices, which have no file size to copy by, are streamed), and
  *    exportOverlay.ts writes the view's COW chunks over it, area by area.
+ * 4. A new regular output file keeps holes where the view is zeros
+ *    (exportSparse.ts, as `cp --sparse=auto`); other outputs are written whole.
  *
  * Memory is bounded whatever the exception count (no index of the
  * exceptions): two 256 KiB buffers, and the map (at most MAP_BYTES) or a

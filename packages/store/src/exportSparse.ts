@@ -11,6 +11,7 @@
  * over the origin's bytes.
  */
 import { fstatSync, ftruncateSync } from "node:fs";
+import { sectorBytes } from "@dmsnap/format";
 import type { PositionedWrite } from "./exportOverlay.js";
 
 /** The granularity of the holes: the page and usual file system block. */
@@ -39,7 +40,7 @@ export function prepareSparseOutput(fd: number | undefined, total: number): bool
  */
 export function looksSparse(fd: number): boolean {
   const st = fstatSync(fd);
-  return st.isFile() && st.blocks * 512 < st.size;
+  return st.isFile() && sectorBytes(st.blocks) < st.size; // st_blocks counts 512-byte units
 }
 
 /** True when buffer[from, to) is all zeros (to - from <= HOLE_PAGE): a native memcmp against a page of zeros, with offsets rather than a view per page. */

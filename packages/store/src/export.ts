@@ -12,18 +12,21 @@
  *    copy_file_range), so its bytes never pass through JavaScript (block
  *    devices, which have no file size to copy by, are streamed), and
  *    exportOverlay.ts writes the view's COW chunks over it, area by area.
+ * 4. A new regular output file keeps holes where the view is zeros
+ *    (exportSparse.ts, as `cp --sparse=auto`); other outputs are written whole.
  *
  * Memory is bounded whatever the exception count (no index of the
  * exceptions): two 256 KiB buffers, and the map (at most MAP_BYTES) or a
  * bitmap (8 MiB, touched only where entries land).
  */
-import { constants as fsConstants, fdatasync, fstatSync, fchmodSync, promises as fs, writeSync } from "node:fs";
+import { constants as fsConstants, fdatasync, fstatSync, fchmodSync, ftruncateSync, promises as fs, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { chunkBytes, type CowImage } from "@dmsnap/format";
 import { StoreError, StoreErrorCode } from "./errors.js";
 import { checkView } from "./exportCheck.js";
 import { isBlankNewCow } from "./newCow.js";
 import { overlayCowChunks, type PositionedWrite } from "./exportOverlay.js";
+import { looksSparse, prepareSparseOutput, skipZeroPages } from "./exportSparse.js";
 import { streamView } from "./exportStream.js";
 import { FileDevice } from "./fileDevice.js";
 import { refuseSame, syncDir } from "./fsPaths.js";
@@ -104,13 +107,16 @@ export async function exportSnapshot(options: ExportOptions, onProgress?: (done:
     const behind = flushBehind(fd, options.output, options.flushEveryBytes ?? FLUSH_EVERY);
     const write = behind.wrap(positionedWrite(out, fd, options.output));
     try {
+      // A new regular file keeps holes where the view is zeros (exportSparse.ts); `fill` writes ranges never written before.
+      const sparse = sparseOutput(fd, total, options.output);
+      const fill = sparse ? behind.wrap(skipZeroPages(blockingWrite(fd!, options.output))) : write;
       onProgress?.(0, total);
       if (map) {
-        await streamView({ origin: originDev, cow: cowDev, chunkSize: image.chunkSize, map, originBytes: total, write, bufferBytes, onBytes: (done) => onProgress?.(done, total) });
+        await streamView({ origin: originDev, cow: cowDev, chunkSize: image.chunkSize, map, originBytes: total, write: fill, bufferBytes, onBytes: (done) => onProgress?.(done, total) });
       } else {
         // Progress in output bytes: the copy first, then the chunks written over it.
         const copied = total - Math.min(total, cowChunks * chunkBytes(image.chunkSize));
-        await copyOrigin(originDev, fd, write, total, bufferBytes, options);
+        await copyOrigin(originDev, fd, sparse ? fill : null, write, total, bufferBytes, options);
         onProgress?.(copied, total);
         if (image.exceptionCount > 0 && total > 0) {
           await overlayCowChunks({
@@ -202,6 +208,19 @@ function positionedWrite(out: ExportSink, fd: number | undefined, name: string):
       }
     };
   }
+  return blockingWrite(fd, name);
+}
+
+/** Whether the output keeps holes (a still empty regular file, then extended to its final size). */
+function sparseOutput(fd: number | undefined, total: number, name: string): boolean {
+  try {
+    return prepareSparseOutput(fd, total);
+  } catch (e) {
+    throw outputError(e, `extend ${name} to ${total} bytes`);
+  }
+}
+
+function blockingWrite(fd: number, name: string): (buffer: Uint8Array, offset: number, length: number, position: number) => void {
   return (buffer, offset, length, position) => {
     for (let done = 0; done < length; ) {
       try {
@@ -214,16 +233,24 @@ function positionedWrite(out: ExportSink, fd: number | undefined, name: string):
 }
 
 /** Errors the kernel copy may meet where a streamed copy still works (no /proc, a read-only temporary reopened for writing, an old kernel). */
-const NO_KERNEL_COPY = new Set(["ENOENT", "ENOTDIR", "EACCES", "EPERM", "EXDEV", "ENOSYS", "EINVAL", "EOPNOTSUPP", "ENOTSUP", "ELOOP"]);
+const NO_KERNEL_COPY = new Set(["ENOENT", "ENOTDIR", "EACCES", "EPERM", "EXDEV", "ENOSYS", "EINVAL", "EOPNOTSUPP", "ENOTSUP", "ENOTTY", "ELOOP"]);
 
-/** Puts the origin's bytes in the output: by the kernel when both are regular files, else streamed. */
-async function copyOrigin(origin: FileDevice, fd: number | undefined, write: PositionedWrite, total: number, bufferBytes: number, options: ExportOptions): Promise<void> {
+/**
+ * Puts the origin's bytes in the output: by the kernel when both are regular
+ * files, else streamed. `fill` (when the output keeps holes) skips pages of
+ * zeros; a sparse origin is then only cloned (FICLONE shares its extents,
+ * holes included), never copied by the kernel, which fills holes on file
+ * systems that cannot share extents (ext4: a 1 GiB sparse origin became 1 GiB
+ * allocated), but streamed.
+ */
+async function copyOrigin(origin: FileDevice, fd: number | undefined, fill: PositionedWrite | null, dense: PositionedWrite, total: number, bufferBytes: number, options: ExportOptions): Promise<void> {
   if (total === 0) return;
   if (options.kernelCopy !== false && fd !== undefined && (await origin.isRegularFile()) && fstatSync(fd).isFile()) {
     const mode = fstatSync(fd).mode & 0o7777;
+    const cloneOnly = fill !== null && looksSparse(origin.fd);
     try {
       // /proc/self/fd reopens the very files this process holds (and locked), whatever their names became.
-      await fs.copyFile(`/proc/self/fd/${origin.fd}`, `/proc/self/fd/${fd}`, fsConstants.COPYFILE_FICLONE);
+      await fs.copyFile(`/proc/self/fd/${origin.fd}`, `/proc/self/fd/${fd}`, cloneOnly ? fsConstants.COPYFILE_FICLONE_FORCE : fsConstants.COPYFILE_FICLONE);
       if (fstatSync(fd).size === total) return;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code ?? "";
@@ -231,7 +258,17 @@ async function copyOrigin(origin: FileDevice, fd: number | undefined, write: Pos
     } finally {
       fchmodSync(fd, mode); // copyFile gives the copy the origin's mode
     }
+    if (fill) {
+      // Whatever a failed copy wrote is dropped: pages of zeros are skipped, so every byte must be a hole first.
+      try {
+        ftruncateSync(fd, 0);
+        ftruncateSync(fd, total);
+      } catch (e) {
+        throw outputError(e, `extend ${options.output} to ${total} bytes`);
+      }
+    }
   }
+  const write = fill ?? dense;
   const buf = new Uint8Array(Math.min(bufferBytes, total));
   for (let pos = 0; pos < total; pos += buf.length) {
     const n = Math.min(buf.length, total - pos);

@@ -37,7 +37,7 @@ for (const n of names) {
   const g = ALIASES[n] ?? n;
   for (const x of [g].flat()) {
     if (!GROUPS[x]) {
-      console.error(`bench: unknown group '${n}'; groups: ${Object.keys(GROUPS).join(", ")} (also check, map, usage, store, format)`);
+      console.error(`bench: unknown group '${n}'; groups: ${Object.keys(GROUPS).join(", ")} (also check, map, usage, repair, store, format)`);
       process.exit(2);
     }
     chosen.add(x);

@@ -201,6 +201,12 @@ const run = (argv) => {
 };
 const dmsnapBin = join(root, "packages/cli/dist/bin.js");
 
+describe("native peer build", () => {
+  it("without a compiler: a message that says what to install", () => {
+    expect(() => buildPeer({ cc: "dmsnap-no-such-cc", outDir: join(dir, "no-cc") })).toThrow(/needs a C compiler: 'dmsnap-no-such-cc' was not found \(Debian: apt-get install gcc; or set CC\)/);
+  });
+});
+
 describe.skipIf(!peer)(`native peer (bench/peer/cowpeer.c)${noCompiler ? `: skipped, ${noCompiler}` : ""}`, () => {
   for (const [name, image, expected] of [
     ["two areas, a chunk number of 2^40", twoAreas, twoAreasJson],

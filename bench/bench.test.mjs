@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { geometry, layout, writeCow } from "./cow.mjs";
-import { compareWithPrevious, formatTable, makeRow, median, meets, mergeRuns, summary } from "./lib.mjs";
+import { compareWithPrevious, formatTable, judge, makeRow, median, meets, mergeRuns, stats, summary } from "./lib.mjs";
+import { buildPeer } from "./peer.mjs";
 import { FLUSH, OpLog, READ, recording, replaySync, WRITE } from "./recording.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -37,7 +38,7 @@ describe("verdicts", () => {
 
   it("counts met and missed; rows without a target are information", () => {
     const rows = [makeRow({ id: "x", value: 1, target: { on: "value", op: ">=", limit: 2 } }), makeRow({ id: "y", value: 3, target: { on: "value", op: ">=", limit: 2 } }), makeRow({ id: "z", value: 3 })];
-    expect(summary(rows)).toEqual({ met: 1, missed: 1, missedIds: ["x"] });
+    expect(summary(rows)).toEqual({ met: 1, missed: 1, missedIds: ["x"], inconclusive: 0, inconclusiveIds: [] });
     const table = formatTable(rows, { firstRun: true });
     expect(table).toMatch(/^MISSED .*x/m);
     expect(table).toMatch(/^met .*y/m);
@@ -49,6 +50,51 @@ describe("verdicts", () => {
     expect(median([5, 1, 3])).toBe(3);
     expect(median([4, 1, 3, 2])).toBe(2.5);
     expect(median([])).toBeNaN();
+  });
+});
+
+describe("verdicts on alternated runs (met / MISSED / inconclusive)", () => {
+  const goal = { op: "<=", limit: 1.1 };
+  it("min, median, max and spread of a sample", () => {
+    expect(stats([120, 100, 80])).toEqual({ n: 3, min: 80, median: 100, max: 120, spread: 0.4 });
+  });
+  it("met: the median ratio is under the goal and the baseline is steadier than the margin", () => {
+    // ratio 105 / 101 = 1.0396; margin (1.1 - 1.0396) / 1.1 = 5.5 %; baseline spread 2 / 101 = 2 %
+    const j = judge([100, 105, 110], [100, 101, 102], goal);
+    expect(j.verdict).toBe("met");
+    expect(j.ratio).toBeCloseTo(105 / 101, 10);
+    expect(j.margin).toBeCloseTo((1.1 - 105 / 101) / 1.1, 10);
+    expect(j.baseline).toMatchObject({ min: 100, median: 101, max: 102 });
+  });
+  it("MISSED: over the goal by more than the baseline's spread", () => {
+    // ratio 131 / 101 = 1.297; margin 17.9 % > spread 2 %
+    expect(judge([130, 131, 132], [100, 101, 102], goal).verdict).toBe("MISSED");
+    // a clear miss stays MISSED under a noisy baseline: ratio 3, margin 173 % > spread 100 %
+    expect(judge([300, 300, 300], [60, 100, 160], goal).verdict).toBe("MISSED");
+  });
+  it("inconclusive: the baseline's own spread is wider than the margin, whichever side of the goal", () => {
+    // baseline 60..160 around 100: spread 100 %; ratio 1.05 (margin 4.5 %) and 1.15 (margin 4.5 %)
+    expect(judge([100, 105, 110], [60, 100, 160], goal).verdict).toBe("inconclusive");
+    expect(judge([110, 115, 120], [60, 100, 160], goal).verdict).toBe("inconclusive");
+    // too few pairs
+    expect(judge([100, 100], [100, 100], { ...goal, minPairs: 7 }).verdict).toBe("inconclusive");
+    // a ">=" goal: ratio 0.52 against 0.5 (margin 4 %), baseline spread 10 %
+    expect(judge([52, 52, 52], [95, 100, 105], { op: ">=", limit: 0.5 }).verdict).toBe("inconclusive");
+    expect(judge([52, 52, 52], [99, 100, 101], { op: ">=", limit: 0.5 }).verdict).toBe("met");
+  });
+  it("a row made from samples: medians, the verdict in the table, counted as not met", () => {
+    const r = makeRow({ id: "e", what: "export", unit: "ms", samples: { value: [100, 105, 110], baseline: [60, 100, 160] }, baseline: { label: "cp + fsync" }, target: { on: "ratio", ...goal } });
+    expect(r.value).toBe(105);
+    expect(r.baseline.value).toBe(100);
+    expect(r.met).toBe(false);
+    expect(r.verdict).toBe("inconclusive");
+    const ok = makeRow({ id: "f", unit: "ms", samples: { value: [100, 105, 110], baseline: [100, 101, 102] }, baseline: { label: "cp" }, target: { on: "ratio", ...goal } });
+    expect(summary([r, ok])).toEqual({ met: 1, missed: 0, missedIds: [], inconclusive: 1, inconclusiveIds: ["e"] });
+    const table = formatTable([r], { firstRun: true });
+    expect(table).toMatch(/^inconclusive \| export/m);
+    expect(table).toContain("105 ms [100-110, n=3]");
+    expect(table).toContain("cp + fsync 100 ms [60.0-160, n=3]");
+    expect(table).toContain("baseline spread 100 % vs margin to the goal 5 %");
   });
 });
 
@@ -93,6 +139,105 @@ describe("naive Python reader (the dump --json baseline)", () => {
       expect(got.exceptions).toEqual(c.expected.exceptions);
     });
   }
+});
+
+// Hand-laid images for the native peer: every byte placed here by hand (chunk
+// size 1: chunk k starts at byte 512 k; E = 32 entries per area; area a at chunk
+// 1 + 33 a), and the expected JSON written out by hand from docs/dump-json.md.
+const SNAP = 0x70416e53;
+function handLaid(name, { valid = 1, chunks, areas }) {
+  const b = Buffer.alloc(chunks * 512);
+  b.writeUInt32LE(SNAP, 0);
+  b.writeUInt32LE(valid, 4);
+  b.writeUInt32LE(1, 8);
+  b.writeUInt32LE(1, 12);
+  for (const [chunk, entries, extra] of areas) {
+    entries.forEach(([o, n], i) => {
+      b.writeBigUInt64LE(BigInt(o), chunk * 512 + 16 * i);
+      b.writeBigUInt64LE(BigInt(n), chunk * 512 + 16 * i + 8);
+    });
+    if (extra) b[chunk * 512 + 16 * entries.length + extra] = 9; // a stale byte after the terminator
+  }
+  const path = join(dir, name);
+  writeFileSync(path, b);
+  return path;
+}
+// Area 0 full: origin chunk 100 + i in data chunk 2 + i (hand-picked: 32 entries); area 1 (chunk 34): three more.
+const area0 = Array.from({ length: 32 }, (_, i) => [100 + i, 2 + i]);
+const twoAreas = { chunks: 40, areas: [[1, area0], [34, [[7, 35], [2 ** 40, 36], [5, 38]]]] };
+const twoAreasJson =
+  '{"header":{"magic":1883336275,"valid":1,"version":1,"chunkSize":1},"state":"valid","chunkSize":1,"exceptionsPerArea":32,"nextFree":39,' +
+  '"usage":{"totalSectors":40,"allocatedSectors":39,"metadataSectors":3},"currentArea":1,"deviceBytes":20480,"status":"39/40 3","exceptions":[' +
+  "[100,2],[101,3],[102,4],[103,5],[104,6],[105,7],[106,8],[107,9],[108,10],[109,11],[110,12],[111,13],[112,14],[113,15],[114,16],[115,17]," +
+  "[116,18],[117,19],[118,20],[119,21],[120,22],[121,23],[122,24],[123,25],[124,26],[125,27],[126,28],[127,29],[128,30],[129,31],[130,32],[131,33]," +
+  '[7,35],[1099511627776,36],[5,38]]}\n';
+// One area; the highest new chunk is 33, so the free cursor 34 lands on area 1 and moves to 35.
+const skip = { chunks: 40, areas: [[1, [[9, 2], [4, 33]]]] };
+const skipJson =
+  '{"header":{"magic":1883336275,"valid":1,"version":1,"chunkSize":1},"state":"valid","chunkSize":1,"exceptionsPerArea":32,"nextFree":35,' +
+  '"usage":{"totalSectors":40,"allocatedSectors":35,"metadataSectors":2},"currentArea":0,"deviceBytes":20480,"status":"35/40 2","exceptions":[[9,2],[4,33]]}\n';
+const invalidJson =
+  '{"header":{"magic":1883336275,"valid":0,"version":1,"chunkSize":1},"state":"invalid","chunkSize":1,"exceptionsPerArea":32,"nextFree":2,' +
+  '"usage":{"totalSectors":40,"allocatedSectors":2,"metadataSectors":2},"currentArea":0,"deviceBytes":20480,"status":"Invalid","exceptions":[]}\n';
+// Damage for the check mode: origin chunk 5 three times, COW chunk 3 twice, chunk 34 (area 1) and 20, 34 past the
+// device's 16 chunks, a stale byte after the terminator; chunks 2..15 below the cursor not named: 4, 5, 8..15 (10).
+const damaged = { chunks: 16, areas: [[1, [[5, 2], [5, 3], [7, 3], [9, 6], [5, 7], [11, 34], [12, 20]], 3]] };
+const damagedCounts = { ENTRIES_AFTER_TERMINATOR: 1, DUPLICATE_OLD_CHUNK: 2, DUPLICATE_NEW_CHUNK: 1, NEW_CHUNK_IS_METADATA: 1, NEW_CHUNK_BEYOND_DEVICE: 2, UNREFERENCED_CHUNKS: 1 };
+
+let peer = null;
+let noCompiler = null;
+try {
+  peer = buildPeer({ outDir: join(dir, "peer") });
+} catch (e) {
+  if (!/C compiler/.test(e.message)) throw e;
+  noCompiler = e.message;
+}
+const run = (argv) => {
+  try {
+    return { out: execFileSync(argv[0], argv.slice(1), { encoding: "utf8" }), code: 0 };
+  } catch (e) {
+    return { out: e.stdout, code: e.status };
+  }
+};
+const dmsnapBin = join(root, "packages/cli/dist/bin.js");
+
+describe("native peer build", () => {
+  it("without a compiler: a message that says what to install", () => {
+    expect(() => buildPeer({ cc: "dmsnap-no-such-cc", outDir: join(dir, "no-cc") })).toThrow(/needs a C compiler: 'dmsnap-no-such-cc' was not found \(Debian: apt-get install gcc; or set CC\)/);
+  });
+});
+
+describe.skipIf(!peer)(`native peer (bench/peer/cowpeer.c)${noCompiler ? `: skipped, ${noCompiler}` : ""}`, () => {
+  for (const [name, image, expected] of [
+    ["two areas, a chunk number of 2^40", twoAreas, twoAreasJson],
+    ["the free cursor skips a metadata area", skip, skipJson],
+    ["an invalidated COW", { ...twoAreas, valid: 0 }, invalidJson],
+  ]) {
+    it(`dump: ${name}, the JSON written by hand, and the same bytes as dmsnap dump --json`, () => {
+      const path = handLaid(`${name.replace(/\W+/g, "-")}.cow`, image);
+      expect(run([peer, "dump", path])).toEqual({ out: expected, code: 0 });
+      expect(run([process.execPath, dmsnapBin, "dump", path, "--json"])).toEqual({ out: expected, code: 0 });
+    });
+  }
+  it("dump: refusals as error objects, exit 1", () => {
+    const path = join(dir, "bad-magic.cow");
+    writeFileSync(path, Buffer.alloc(2048, 0x41));
+    const r = run([peer, "dump", path]);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.out).error.code).toBe("BAD_MAGIC");
+    const truncated = handLaid("truncated.cow", { chunks: 34, areas: [[1, area0]] }); // area 1 (chunk 34) is past the end
+    expect(JSON.parse(run([peer, "dump", truncated]).out).error.code).toBe("TRUNCATED");
+  });
+  it("check: finds each hand-placed problem, counted as dmsnap check counts them", () => {
+    const path = handLaid("damaged.cow", damaged);
+    const got = run([peer, "check", path]);
+    expect(got.code).toBe(1);
+    expect(JSON.parse(got.out)).toEqual({ state: "valid", exceptions: 7, counts: damagedCounts, unreferencedChunks: 10 });
+    expect(JSON.parse(run([process.execPath, dmsnapBin, "check", path, "--json"]).out).counts).toEqual(damagedCounts);
+    const clean = run([peer, "check", handLaid("clean.cow", twoAreas)]);
+    // chunk 37 (below the cursor 39) is named by no entry
+    expect(JSON.parse(clean.out)).toEqual({ state: "valid", exceptions: 35, counts: { UNREFERENCED_CHUNKS: 1 }, unreferencedChunks: 1 });
+  });
 });
 
 describe("benchmark images (dmsnap's builder)", () => {

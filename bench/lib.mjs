@@ -6,8 +6,10 @@
  * A row is one target of issue #15 (or an informational figure):
  *   { id, group, what, value, unit, baseline?: {label, value, unit?},
  *     ratio?, target?: {on: "ratio"|"value", op: "<="|"<"|">=", limit},
- *     met?, note? }
+ *     met?, note?, samples?: {value: number[], baseline: number[]} }
  * `ratio` is value / baseline.value, both measured in the same run.
+ * A row with `samples` (alternated A/B runs of a noisy, disk-bound row) is
+ * judged on the ratio of the medians and may be `inconclusive` (see judge).
  */
 
 export function median(xs) {
@@ -35,16 +37,60 @@ export function meets(x, op, limit) {
   return Number.isFinite(x) && f(x, limit);
 }
 
+export function max(xs) {
+  return xs.length === 0 ? NaN : Math.max(...xs);
+}
+
+/** min, median, max and the spread (max - min) / median of a sample. */
+export function stats(xs) {
+  const m = median(xs);
+  return { n: xs.length, min: min(xs), median: m, max: max(xs), spread: (max(xs) - min(xs)) / m };
+}
+
+/**
+ * The verdict of a ratio target on alternated runs: "met", "MISSED" or
+ * "inconclusive". The ratio is median(subject) / median(baseline). The margin
+ * is how far the subject's median is from the goal, relative to the goal
+ * (|limit - ratio| / limit); when the baseline's own spread,
+ * (max - min) / median, is wider than that margin, the same baseline measured
+ * again could move the ratio across the goal: the row is "inconclusive", which
+ * counts as not met. Fewer than `minPairs` runs on either side: inconclusive.
+ */
+export function judge(subject, baseline, { op, limit, minPairs = 1 }) {
+  const a = stats(subject);
+  const b = stats(baseline);
+  const ratio = a.median / b.median;
+  const margin = Math.abs(limit - ratio) / limit;
+  const ok = meets(ratio, op, limit);
+  let verdict = ok ? "met" : "MISSED";
+  if (Number.isFinite(ratio) && (b.spread > margin || a.n < minPairs || b.n < minPairs)) verdict = "inconclusive";
+  return { verdict, ratio, margin, subject: a, baseline: b };
+}
+
 /**
  * Completes a row: the ratio against its baseline and, when it has a target,
  * whether it is met (judged on the ratio or on the value itself).
  */
 export function makeRow(r) {
   const row = { ...r };
+  if (row.samples) {
+    // Alternated runs: medians, and a verdict that knows the baseline's noise.
+    row.value = median(row.samples.value);
+    row.baseline = { ...row.baseline, value: median(row.samples.baseline) };
+    row.spread = { value: stats(row.samples.value), baseline: stats(row.samples.baseline), margin: NaN };
+  }
   if (row.baseline && row.ratio === undefined) row.ratio = row.value / row.baseline.value;
+  if (row.samples && row.target?.on === "ratio") {
+    const j = judge(row.samples.value, row.samples.baseline, row.target);
+    row.verdict = j.verdict;
+    row.met = j.verdict === "met";
+    row.spread = { value: j.subject, baseline: j.baseline, margin: j.margin };
+    return row;
+  }
   if (row.target) {
     const x = row.target.on === "ratio" ? row.ratio : (row.target.subject ?? row.value);
     row.met = meets(x, row.target.op, row.target.limit);
+    row.verdict = row.met ? "met" : "MISSED";
   }
   return row;
 }
@@ -85,14 +131,26 @@ function targetText(t) {
   return `${t.on === "ratio" ? "ratio" : "value"} ${t.op} ${t.limit}${t.on === "ratio" ? "x" : t.unit ? ` ${t.unit}` : ""}`;
 }
 
+/** "median [min-max] of n" for alternated runs, else the value. */
+function measured(x, s, unit) {
+  if (!s) return fmtNum(x, unit);
+  return `${fmtNum(s.median, unit)} [${fmtNum(s.min)}-${fmtNum(s.max)}, n=${s.n}]`;
+}
+
+/** The verdict a row shows: met, MISSED, inconclusive, or info (no target). */
+export function verdictOf(r) {
+  if (!r.target) return "info";
+  return r.verdict ?? (r.met ? "met" : "MISSED");
+}
+
 /** One line per row: the verdict first, then the figures. */
 export function formatTable(rows, { firstRun }) {
   const head = ["", "target", "measured", "baseline (same run)", "ratio", "goal", "vs previous run"];
   const body = rows.map((r) => [
-    r.target ? (r.met ? "met" : "MISSED") : "info",
+    verdictOf(r),
     r.what ?? r.id,
-    fmtNum(r.value, r.unit),
-    r.baseline ? `${r.baseline.label} ${fmtNum(r.baseline.value, r.baseline.unit ?? r.unit)}` : "",
+    measured(r.value, r.spread?.value, r.unit),
+    r.baseline ? `${r.baseline.label} ${measured(r.baseline.value, r.spread?.baseline, r.baseline.unit ?? r.unit)}` : "",
     r.ratio !== undefined ? `${fmtNum(r.ratio)}x` : "",
     targetText(r.target),
     r.previous ? `${fmtNum(r.change)}x of ${fmtNum(r.previous.value, r.unit)}` : firstRun ? "first run" : "new row",
@@ -101,7 +159,9 @@ export function formatTable(rows, { firstRun }) {
   const line = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join(" | ").trimEnd();
   const out = [line(head), widths.map((w) => "-".repeat(w)).join("-|-")];
   for (const b of body) out.push(line(b));
-  const notes = rows.filter((r) => r.note).map((r) => `  ${r.what ?? r.id}: ${r.note}`);
+  const pct = (x) => `${(x * 100).toFixed(0)} %`;
+  const noise = (r) => (r.spread ? `baseline spread ${pct(r.spread.baseline.spread)}${Number.isFinite(r.spread.margin) ? ` vs margin to the goal ${pct(r.spread.margin)}` : ""}${r.note ? "; " : ""}` : "");
+  const notes = rows.filter((r) => r.note || r.spread).map((r) => `  ${r.what ?? r.id}: ${noise(r)}${r.note ?? ""}`);
   if (notes.length) out.push("", "notes:", ...notes);
   return out.join("\n");
 }
@@ -109,5 +169,12 @@ export function formatTable(rows, { firstRun }) {
 export function summary(rows) {
   const judged = rows.filter((r) => r.target);
   const met = judged.filter((r) => r.met).length;
-  return { met, missed: judged.length - met, missedIds: judged.filter((r) => !r.met).map((r) => r.id) };
+  const inconclusive = judged.filter((r) => !r.met && verdictOf(r) === "inconclusive");
+  return {
+    met,
+    missed: judged.length - met - inconclusive.length,
+    inconclusive: inconclusive.length,
+    missedIds: judged.filter((r) => !r.met && verdictOf(r) !== "inconclusive").map((r) => r.id),
+    inconclusiveIds: inconclusive.map((r) => r.id),
+  };
 }

@@ -4,7 +4,7 @@
  * /dev/null, never through a pipe we read, so a slow consumer cannot skew it.
  */
 import { spawnSync } from "node:child_process";
-import { accessSync, closeSync, constants, existsSync, mkdtempSync, openSync, rmSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { median } from "./lib.mjs";
@@ -52,6 +52,30 @@ export function settle() {
 }
 
 /**
+ * Whether disk-bound groups drop the page cache between runs: as root (and
+ * unless DMSNAP_BENCH_DROP_CACHES=0), `sync; echo 3 > /proc/sys/vm/drop_caches`
+ * before every timed run, so that every run, subject and baseline alike,
+ * reads its input from the disk (cold). Files in /dev/shm stay in memory.
+ */
+export const canDropCaches = (() => {
+  if (process.env.DMSNAP_BENCH_DROP_CACHES === "0") return false;
+  try {
+    accessSync("/proc/sys/vm/drop_caches", constants.W_OK);
+    return process.getuid?.() === 0;
+  } catch {
+    return false;
+  }
+})();
+
+/** sync, then drop the page cache (when canDropCaches), else just sync. */
+export function dropCaches() {
+  settle();
+  if (!canDropCaches) return false;
+  writeFileSync("/proc/sys/vm/drop_caches", "3\n");
+  return true;
+}
+
+/**
  * Runs each of `fns` (name -> () => {ms, ...}) in turn, `runs` rounds,
  * alternating so that noise hits all alike; stops early after `minRuns`
  * rounds once `budgetMs` is spent. Returns name -> { ms (median), runs: [...] }.
@@ -67,7 +91,7 @@ export function alternate(fns, { runs = 5, minRuns = 3, budgetMs = 60_000, befor
     if (r + 1 >= minRuns && Date.now() - t0 > budgetMs) break;
   }
   return Object.fromEntries(
-    Object.entries(all).map(([k, xs]) => [k, { ms: median(xs.map((x) => x.ms)), rssMiB: Math.max(...xs.map((x) => x.rssMiB ?? NaN)), runs: xs.map((x) => x.ms) }]),
+    Object.entries(all).map(([k, xs]) => [k, { ms: median(xs.map((x) => x.ms)), rssMiB: Math.max(...xs.map((x) => x.rssMiB ?? NaN)), runs: xs.map((x) => x.ms), timedOut: xs.some((x) => x.timedOut) }]),
   );
 }
 

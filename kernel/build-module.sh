@@ -20,6 +20,10 @@ DEBS="$CACHE/debs"
 mkdir -p "$DEBS"
 die() { echo "build-module: $*" >&2; exit 2; }
 
+# upstream 8581b19eb2c5 gave each exception hash slot its own spinlock
+# (struct dm_hlist_head); a tree without that struct predates the commit
+has_8581b19eb2c5() { grep -q "struct dm_hlist_head" "$1/drivers/md/dm-snap.c"; }
+
 deb_of() {
   local f
   f="$(ls "$DEBS/${1}_"*.deb 2>/dev/null | head -1 || true)"
@@ -67,9 +71,13 @@ fi
 WORK="$CACHE/build/$KREL"
 rm -rf "$WORK"; mkdir -p "$WORK"
 cp -r "$SRC/drivers" "$WORK/"
-for p in "$PATCHES"/*.patch; do
+# patches/after-8581b19eb2c5/ fixes a regression of that upstream commit
+# (hlist_bl -> hlist in dm-snap.c): only trees that carry it (6.12.y) get it
+APPLIED=""
+for p in "$PATCHES"/*.patch $(has_8581b19eb2c5 "$WORK" && ls "$PATCHES"/after-8581b19eb2c5/*.patch 2>/dev/null); do
   [ -e "$p" ] || continue
   (cd "$WORK" && GIT_CEILING_DIRECTORIES="$WORK/.." git apply "$p") || die "$(basename "$p") does not apply to $SRC_PKG $(cat "$SRC/version")"
+  APPLIED="$APPLIED ${p#"$PATCHES"/}"
 done
 KEY="$( (echo "$KREL"; cat "$SRC/version"; for f in $FILES; do cat "$WORK/drivers/md/$f"; done; cat "$0") | sha256sum | cut -c1-16)"
 OUT="$CACHE/modules/$KEY"
@@ -85,6 +93,6 @@ t0=$(date +%s)
 make -s -C "$HDR/usr/src/linux-headers-$KREL" M="$PWD" CONFIG_DEBUG_INFO_BTF_MODULES= modules >&2 || die "build failed for $KREL"
 mkdir -p "$OUT"
 cp dm-snapshot.ko "$OUT/dm-snapshot.ko.tmp" && mv "$OUT/dm-snapshot.ko.tmp" "$OUT/dm-snapshot.ko"
-{ echo "release $KREL"; echo "source $SRC_PKG $(cat "$SRC/version")"; echo "patches $(ls "$PATCHES" | tr '\n' ' ')"; echo "sha256 $(sha256sum "$OUT/dm-snapshot.ko" | cut -d' ' -f1)"; } > "$OUT/origin.txt"
+{ echo "release $KREL"; echo "source $SRC_PKG $(cat "$SRC/version")"; echo "patches$APPLIED"; echo "sha256 $(sha256sum "$OUT/dm-snapshot.ko" | cut -d' ' -f1)"; } > "$OUT/origin.txt"
 echo "build-module: built $OUT/dm-snapshot.ko for $KREL in $(( $(date +%s) - t0 ))s" >&2
 echo "$OUT/dm-snapshot.ko"

@@ -14,11 +14,18 @@ for base in "${@:-6.1 6.12}"; do
     DMSNAP_SOURCES_ONLY=1 bash "$HERE/build-module.sh" "$b" - "linux-source-$b" > /dev/null
     work="$(mktemp -d)"
     cp -r "$CACHE/src/$b/drivers" "$work/"
-    for p in "$HERE"/patches/*.patch; do
+    # the regression fix for upstream 8581b19eb2c5 goes only on trees with that commit
+    extra=""
+    if grep -q "struct dm_hlist_head" "$work/drivers/md/dm-snap.c"; then
+      extra="$(ls "$HERE"/patches/after-8581b19eb2c5/*.patch)"
+    else
+      echo "check-apply: linux-source-$b $(cat "$CACHE/src/$b/version"): predates upstream 8581b19eb2c5, patches/after-8581b19eb2c5/ not needed"
+    fi
+    for p in "$HERE"/patches/*.patch $extra; do
       if (cd "$work" && GIT_CEILING_DIRECTORIES="$work/.." git apply --check "$p" && GIT_CEILING_DIRECTORIES="$work/.." git apply "$p"); then
-        echo "check-apply: linux-source-$b $(cat "$CACHE/src/$b/version"): $(basename "$p") applies"
+        echo "check-apply: linux-source-$b $(cat "$CACHE/src/$b/version"): ${p#"$HERE"/patches/} applies"
       else
-        echo "check-apply: linux-source-$b $(cat "$CACHE/src/$b/version"): $(basename "$p") DOES NOT APPLY"
+        echo "check-apply: linux-source-$b $(cat "$CACHE/src/$b/version"): ${p#"$HERE"/patches/} DOES NOT APPLY"
         status=1
       fi
     done

@@ -58,3 +58,33 @@ describe("kernel/patches", () => {
     expect(p3).toMatch(/^\+\tint \(\*drop_snapshot\)\(struct dm_exception_store \*store\);$/m);
   });
 });
+
+// A regression fix for trees that carry upstream 8581b19eb2c5 (6.12.y): a
+// patch of its own, applied by build-module.sh only where dm-snap.c has
+// struct dm_hlist_head (docs/kernel-findings.md, duplicate-served-last).
+describe("kernel/patches/after-8581b19eb2c5", () => {
+  const dir = join(DIR, "after-8581b19eb2c5");
+  const own = readdirSync(dir).filter((f) => f.endsWith(".patch"));
+  it("is one patch, format-patch style, GPL-2.0, no Signed-off-by, with the Fixes: tag of the commit it repairs", () => {
+    expect(own).toHaveLength(1);
+    const t = readFileSync(join(dir, own[0]!), "utf8");
+    const headers = t.slice(0, t.indexOf("\n\n"));
+    expect(headers.split("\n")[0]).toBe("From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001");
+    expect(headers).toMatch(/^Subject: \[PATCH\] dm snapshot: /m);
+    expect(headers).toMatch(/^SPDX-License-Identifier: GPL-2\.0$/m);
+    expect(t).not.toMatch(/^Signed-off-by:/m);
+    expect(t).toMatch(/^Fixes: 8581b19eb2c5 \("dm-snapshot: fix 'scheduling while atomic' on real-time kernels"\)$/m);
+    expect(t).toMatch(/^Cc: stable@vger\.kernel\.org$/m);
+  });
+  it("keeps the last entry of the walk and inserts behind it when no larger entry was found", () => {
+    const t = readFileSync(join(dir, own[0]!), "utf8");
+    const diff = t.slice(t.indexOf("\ndiff --git ") + 1);
+    expect([...diff.matchAll(/^diff --git a\/(\S+) b\//gm)].map((m) => m[1])).toEqual(["drivers/md/dm-snap.c"]);
+    const added = diff.split("\n").filter((l) => l.startsWith("+") && !l.startsWith("+++"));
+    expect(added).toEqual(["+\tstruct dm_exception *e = NULL, *last = NULL;", "+\t\tlast = e;", "+\tif (!e)", "+\t\te = last;"]);
+    for (const hunk of diff.split(/^@@ .*$/m).slice(1)) {
+      const lines = hunk.split("\n").slice(1);
+      expect(lines.findIndex((l) => l.startsWith("+") || l.startsWith("-"))).toBeLessThanOrEqual(1);
+    }
+  });
+});

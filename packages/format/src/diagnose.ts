@@ -159,7 +159,7 @@ async function inspect(img: CowImage, read: Read, options: DiagnoseOptions, out:
   const first = scan.firstEntryVisitor();
   if (first) await replay(first);
   const lists: Array<[EntryList, string, (i: number, o: number, n: number) => string]> = [
-    [scan.dupOld, FindingCode.DuplicateOldChunk, (i, o) => { const seen = scan.firstWithOld(o); return `origin chunk ${o} is mapped twice (entries ${seen} and ${i}); the kernel serves the first one (entry ${seen}); the later one is garbage`; }],
+    [scan.dupOld, FindingCode.DuplicateOldChunk, (i, o) => { const seen = scan.firstWithOld(o); return `origin chunk ${o} is mapped twice (entries ${seen} and ${i}); Linux 6.1 serves the first one (entry ${seen}), kernels with upstream commit 8581b19eb2c5 (6.12.118) the later one (entry ${i}); dmsnap's view serves the first`; }],
     [scan.dupNew, FindingCode.DuplicateNewChunk, (i, _o, n) => `COW chunk ${n} is used by two exceptions (entries ${scan.firstWithNew(n)} and ${i}); at most one of them holds the right data`],
     [scan.metadata, FindingCode.NewChunkIsMetadata, (_i, o, n) => `entry maps origin chunk ${o} to chunk ${n}, which is a metadata area: snapshot reads of that chunk return metadata, and the next commit overwrites it`],
     [scan.beyondDevice, FindingCode.NewChunkBeyondDevice, (_i, o, n) => `entry maps origin chunk ${o} to chunk ${n}, past the last chunk (${chunks - 1}) of the device: snapshot reads of it fail, and the store has no free space left`],

@@ -1,8 +1,8 @@
 /**
  * The snapshot view in memory, for images small enough to hold whole (readers
  * and checks over test images; the store streams large ones): origin chunk c
- * reads COW chunk new_chunk of the FIRST entry naming c (as the kernel serves
- * it), else the origin; the last chunk may be partial.
+ * reads COW chunk new_chunk of the FIRST entry naming c (as Linux 6.1 serves
+ * it; 6.12.118 serves the last: docs/format.md, Snapshot view), else the origin; the last chunk may be partial.
  */
 import type { CowImage } from "./activation.js";
 import { ChunkNumberSet } from "./chunkNumberSet.js";

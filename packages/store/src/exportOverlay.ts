@@ -7,8 +7,8 @@
  * whatever the exception count.
  *
  * The list is walked LAST entry first, so of two entries for one origin
- * chunk the first is written last and wins, as the kernel serves it (the
- * writes are issued in order). Entries outside the view (origin chunk past
+ * chunk the first is written last and wins, as Linux 6.1 serves it (the
+ * writes are issued in order; 6.12.118 serves the last: docs/format.md). Entries outside the view (origin chunk past
  * the origin's end) are skipped, and so are entries past the COW's end: the
  * first pass refused the image unless such an entry is shadowed.
  */

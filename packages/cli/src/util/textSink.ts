@@ -166,7 +166,14 @@ export class ByteSink {
     let k = from;
     if (first && k < to) {
       this.room(PAIR_BYTES);
-      this.at = putPair(this.buf, this.view, this.at, a[k]!, b[k]!);
+      const buf = this.buf;
+      let at = this.at;
+      buf[at++] = OPEN;
+      at = putUint(buf, this.view, at, a[k]!);
+      buf[at++] = COMMA;
+      at = putUint(buf, this.view, at, b[k]!);
+      buf[at++] = CLOSE;
+      this.at = at;
       k++;
     }
     while (k < to) {
@@ -177,7 +184,11 @@ export class ByteSink {
       const end = Math.min(to, k + Math.floor((buf.length - at) / (PAIR_BYTES + 1)));
       for (; k < end; k++) {
         buf[at++] = COMMA;
-        at = putPair(buf, view, at, a[k]!, b[k]!);
+        buf[at++] = OPEN;
+        at = putUint(buf, view, at, a[k]!);
+        buf[at++] = COMMA;
+        at = putUint(buf, view, at, b[k]!);
+        buf[at++] = CLOSE;
       }
       this.at = at;
     }
@@ -204,30 +215,29 @@ for (let i = 0; i < 10000; i++) {
   DIGITS4[i] = (ZERO + d[0]!) | ((ZERO + d[1]!) << 8) | ((ZERO + d[2]!) << 16) | ((ZERO + d[3]!) << 24);
 }
 
-/** `[a,b]` at `at`; returns the end. */
-function putPair(buf: Uint8Array, view: DataView, at: number, a: number, b: number): number {
-  buf[at] = OPEN;
-  at = putUint(buf, view, at + 1, a);
-  buf[at] = COMMA;
-  at = putUint(buf, view, at + 1, b);
-  buf[at] = CLOSE;
-  return at + 1;
-}
-
 /** Writes `n` (a non-negative integer below 2^53) in decimal at `at`, exactly as String(n) prints it; returns the end. */
 function putUint(buf: Uint8Array, view: DataView, at: number, n: number): number {
   if (n < 10000) return putLead(buf, at, n);
-  if (n < 1e8) {
-    const high = Math.floor(n / 10000);
-    at = putLead(buf, at, high);
-    view.setUint32(at, DIGITS4[n - high * 10000]!, true);
-    return at + 4;
-  }
+  if (n >= 1e8) return putBig(buf, view, at, n);
+  const high = (n / 10000) >>> 0;
+  at = putLead(buf, at, high);
+  view.setUint32(at, DIGITS4[n - high * 10000]!, true);
+  return at + 4;
+}
+
+/** putUint from 10^8 up (rare: kept out of the hot path so that it stays small). */
+function putBig(buf: Uint8Array, view: DataView, at: number, n: number): number {
   // Below 2^53 the split into a head and the low 8 digits is exact in doubles (the head is below 2^27).
   const head = Math.floor(n / 1e8);
   const low = n - head * 1e8;
-  const mid = Math.floor(low / 10000);
-  at = head < 10000 ? putLead(buf, at, head) : putUint(buf, view, at, head);
+  const mid = (low / 10000) >>> 0;
+  if (head < 10000) at = putLead(buf, at, head);
+  else {
+    const top = (head / 10000) >>> 0;
+    at = putLead(buf, at, top);
+    view.setUint32(at, DIGITS4[head - top * 10000]!, true);
+    at += 4;
+  }
   view.setUint32(at, DIGITS4[mid]!, true);
   view.setUint32(at + 4, DIGITS4[low - mid * 10000]!, true);
   return at + 8;

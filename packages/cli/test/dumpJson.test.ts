@@ -81,6 +81,38 @@ describe("dump --json streaming writer", () => {
     expect(out).toBe(reference(decodeCow(bytesReader(bytes))));
   });
 
+  // The writer prints four digits per step (a 10^4 table) and splits at 10^8 and 10^12: every length from 1 to 16 digits, at each edge.
+  const lengths: Array<[number, number]> = [
+    [1, 10],
+    [999, 1000],
+    [9999, 10000],
+    [10001, 99999],
+    [100000, 1000000],
+    [9999999, 10000000],
+    [99999999, 100000000],
+    [100000009, 1000000000],
+    [9999999999, 10000000000],
+    [99990000, 10000000001],
+    [999999999999, 1000000000000],
+    [1000000010000, 10000000000000],
+    [99999999999999, 100000000000000],
+    [999999999999999, 1000000000000000],
+    [9007199254740991, 1000000000010001],
+  ];
+  const lengthsText =
+    "[[1,10],[999,1000],[9999,10000],[10001,99999],[100000,1000000],[9999999,10000000],[99999999,100000000]," +
+    "[100000009,1000000000],[9999999999,10000000000],[99990000,10000000001],[999999999999,1000000000000]," +
+    "[1000000010000,10000000000000],[99999999999999,100000000000000],[999999999999999,1000000000000000],[9007199254740991,1000000000010001]]";
+
+  it("prints numbers of every length from 1 to 16 digits exactly (the 10^4, 10^8 and 10^12 edges)", () => {
+    const bytes = buildCow({ chunkSize: 1, exceptions: lengths, deviceChunks: 3 }).bytes;
+    for (const size of [150, 1 << 20]) {
+      const out = streamed(bytes, {}, size);
+      expect(out.endsWith(`"exceptions":${lengthsText}}\n`)).toBe(true);
+      expect(out).toBe(reference(decodeCow(bytesReader(bytes))));
+    }
+  });
+
   it("the built binary prints the same bytes (real file, 1 MiB buffer)", () => {
     const dir = tempDir();
     const cow = writeTemp(dir, "edges.img", buildCow({ chunkSize: 1, exceptions: pairs, deviceChunks: 3 }).bytes);

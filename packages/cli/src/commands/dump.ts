@@ -118,26 +118,13 @@ export function writeJsonDump(
   let first = true;
   if (image.state === "valid") {
     each((t, from, count) => {
-      const olds = t.oldChunk;
-      const news = t.newChunk;
-      for (let k = from; k < from + count; k++) {
-        if (!first) sink.byte(COMMA);
-        first = false;
-        sink.byte(OPEN);
-        sink.uint(olds[k]!);
-        sink.byte(COMMA);
-        sink.uint(news[k]!);
-        sink.byte(CLOSE);
-      }
+      sink.pairs(t.oldChunk, t.newChunk, from, from + count, first);
+      first = false;
     });
   }
   sink.text("]}\n");
   sink.flush();
 }
-
-const COMMA = 0x2c;
-const OPEN = 0x5b;
-const CLOSE = 0x5d;
 
 function summaryHead(path: string, img: CowImage, notBlank = false): string {
   const h = img.header;

@@ -93,7 +93,6 @@ export class TextSink {
   }
 }
 
-const TWO_32 = 4294967296;
 const ZERO = 48;
 
 /**
@@ -104,12 +103,14 @@ const ZERO = 48;
  */
 export class ByteSink {
   private readonly buf: Uint8Array;
+  private readonly view: DataView;
   private at = 0;
   constructor(
     private readonly write: (bytes: Uint8Array, length: number) => void = writeStdoutBytes,
     size = BATCH_BYTES,
   ) {
     this.buf = new Uint8Array(Math.max(size, 2 * SLACK));
+    this.view = new DataView(this.buf.buffer);
   }
 
   /** Makes room for `n` more bytes. */
@@ -151,21 +152,46 @@ export class ByteSink {
 
   /** A non-negative integer below 2^53 in decimal, exactly as String(n) prints it. */
   uint(n: number): void {
-    if (this.at + 16 > this.buf.length) this.flush();
-    if (n < TWO_32) {
-      this.at = putU32(this.buf, this.at, n >>> 0);
-      return;
+    if (this.at + MAX_DIGITS > this.buf.length) this.flush();
+    this.at = putUint(this.buf, this.view, this.at, n);
+  }
+
+  /**
+   * Rows [from, to) of two columns as JSON pairs `[a,b]`, each after a comma
+   * unless `first` (the dump's exception list). The whole cost of a big dump
+   * is this loop, so it checks the room once per run of rows that surely fit,
+   * not per byte, and keeps the buffer and the cursor in locals.
+   */
+  pairs(a: ArrayLike<number>, b: ArrayLike<number>, from: number, to: number, first: boolean): void {
+    let k = from;
+    if (first && k < to) {
+      this.room(PAIR_BYTES);
+      const buf = this.buf;
+      let at = this.at;
+      buf[at++] = OPEN;
+      at = putUint(buf, this.view, at, a[k]!);
+      buf[at++] = COMMA;
+      at = putUint(buf, this.view, at, b[k]!);
+      buf[at++] = CLOSE;
+      this.at = at;
+      k++;
     }
-    // Below 2^53 the split into high and low 8 digits is exact in doubles.
-    const high = Math.floor(n / 1e8);
-    const low = n - high * 1e8;
-    const at = putU32(this.buf, this.at, high);
-    for (let i = at + 7, v = low; i >= at; i--) {
-      const q = (v / 10) >>> 0;
-      this.buf[i] = ZERO + v - q * 10;
-      v = q;
+    while (k < to) {
+      if (this.buf.length - this.at < PAIR_BYTES + 1) this.flush();
+      const buf = this.buf;
+      const view = this.view;
+      let at = this.at;
+      const end = Math.min(to, k + Math.floor((buf.length - at) / (PAIR_BYTES + 1)));
+      for (; k < end; k++) {
+        buf[at++] = COMMA;
+        buf[at++] = OPEN;
+        at = putUint(buf, view, at, a[k]!);
+        buf[at++] = COMMA;
+        at = putUint(buf, view, at, b[k]!);
+        buf[at++] = CLOSE;
+      }
+      this.at = at;
     }
-    this.at = at + 8;
   }
 
   flush(): void {
@@ -175,13 +201,69 @@ export class ByteSink {
   }
 }
 
-/** Writes `v` (< 2^32) in decimal at `at`; returns the end. */
-function putU32(buf: Uint8Array, at: number, v: number): number {
-  const end = at + (v < 100000 ? (v < 100 ? (v < 10 ? 1 : 2) : v < 1000 ? 3 : v < 10000 ? 4 : 5) : v < 10000000 ? (v < 1000000 ? 6 : 7) : v < 100000000 ? 8 : v < 1000000000 ? 9 : 10);
-  for (let i = end - 1; i >= at; i--) {
-    const q = (v / 10) >>> 0;
-    buf[i] = ZERO + v - q * 10;
-    v = q;
+const COMMA = 0x2c;
+const OPEN = 0x5b;
+const CLOSE = 0x5d;
+/** 2^53 - 1 has 16 digits. */
+const MAX_DIGITS = 16;
+/** `[a,b]` at most. */
+const PAIR_BYTES = 3 + 2 * MAX_DIGITS;
+/** "0000" to "9999" as four ASCII bytes in one little-endian word: four digits per division, one store. */
+const DIGITS4 = new Uint32Array(10000);
+for (let i = 0; i < 10000; i++) {
+  const d = [Math.floor(i / 1000), Math.floor(i / 100) % 10, Math.floor(i / 10) % 10, i % 10];
+  DIGITS4[i] = (ZERO + d[0]!) | ((ZERO + d[1]!) << 8) | ((ZERO + d[2]!) << 16) | ((ZERO + d[3]!) << 24);
+}
+
+/** Writes `n` (a non-negative integer below 2^53) in decimal at `at`, exactly as String(n) prints it; returns the end. */
+function putUint(buf: Uint8Array, view: DataView, at: number, n: number): number {
+  if (n < 10000) return putLead(buf, at, n);
+  if (n >= 1e8) return putBig(buf, view, at, n);
+  const high = (n / 10000) >>> 0;
+  at = putLead(buf, at, high);
+  view.setUint32(at, DIGITS4[n - high * 10000]!, true);
+  return at + 4;
+}
+
+/** putUint from 10^8 up (rare: kept out of the hot path so that it stays small). */
+function putBig(buf: Uint8Array, view: DataView, at: number, n: number): number {
+  // Below 2^53 the split into a head and the low 8 digits is exact in doubles (the head is below 2^27).
+  const head = Math.floor(n / 1e8);
+  const low = n - head * 1e8;
+  const mid = (low / 10000) >>> 0;
+  if (head < 10000) at = putLead(buf, at, head);
+  else {
+    const top = (head / 10000) >>> 0;
+    at = putLead(buf, at, top);
+    view.setUint32(at, DIGITS4[head - top * 10000]!, true);
+    at += 4;
   }
-  return end;
+  view.setUint32(at, DIGITS4[mid]!, true);
+  view.setUint32(at + 4, DIGITS4[low - mid * 10000]!, true);
+  return at + 8;
+}
+
+/** Writes `v` (< 10000) without leading zeros at `at`; returns the end. */
+function putLead(buf: Uint8Array, at: number, v: number): number {
+  const w = DIGITS4[v]!;
+  if (v < 10) {
+    buf[at] = w >>> 24;
+    return at + 1;
+  }
+  if (v < 100) {
+    buf[at] = (w >>> 16) & 0xff;
+    buf[at + 1] = w >>> 24;
+    return at + 2;
+  }
+  if (v < 1000) {
+    buf[at] = (w >>> 8) & 0xff;
+    buf[at + 1] = (w >>> 16) & 0xff;
+    buf[at + 2] = w >>> 24;
+    return at + 3;
+  }
+  buf[at] = w & 0xff;
+  buf[at + 1] = (w >>> 8) & 0xff;
+  buf[at + 2] = (w >>> 16) & 0xff;
+  buf[at + 3] = w >>> 24;
+  return at + 4;
 }

@@ -109,13 +109,13 @@ export async function checkView(cowDev: FileDevice, originBytes: number, activat
 }
 
 /** Bytes of each read of the metadata pass. */
-const READ_AHEAD = 512 * 1024;
+const READ_AHEAD = 256 * 1024;
 
 /**
  * The codec's reader over the COW, reading ahead: areas lie at increasing
  * offsets, so one read of READ_AHEAD bytes serves the next areas too (1-sector
  * chunks: 2 Mi exceptions are 65,536 areas of 512 bytes, 65,536 reads through
- * the thread pool without it, 64 with it). A read outside the block held
+ * the thread pool without it, 128 with it). A read outside the block held
  * reads a new block from there on.
  */
 function readAhead(dev: FileDevice): { size: number; read(offset: number, length: number): Promise<Uint8Array> } {

@@ -131,7 +131,8 @@ function readAhead(dev: FileDevice): { size: number; read(offset: number, length
         len = Math.min(block.length, dev.size - offset);
         await dev.readInto(block.subarray(0, len), offset);
       }
-      return block.slice(offset - start, offset - start + length);
+      // A view, not a copy: the codec decodes each read before it asks for the next (no garbage per area).
+      return block.subarray(offset - start, offset - start + length);
     },
   };
 }

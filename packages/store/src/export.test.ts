@@ -100,14 +100,17 @@ const variants = [
   // Background write-backs every 4 KiB run while the blocks are still being written: the bytes must not change.
   { name: "origin order, written back every 4 KiB", kernelCopy: true, mapBytes: undefined, flushEveryBytes: 4096 },
   { name: "streamed copy + overlay, written back every 4 KiB", kernelCopy: false, mapBytes: 0, flushEveryBytes: 4096 },
+  // The spill sort (exportSpill.ts) at any count, windows of 4 KiB (several per 1 KiB chunks, the last partial), tiny buckets and blocks.
+  { name: "spill sort", kernelCopy: true, mapBytes: 0, spill: { minChunks: 0, sizes: { windowBytes: 4096, bucketBytes: 64 * 1024, blockBytes: 8192, groupWindows: 16 } } },
+  { name: "spill sort, one slot a bucket", kernelCopy: true, mapBytes: undefined, spill: { minChunks: 0, sizes: { windowBytes: 1 << 20, bucketBytes: 4096, blockBytes: 4096 } } },
 ];
 
-describe.each(variants)("export, $name", ({ name: variant, kernelCopy, mapBytes, flushEveryBytes }) => {
+describe.each(variants)("export, $name", ({ name: variant, kernelCopy, mapBytes, flushEveryBytes, spill }) => {
   const tag = variant.replace(/\W+/g, "-");
   const run = async (name: string, spec: Spec, seed: number, blockBytes?: number) => {
     const f = await files(`${name}-${tag}`, spec, seed);
     const output = join(dir, `${name}-${tag}.img`);
-    const r = await exportSnapshot({ origin: f.originPath, cow: f.cowPath, output, kernelCopy, mapBytes, flushEveryBytes, ...(blockBytes ? { blockBytes } : {}) });
+    const r = await exportSnapshot({ origin: f.originPath, cow: f.cowPath, output, kernelCopy, mapBytes, flushEveryBytes, spill, ...(blockBytes ? { blockBytes } : {}) });
     const got = new Uint8Array(await readFile(output));
     expect(got.length).toBe(spec.originBytes);
     expect(Buffer.compare(got, expectedView(spec, f.origin, f.cow))).toBe(0);

@@ -27,6 +27,7 @@ import { checkView } from "./exportCheck.js";
 import { isBlankNewCow } from "./newCow.js";
 import { overlayCowChunks, type PositionedWrite } from "./exportOverlay.js";
 import { looksSparse, prepareSparseOutput, skipZeroPages } from "./exportSparse.js";
+import { SPILL_MIN_CHUNKS, spillExport, type SpillSizes } from "./exportSpill.js";
 import { streamView } from "./exportStream.js";
 import { FileDevice } from "./fileDevice.js";
 import { refuseSame, syncDir } from "./fsPaths.js";
@@ -47,6 +48,11 @@ export interface ExportOptions {
   kernelCopy?: boolean;
   /** The most bytes the view's map may take (default MAP_BYTES; 0 always copies and overlays). */
   mapBytes?: number;
+  /**
+   * The spill sort for many small chunks (exportSpill.ts): false never uses
+   * it; the tests pass smaller sizes and minChunks 0 to use it on small images.
+   */
+  spill?: false | { minChunks?: number; sizes?: Partial<SpillSizes> };
   /** Bytes written between two background write-backs (default 64 MiB; the tests make it small). */
   flushEveryBytes?: number;
   /**
@@ -111,7 +117,27 @@ export async function exportSnapshot(options: ExportOptions, onProgress?: (done:
       const sparse = sparseOutput(fd, total, options.output);
       const fill = sparse ? behind.wrap(skipZeroPages(blockingWrite(fd!, options.output))) : write;
       onProgress?.(0, total);
-      if (map) {
+      const spill = options.spill ?? {};
+      const spilled =
+        spill !== false &&
+        fd !== undefined &&
+        cowChunks >= (spill.minChunks ?? SPILL_MIN_CHUNKS) &&
+        fstatSync(fd).isFile() &&
+        spillExport({
+          origin: originDev,
+          cow: cowDev,
+          chunkSize: image.chunkSize,
+          exceptionCount: image.exceptionCount,
+          originBytes: total,
+          dir: dirname(options.output),
+          write: fill,
+          onBytes: (done) => onProgress?.(done, total),
+          ...(spill.sizes ? { sizes: spill.sizes } : {}),
+          ...(spill.minChunks !== undefined ? { minChunks: spill.minChunks } : {}),
+        });
+      if (spilled) {
+        // written window by window in origin order
+      } else if (map) {
         await streamView({ origin: originDev, cow: cowDev, chunkSize: image.chunkSize, map, originBytes: total, write: fill, bufferBytes, onBytes: (done) => onProgress?.(done, total) });
       } else {
         // Progress in output bytes: the copy first, then the chunks written over it.

@@ -45,6 +45,20 @@ export interface CaseFile {
   expected: Expected;
   kernelObserved?: Record<string, unknown>;
   stricterThanKernel?: string;
+  /**
+   * Where a kernel series answers otherwise than `expected` (measured by
+   * `pnpm kernel:matrix`; docs/format.md): per series ("6.12"), the fields
+   * it answers and why. A reader with `answersPerKernel` is judged against
+   * `expected` with these fields replaced.
+   */
+  kernelAnswers?: Record<string, KernelAnswer>;
+}
+
+/** One kernel series' answer to a case, where it differs from `expected`. */
+export interface KernelAnswer {
+  snapshotSha256?: string;
+  status?: string;
+  note: string;
 }
 
 /** A case as loaded: the file plus where it lives, with exceptionsFile resolved. */
@@ -81,6 +95,12 @@ export interface ReaderSpec {
   env?: Record<string, string>;
   /** Skip cases marked stricterThanKernel (for the kernel itself: there it differs by design). */
   skipStricterThanKernel?: boolean;
+  /**
+   * The reader is a Linux kernel (conformance/kernel/): judge it against the
+   * case's kernelAnswers for its series, taken from DMSNAP_KVER (the release
+   * kernel/kernels.sh sets; unset: the recipe's installed 6.1).
+   */
+  answersPerKernel?: boolean;
   note?: string;
 }
 

@@ -69,6 +69,8 @@ function assemble(dir, k) {
     table: { mode: k.table.mode, chunkSize: k.table.chunkSize },
     expected: { outcome: "accepted" },
     kernelObserved: { activation: k.activation, status: k.status ?? null, dmesg: k.dmesg ?? [], readError: k.readError ?? null, snapshotSha256: k.snapshotSha256 ?? null, confirmed: [] },
+    // other kernel series' answers where they differ (kernel.json kernelAnswers, from pnpm kernel:matrix)
+    ...(k.kernelAnswers ? { kernelAnswers: k.kernelAnswers } : {}),
   };
   const confirmed = c.kernelObserved.confirmed;
   const ours = decode(cow, k.table.chunkSize);

@@ -11,7 +11,8 @@ the guest's step outcomes and the sha256 of the data slice after the run (a
 replay of the log over the initial slice must give it).
 
 The initial slice is deterministic: the ORIGIN pattern (lib/pattern.py) then
-an all-zero COW. To regenerate the committed fixtures:
+an all-zero COW (or, for a workload with "cow": "reused", the stale one of
+initial_cow). To regenerate the committed fixtures:
   python3 conformance/kernel/io/record.py --out conformance/kernel/io/fixtures --only <small ids>
 """
 import argparse
@@ -20,6 +21,7 @@ import hashlib
 import io
 import json
 import os
+import struct
 import sys
 import tarfile
 import tempfile
@@ -27,7 +29,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
 import harness  # noqa: E402
-from pattern import origin_image, SECTOR  # noqa: E402
+from pattern import origin_image, pattern, SECTOR  # noqa: E402
 
 ALIGN_SECT = 128  # 64 KiB
 
@@ -41,6 +43,29 @@ def log_sectors(w):
     generous bound from the workload's size."""
     writes = sum(s.get("count", 0) * (s.get("sectors", 0) * 2 + 24) for s in w["steps"])
     return _al(4096 + 4 * (w["originSectors"] + w["cowSectors"]) + 8 * writes)
+
+
+def initial_cow(w):
+    """The COW before the first activation: blank, or "reused" (the same bytes
+    as conformance/src/kernel-io/workload.ts reusedCow): chunk 0 zero, area 0
+    (chunk 1) with one entry per data chunk of area 0's range inside the COW,
+    old chunk k -> the k-th data chunk, each holding the pattern STALE of
+    origin chunk k's sectors. Only the small chunk sizes the workloads use
+    (area 0's range reaches past the COW's end)."""
+    c = w["cowSectors"]
+    if w.get("cow", "blank") == "blank":
+        return b""
+    cs = next(s["chunkSize"] for s in w["steps"] if s["op"] == "activate")
+    per_area = cs * SECTOR // 16
+    chunks = c // cs
+    if chunks > 2 + per_area:
+        raise ValueError("%s: a reused COW larger than area 0's range is not laid out here" % w["id"])
+    cow = bytearray(c * SECTOR)
+    area = cs * SECTOR  # chunk 1
+    for k, chunk in enumerate(range(2, chunks)):
+        cow[area + 16 * k:area + 16 * k + 16] = struct.pack("<QQ", k, chunk)
+        cow[chunk * cs * SECTOR:(chunk + 1) * cs * SECTOR] = pattern("STALE", k * cs, cs)
+    return bytes(cow)
 
 
 def script_for(workloads, layout):
@@ -82,6 +107,7 @@ def record(workloads, out_dir, keep=None):
         for w in workloads:
             f.seek(layout[w["id"]][0] * SECTOR)
             f.write(origin_image(w["originSectors"]))
+            f.write(initial_cow(w))
     with open(log_path, "wb") as f:
         f.truncate((lpos + ALIGN_SECT) * SECTOR)
     script = script_for(workloads, layout)

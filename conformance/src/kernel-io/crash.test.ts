@@ -99,7 +99,25 @@ describe("order validation", () => {
   it("accepts the kernel's order and rejects it with a durable-header rule when the header is plain", () => {
     expect(validateOrder(w, kernelLike(false), "plain").ok).toBe(true);
     expect(validateOrder(w, kernelLike(true), "plain").ok).toBe(true);
-    expect(validateOrder(w, kernelLike(true), "fua").error?.rule).toBe("invalidation-durable");
+    // the fixed design's rules first meet the stock first activation (header, then area 0's zeroing, both plain)
+    expect(validateOrder(w, kernelLike(true), "fua").error?.rule).toBe("init-zero-first");
+    // with patch 0002's first activation (zeroing, flush, header with FUA) the plain invalidation is what remains
+    const fixedInit = kernelLike(true);
+    fixedInit.splice(1, 2, wr(COW + 1, area([])), flush, wr(COW + 0, header(1), true));
+    expect(validateOrder(w, fixedInit, "plain").ok).toBe(true);
+    expect(validateOrder(w, fixedInit, "fua").error?.rule).toBe("invalidation-durable");
+  });
+
+  it("init-zero-first: the fixed rules want area 0 zeroed, a flush, then the new header with FUA", () => {
+    const at = (init: LogEvent[]) => {
+      const ev = kernelLike(false);
+      ev.splice(1, 2, ...init);
+      return validateOrder(w, ev, "preflush-fua").error;
+    };
+    expect(at([wr(COW + 1, area([])), flush, wr(COW + 0, header(1), true)])).toBeUndefined();
+    expect(at([wr(COW + 1, area([])), wr(COW + 0, header(1), true)])?.message).toMatch(/not durable/);
+    expect(at([wr(COW + 1, area([])), flush, wr(COW + 0, header(1))])?.message).toMatch(/not written with FUA/);
+    expect(at([wr(COW + 0, header(1), true), wr(COW + 1, area([]))])?.message).toMatch(/before area 0 is zeroed/);
   });
 
   it.each([

@@ -7,7 +7,7 @@
  * activation (@dmsnap/format) and the snapshot view.
  */
 import { createHash } from "node:crypto";
-import { areaLocation, areaOffset, bytesReader, chunkAtSector, chunksInDevice, chunkKind, decodeCow, sectorBytes, snapshotView, statusOf, writeEntry, type CowImage } from "@dmsnap/format";
+import { areaLocation, areaOffset, bytesReader, chunkAtSector, chunkBytes, chunksInDevice, sectorsIn, chunkKind, decodeCow, sectorBytes, snapshotView, statusOf, writeEntry, type CowImage } from "@dmsnap/format";
 import type { LogEvent } from "./log.js";
 import { initialRegion, snapshotVersions, tableOf, type Workload } from "./workload.js";
 
@@ -164,6 +164,10 @@ export function enumerateCrashes(w: Workload, events: LogEvent[], options: Enume
   const ref = initialRegion(w).subarray(0, ob);
   const versions = snapshotVersions(w);
   const durable = options.staleAreas === false ? initialRegion(w) : staleRegion(w);
+  // area 0 as a reused COW holds it before the first activation (null: blank)
+  const cs = tableOf(w).chunkSize;
+  const a0 = durable.subarray(ob + areaOffset(cs, 0), ob + areaOffset(cs, 0) + chunkBytes(cs));
+  const initialArea0 = a0.every((b) => b === 0) ? null : a0.slice();
   const pending: number[] = [];
   const states: CrashState[] = [];
   const seen = new Map<string, CrashState>();
@@ -202,7 +206,7 @@ export function enumerateCrashes(w: Workload, events: LogEvent[], options: Enume
         dropped,
         verdict: j.verdict,
         detail: j.detail,
-        finding: j.verdict !== "ok" && droppedInvalidation && j.image?.state === "valid" ? "invalidation-not-durable" : null,
+        finding: j.verdict === "ok" || j.image?.state !== "valid" ? null : droppedInvalidation ? "invalidation-not-durable" : staleArea0(w, cow, initialArea0) && dropped.some((i) => isArea0Zeroing(w, events[i]!)) ? "first-activation-stale-area-0" : null,
         activation: j.image === null ? "refused" : j.image.state === "invalid" ? "invalid" : "accepted",
         status: j.image === null ? null : statusOf(j.image),
         viewSha256: j.view === null ? null : createHash("sha256").update(j.view).digest("hex"),
@@ -249,6 +253,24 @@ export function enumerateCrashes(w: Workload, events: LogEvent[], options: Enume
   crashAt(events.length);
   const violations = [...seen.values()].filter((s) => s.verdict !== "ok");
   return { states, unique: seen.size, violations, sample };
+}
+
+/**
+ * A valid state whose area 0 still holds what a reused COW held before the
+ * first activation (entries the kernel never wrote), the state having lost
+ * the log's zeroing of area 0 (isArea0Zeroing), which the stock kernel
+ * leaves in the same unflushed group (docs/kernel-findings.md,
+ * first-activation-stale-area-0; kernel/patches/0002 zeroes area 0 first).
+ */
+function isArea0Zeroing(w: Workload, e: LogEvent): boolean {
+  const cs = tableOf(w).chunkSize;
+  return e.kind === "write" && e.sector === w.originSectors + sectorsIn(areaOffset(cs, 0)) && e.data.every((b) => b === 0);
+}
+
+function staleArea0(w: Workload, cow: Uint8Array, initial: Uint8Array | null): boolean {
+  if (initial === null) return false;
+  const at = areaOffset(tableOf(w).chunkSize, 0);
+  return Buffer.from(cow.subarray(at, at + initial.length)).equals(initial);
 }
 
 /**

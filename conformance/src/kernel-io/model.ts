@@ -24,7 +24,7 @@
  * The COW's size (CowChunks, and NAreas: the areas that start inside it) is
  * the workload's. Not mapped: snapshot re-writes of a data chunk.
  */
-import { areaLocation, areaOfChunk, chunkAtSector, chunkBytes, chunkKind, chunksInDevice, exceptionsPerArea, joinU64, readEntry, sectorBytes, sectorsIn } from "@dmsnap/format";
+import { areaLocation, areaOfChunk, chunkAtSector, chunkBytes, chunkKind, chunkSectors, chunksInDevice, exceptionsPerArea, joinU64, readEntry, sectorBytes, sectorsIn } from "@dmsnap/format";
 import type { LogEvent } from "./log.js";
 import { tableOf, type Workload } from "./workload.js";
 
@@ -48,8 +48,42 @@ type Write = Extract<LogEvent, { kind: "write" }>;
 const isZero = (d: Uint8Array) => d.every((b) => b === 0);
 const isValidHeader = (d: Uint8Array) => (d[4]! | d[5]! | d[6]! | d[7]!) !== 0;
 
-/** Maps a kernel log (its activations and a merge) to model events. */
-export function toModel(w: Workload, events: LogEvent[], name = w.id): MapResult {
+/**
+ * The design constants a log shows (the kernel's header writes, not a
+ * kernel id): `HeaderFUA` is the FUA flag of the invalidation header write
+ * (valid=0), or of the first activation's header where the log invalidates
+ * nothing (kernel/patches/0001 and 0002 make both durable; a stock kernel
+ * writes both plain); `InitZeroFirst` is whether the first activation zeroes
+ * area 0 before it writes the header (patch 0002).
+ */
+export function designOf(w: Workload, events: LogEvent[]): { HeaderFUA: boolean; InitZeroFirst: boolean } {
+  const cs = tableOf(w).chunkSize;
+  let initFua: boolean | null = null;
+  let invalFua: boolean | null = null;
+  let zeroSeen = false;
+  let zeroFirst = false;
+  for (const e of events) {
+    if (e.kind !== "write" || e.sector < w.originSectors) continue;
+    const rel = e.sector - w.originSectors;
+    if (rel === 0) {
+      if (isValidHeader(e.data)) {
+        if (initFua === null) {
+          initFua = e.fua;
+          zeroFirst = zeroSeen;
+        }
+      } else if (invalFua === null) invalFua = e.fua;
+    } else if (rel === chunkSectors(cs, areaLocation(cs, 0)) && isZero(e.data)) zeroSeen = true;
+  }
+  return { HeaderFUA: invalFua ?? initFua ?? false, InitZeroFirst: zeroFirst };
+}
+
+/**
+ * Maps a kernel log (its activations and a merge) to model events. The
+ * constants HeaderFUA and InitZeroFirst come from the log (designOf), or
+ * from `design` (to check a log under another design, or a mutant under its
+ * kernel's).
+ */
+export function toModel(w: Workload, events: LogEvent[], name = w.id, design: { HeaderFUA: boolean; InitZeroFirst: boolean } = designOf(w, events)): MapResult {
   const cs = tableOf(w).chunkSize;
   const E = exceptionsPerArea(cs);
   const cowChunks = chunksInDevice(cs, sectorBytes(w.cowSectors));
@@ -225,15 +259,18 @@ export function toModel(w: Workload, events: LogEvent[], name = w.id): MapResult
     N,
     MaxInFlight: maxInFlight,
     MaxCrashes: Math.max(1, deactivations),
-    // every workload starts from a blank COW (workload.ts initialRegion)
+    // every workload starts from a new COW (chunk 0 zero; the model's BlankDisk
+    // holds stale bytes in every other chunk, a reused COW as workload.ts has it)
     FirstActivation: true,
     CopyFailures: false,
     IOErrors: false,
     OriginWrites: true,
     Merge: w.steps.some((s) => s.op === "merge"),
-    // Linux 6.1 as docs/model.md's constants table has it: plain header write
-    // (the origin write waits for it: issue #21 item 1), first activation
-    // header-then-zeroing, both plain.
+    // Linux 6.1 as docs/model.md's constants table has it (the origin write
+    // waits for the header write: issue #21 item 1); the header's durability
+    // and the first activation's order as the log shows them (designOf):
+    // stock kernels plain and header-then-zeroing, the patched module
+    // (kernel/patches/) FUA and zeroing-then-header.
     HeaderInAreaBuffer: false,
     ZeroOrder: "before-area",
     FlushBeforeArea: true,
@@ -242,10 +279,10 @@ export function toModel(w: Workload, events: LogEvent[], name = w.id): MapResult
     CommitOnCopyFailure: true,
     SkipMetadataAfterReload: true,
     ReloadPartialArea: true,
-    HeaderFUA: false,
+    HeaderFUA: design.HeaderFUA,
     OriginWaitsHeader: true,
     MergeFlushOrigin: true,
-    InitZeroFirst: false,
+    InitZeroFirst: design.InitZeroFirst,
   };
   return { ok: true, log: { name, constants, events: out } };
 }

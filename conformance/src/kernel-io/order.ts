@@ -3,7 +3,10 @@
  * fixed design of spec/DmSnapStore.tla, with the header-write durability as a
  * parameter). Each event maps to one model action:
  *   COW header write (valid)   -> activation's header write (area 0 must be
- *                                 zeroed before anything else happens)
+ *                                 zeroed before anything else happens; under
+ *                                 the fixed rules, `fua`/`preflush-fua`:
+ *                                 zeroed and flushed before it, the header
+ *                                 with FUA: kernel/patches/0002)
  *   COW header write (valid=0) -> invalidation (durability: `headerRule`)
  *   COW area write, all zero before any commit to it -> zeroing
  *   COW area write (FUA)       -> commit (or merge commit when merging); a
@@ -36,6 +39,7 @@ export function validateOrder(w: Workload, events: LogEvent[], headerRule: Heade
   const cowChunks = chunksInDevice(cs, sectorBytes(w.cowSectors));
   const zeroedAreas = new Set<number>();
   let initPending = false; // a first activation's header written, area 0 not yet zeroed
+  let area0Durable = false; // area 0's zeroing made durable (a flush since, or FUA)
   const committed = new Map<number, Set<number>>(); // area -> old chunks in it
   const actions: Record<string, number> = {};
   let dirtyCow = false;
@@ -64,6 +68,7 @@ export function validateOrder(w: Workload, events: LogEvent[], headerRule: Heade
       count("flush");
       dirtyCow = dirtyOrigin = false;
       if (headerWritten) headerDurable = true;
+      if (zeroedAreas.has(0)) area0Durable = true;
       if (e.kind === "flush") {
         lastWasFlush = true;
         continue;
@@ -94,6 +99,12 @@ export function validateOrder(w: Workload, events: LogEvent[], headerRule: Heade
       const valid = e.data[4]! | e.data[5]! | e.data[6]! | e.data[7]!;
       if (valid) {
         count("header-write");
+        // the fixed design (kernel/patches/0002): area 0 zeroed and durable, then the header with FUA
+        if (headerRule !== "plain") {
+          if (!zeroedAreas.has(0)) return fail(i, "init-zero-first", "a new snapshot's header is written before area 0 is zeroed: a crash can keep the header over whatever area 0 held");
+          if (!area0Durable) return fail(i, "init-zero-first", "a new snapshot's header is written while area 0's zeroing is not durable (no flush between them)");
+          if (!e.fua) return fail(i, "init-zero-first", "a new snapshot's header is not written with FUA");
+        }
         initPending = !zeroedAreas.has(0);
         headerWritten = true;
         if (e.fua) headerDurable = true;
@@ -112,7 +123,10 @@ export function validateOrder(w: Workload, events: LogEvent[], headerRule: Heade
         count("zeroing");
         committed.set(area, olds);
         zeroedAreas.add(area);
-        if (area === 0) initPending = false;
+        if (area === 0) {
+          initPending = false;
+          area0Durable = e.fua;
+        }
         continue;
       }
       count(merging ? "merge-commit" : "commit");
@@ -292,8 +306,8 @@ function isCommit(w: Workload, e: LogEvent | undefined): boolean {
 /**
  * Whether a crash state of the mutated log can show the mutation's damage, so
  * the crash enumeration judges it too (else TLC and the order rules alone):
- *  - area 0's zeroing removed: the recording's COW starts blank, so area 0
- *    reads as zeros with or without it;
+ *  - area 0's zeroing removed: only over a reused COW ("cow": "reused");
+ *    a blank one reads as zeros with or without it;
  *  - the merge commit before the origin flush: merge-1s merges its two
  *    snapshot-written chunks first, and a crash that loses their copy back
  *    leaves the origin as snapshotted, a state the promise allows;
@@ -302,7 +316,8 @@ function isCommit(w: Workload, e: LogEvent | undefined): boolean {
  *    otherwise losing it loses a snapshot write, which need not be durable.
  */
 export function crashShows(kind: string, w: Workload, events: LogEvent[]): boolean {
-  if (kind === "drop-area0-zeroing" || kind === "merge-commit-before-origin-flush") return false;
+  if (kind === "drop-area0-zeroing") return w.cow === "reused";
+  if (kind === "merge-commit-before-origin-flush") return false;
   if (kind !== "drop-commit-fua") return true;
   const cs = tableOf(w).chunkSize;
   const c = events.findIndex((e) => isCommit(w, e));

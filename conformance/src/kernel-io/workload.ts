@@ -4,7 +4,7 @@
  * allowed to show (the snapshot promise).
  */
 import { readFileSync } from "node:fs";
-import { sectorBytes } from "@dmsnap/format";
+import { areaLocation, areaOffset, chunkBytes, chunkKind, chunkOffset, chunkSectors, chunksInDevice, sectorBytes, writeEntry } from "@dmsnap/format";
 
 export type Step =
   | { op: "activate"; mode: "P" | "PO"; chunkSize: number }
@@ -17,6 +17,13 @@ export interface Workload {
   originSectors: number;
   cowSectors: number;
   watch?: boolean;
+  /**
+   * What the COW holds before the first activation: blank (the default), or
+   * "reused": space an earlier snapshot of the same geometry used, with only
+   * its first 4 KiB wiped (lvm2 zeroes that much of a new LV; the workload's
+   * chunk 0 is no larger), so area 0 still holds that snapshot's entries.
+   */
+  cow?: "blank" | "reused";
   note: string;
   steps: Step[];
 }
@@ -38,11 +45,30 @@ export function pattern(tag: string, first: number, count: number): Uint8Array {
   return out;
 }
 
-/** The data slice the recording starts from: the ORIGIN pattern, then a blank COW. */
+/** The data slice the recording starts from: the ORIGIN pattern, then the COW (blank, or reused: reusedCow). */
 export function initialRegion(w: Workload): Uint8Array {
   const r = new Uint8Array(sectorBytes(w.originSectors + w.cowSectors));
   r.set(pattern("ORIGIN", 0, w.originSectors), 0);
+  if (w.cow === "reused") reusedCow(w, r.subarray(sectorBytes(w.originSectors)));
   return r;
+}
+
+/**
+ * A reused COW (conformance/kernel/io/record.py writes the same bytes): the
+ * header chunk zero, area 0 holding one entry per data chunk of area 0's
+ * range inside the COW (the k-th data chunk for origin chunk k), each such
+ * data chunk holding the pattern "STALE" of its origin chunk's sectors.
+ * A snapshot that loads these entries shows STALE where the origin was.
+ */
+export function reusedCow(w: Workload, cow: Uint8Array): void {
+  const { chunkSize: cs } = tableOf(w);
+  const chunks = chunksInDevice(cs, sectorBytes(w.cowSectors));
+  const area = cow.subarray(areaOffset(cs, 0), areaOffset(cs, 0) + chunkBytes(cs));
+  let k = 0;
+  for (let c = areaLocation(cs, 0) + 1; c < chunks && chunkKind(cs, c) === "data"; c++, k++) {
+    writeEntry(area, k, k, c);
+    cow.set(pattern("STALE", chunkSectors(cs, k), cs), chunkOffset(cs, c));
+  }
 }
 
 /** The chunk size and mode the COW is activated with (the first activation's). */

@@ -22,7 +22,9 @@ export function snapshotView(image: CowImage, origin: Uint8Array, cow: Uint8Arra
   const cb = chunkBytes(cs);
   const { oldChunk, newChunk, count } = image.exceptions;
   const mapped = new ChunkNumberSet(count);
-  const view = origin.slice();
+  // a copy: Buffer.prototype.slice (Node) is a view, and the caller's origin must stay unwritten
+  const view = new Uint8Array(origin.length);
+  view.set(origin);
   let beyondCow: SnapshotView["beyondCow"] = null;
   for (let i = 0; i < count; i++) {
     const o = oldChunk[i]!;

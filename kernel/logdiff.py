@@ -3,7 +3,7 @@
 
   python3 kernel/logdiff.py STOCK_DIR FIXED_DIR [--show WORKLOAD]
 
-Each DIR holds <workload>.log.gz as conformance/kernel/io/record.py writes
+Each DIR holds <workload>.log.gz as kernel/io/record.py writes
 them. A log is read as its entries (writes with their sector, length, flags
 and a hash of the data; flushes; marks). Printed per workload: whether the
 logs are the same entry for entry (sector, length, flags, data; a flush's
@@ -67,7 +67,7 @@ def main(argv):
         return 2
     a, b = argv[0], argv[1]
     show = argv[argv.index("--show") + 1] if "--show" in argv else None
-    workloads = json.load(open(os.path.join(ROOT, "conformance/kernel/io/workloads.json")))["workloads"]
+    workloads = json.load(open(os.path.join(HERE, "io", "workloads.json")))["workloads"]
     same_all = True
     for w in workloads:
         pa, pb = (os.path.join(d, w["id"] + ".log.gz") for d in (a, b))

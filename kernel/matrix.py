@@ -29,14 +29,8 @@ ROOT = os.path.dirname(HERE)
 RUNS = os.path.join(ROOT, ".cache", "kernel", "runs")
 
 
-def kernel_env(kid):
-    out = subprocess.run(["bash", os.path.join(HERE, "kernels.sh"), "env", kid], check=True, stdout=subprocess.PIPE, text=True).stdout
-    env = dict(os.environ)
-    for line in out.splitlines():
-        k, _, v = line.partition("=")
-        env[k] = v
-    info = json.loads(subprocess.run(["bash", os.path.join(HERE, "kernels.sh"), "info", kid], check=True, stdout=subprocess.PIPE, text=True).stdout)
-    return env, info
+def kernel_info(kid):
+    return json.loads(subprocess.run(["bash", os.path.join(HERE, "kernels.sh"), "info", kid], check=True, stdout=subprocess.PIPE, text=True).stdout)
 
 
 def step(name, cmd, env, log):
@@ -80,19 +74,20 @@ def main():
             print("kernel-matrix: %s: earlier result reused" % kid, file=sys.stderr, flush=True)
             continue
         n_problems = len(problems)
-        env, info = kernel_env(kid)
+        info = kernel_info(kid)
+        env = dict(os.environ)  # each step takes the kernel as --kernel ID
         fixed = kid.endswith("+fix")
         os.makedirs(d, exist_ok=True)
         res = {"id": kid, "release": info["release"], "module": info["module"], "fixed": fixed, "seconds": {}}
         # the logs are kept (d/logs) so that stock and fixed logs can be compared (kernel/logdiff.py)
-        rc0, _, secs0 = step("record", ["python3", os.path.join(ROOT, "conformance/kernel/io/record.py"), "--out", os.path.join(d, "logs")], env, os.path.join(d, "record.log"))
+        rc0, _, secs0 = step("record", ["python3", os.path.join(HERE, "io", "record.py"), "--kernel", kid, "--out", os.path.join(d, "logs")], env, os.path.join(d, "record.log"))
         res["seconds"]["record"] = round(secs0)
         if rc0 != 0:
             problems.append("%s: record.py exited %d" % (kid, rc0))
         else:
             rec = json.load(open(os.path.join(d, "logs", "record.json")))
             res["guest"] = {"uname": rec["kernel"], "dmTargets": rec.get("dmTargets"), "dmSnapshotSha256": rec.get("dmSnapshotSha256")}
-        cmd = ["pnpm", "-s", "kernel:crash", "--logs", os.path.join(d, "logs"), "--out", d] + ([] if a.tlc else ["--no-tlc"])
+        cmd = ["pnpm", "-s", "kernel:crash", "--kernel", kid, "--logs", os.path.join(d, "logs"), "--out", d] + ([] if a.tlc else ["--no-tlc"])
         rc, out, secs = step("kernel:crash", cmd, env, os.path.join(d, "kernel-crash.log"))
         res["seconds"]["kernelCrash"] = round(secs)
         m = re.search(r"kernel crash: (\d+) workloads, .*?(\d+) crash states \((\d+) by the kernel\), (\d+) violations in (\d+) workloads", out)
@@ -109,7 +104,7 @@ def main():
         if rc != 0:
             problems.append("%s: kernel:crash exited %d" % (kid, rc))
         if not a.no_header_fail:
-            rc2, out2, secs2 = step("header-fail", ["python3", os.path.join(HERE, "header-fail.py"), "--json", os.path.join(d, "header-fail.json")], env, os.path.join(d, "header-fail.log"))
+            rc2, out2, secs2 = step("header-fail", ["python3", os.path.join(HERE, "header-fail.py"), "--kernel", kid, "--json", os.path.join(d, "header-fail.json")], env, os.path.join(d, "header-fail.log"))
             res["seconds"]["headerFail"] = round(secs2)
             if rc2 == 0:
                 hf = json.load(open(os.path.join(d, "header-fail.json")))
@@ -117,7 +112,7 @@ def main():
             else:
                 problems.append("%s: header-fail.py exited %d" % (kid, rc2))
         if a.conformance and not a.no_conformance:
-            rc3, out3, secs3 = step("conformance", ["pnpm", "-s", "conformance", "--reader", "kernel", "--no-write"], env, os.path.join(d, "conformance.log"))
+            rc3, out3, secs3 = step("conformance", ["pnpm", "-s", "conformance", "--reader", "kernel", "--kernel", kid, "--no-write"], env, os.path.join(d, "conformance.log"))
             res["seconds"]["conformance"] = round(secs3)
             m3 = re.search(r"^kernel\s+\w+\s+(\d+) passed\s+(\d+) failed\s+(\d+) skipped", out3, re.M)
             if m3:

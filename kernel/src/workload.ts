@@ -1,5 +1,5 @@
 /**
- * The workloads of conformance/kernel/io/workloads.json, as both the kernel
+ * The workloads of kernel/io/workloads.json, as both the kernel
  * recording and the engine replay run them, and what a crash state of each is
  * allowed to show (the snapshot promise).
  */

@@ -16,7 +16,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { KERNEL_IDS, kernelEnv, kernelIdProblem, UNKNOWN_KERNEL, unknownKernelMessage } from "@dmsnap/kernel";
 import { parseCommandLine, repeat, VERSION } from "./commandLine.js";
-import { progressLine, renderJson, renderMarkdown } from "./matrix.js";
+import { environmentLine, progressLine, renderJson, renderMarkdown } from "./matrix.js";
 import { adHocReader } from "./readers.js";
 import { runConformance } from "./runner.js";
 import type { Capability } from "./types.js";
@@ -102,7 +102,7 @@ async function main(): Promise<number> {
   if (args.kernel !== undefined) {
     if (!(args.reader ?? []).includes("kernel")) return usage("BAD_OPTION", "--kernel chooses the kernel of --reader kernel; add --reader kernel");
     // a folder is the caller's
-    if (!(KERNEL_IDS as readonly string[]).includes(args.kernel)) args.kernel = resolve(callerDir, args.kernel);
+    if (!(KERNEL_IDS as readonly string[]).includes(args.kernel) && existsSync(resolve(callerDir, args.kernel))) args.kernel = resolve(callerDir, args.kernel);
     const problem = kernelIdProblem(args.kernel);
     if (problem) return usage(UNKNOWN_KERNEL, unknownKernelMessage(problem));
     // the kernel reader (and the oracle under it) boots the kernel these variables name
@@ -170,6 +170,7 @@ async function main(): Promise<number> {
       process.stdout.write(
         `${r.name.padEnd(10)} ${r.required ? "required" : "optional"}  ${String(r.passed).padStart(4)} passed ${String(r.failed).padStart(4)} failed ${String(r.skipped).padStart(4)} skipped${r.installed ? "" : "  (not installed)"}\n`,
       );
+      if (r.environment) process.stdout.write(`${"".padEnd(10)} on: ${environmentLine(r.environment)}\n`);
     }
     for (const c of report.cells.filter((x) => x.status === "fail")) {
       const what = [...c.problems, ...c.diffs.map((d) => `${d.field}: expected ${JSON.stringify(d.expected)}, got ${JSON.stringify(d.actual)}`)];

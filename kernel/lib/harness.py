@@ -74,7 +74,7 @@ def use_kernel(kid):
     through kernel/kernels.sh (fetching or building what it needs) into the
     DMSNAP_* variables build-initramfs.sh and boot() read. Raises UsageError
     (UNKNOWN_KERNEL) for an id that names no kernel."""
-    if kid not in KERNEL_IDS:
+    if kid not in KERNEL_IDS and os.path.isdir(kid):
         kid = os.path.abspath(kid)  # a folder: the same cache tag from any working directory
     problem = kernel_id_problem(kid)
     if problem:

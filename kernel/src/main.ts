@@ -78,7 +78,7 @@ function parseArgs(argv: string[]): Args {
     }
   }
   if (a.kernel !== null) {
-    if (!(KERNEL_IDS as readonly string[]).includes(a.kernel)) a.kernel = resolve(caller, a.kernel); // a folder
+    if (!(KERNEL_IDS as readonly string[]).includes(a.kernel) && existsSync(resolve(caller, a.kernel))) a.kernel = resolve(caller, a.kernel); // a folder
     const problem = kernelIdProblem(a.kernel);
     if (problem) {
       console.error(`kernel-crash: ${UNKNOWN_KERNEL}: ${unknownKernelMessage(problem)}`);

@@ -14,6 +14,7 @@ export default defineConfig({
       { find: /^@dmsnap\/store$/, replacement: src("store") },
       { find: /^@dmsnap\/store\/node$/, replacement: src("store", "node") },
       { find: /^@dmsnap\/store\/testing$/, replacement: src("store", "testing") },
+      { find: /^@dmsnap\/kernel$/, replacement: fileURLToPath(new URL("./kernel/src/index.ts", import.meta.url)) },
     ],
   },
   test: {

@@ -1,7 +1,7 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: { bin: "src/bin.ts", mutants: "src/mutants-bin.ts", index: "src/index.ts", "kernel-crash": "src/kernel-io/main.ts" },
+  entry: { bin: "src/bin.ts", mutants: "src/mutants-bin.ts", index: "src/index.ts" },
   // Types for the library entry only (the runner API).
   dts: { entry: { index: "src/index.ts" } },
   format: ["esm"],

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A failed invalidation-header write, on the real kernel (one QEMU boot).
 
-  python3 kernel/header-fail.py [--json OUT]      # the kernel chosen by DMSNAP_* (kernel/kernels.sh env ID)
+  python3 kernel/header-fail.py [--json OUT] [--kernel ID]   # default: the DMSNAP_* variables, else the installed 6.1
 
 The COW (8 sectors, 1-sector chunks, P) is activated over dm-linear; then its
 table is reloaded so that sector 0 (the header) is a dm-error target and the
@@ -21,16 +21,14 @@ the header cannot be written, the write after the table is restored succeeds,
 and the header on disk says valid=0.
 """
 import argparse
-import io
 import json
 import os
 import struct
 import sys
-import tarfile
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "conformance", "kernel", "lib"))
+sys.path.insert(0, os.path.join(HERE, "lib"))
 import harness  # noqa: E402
 from pattern import origin_image, SECTOR  # noqa: E402
 
@@ -76,22 +74,10 @@ def run(keep=None):
         f.truncate((CSTART + CSECT + 128) * SECTOR)
         f.seek(OSTART * SECTOR)
         f.write(origin_image(OSECT))
-    script = GUEST.encode()
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
-        ti = tarfile.TarInfo("jobs.sh")
-        ti.size = len(script)
-        t.addfile(ti, io.BytesIO(script))
-    with open(io_path, "wb") as f:
-        f.write(buf.getvalue())
-        f.truncate(harness.IO_DISK_BYTES)
+    harness.write_job_disk(io_path, GUEST.encode())
     secs = harness.boot([(io_path, "io"), (data_path, "data")], work, 1)
     res = os.path.join(work, "out")
-    os.makedirs(res, exist_ok=True)
-    with tarfile.open(io_path, mode="r:") as t:
-        if "./complete" not in t.getnames():
-            raise RuntimeError("guest did not complete; see %s/console.log" % work)
-        t.extractall(res)
+    harness.read_job_disk(io_path, res, work)
     with open(data_path, "rb") as f:
         f.seek(OSTART * SECTOR)
         origin = f.read(OSECT * SECTOR)
@@ -111,6 +97,7 @@ def run(keep=None):
     out = {
         "kernel": open(os.path.join(res, "kernel-version")).read().strip(),
         "dmSnapshotSha256": (open(os.path.join(res, "dm-snapshot.sha256")).read().strip() if os.path.exists(os.path.join(res, "dm-snapshot.sha256")) else None),
+        "kernelIdentity": harness.kernel_identity(res),
         "bootSeconds": round(secs, 1),
         "steps": steps,
         "header": {"magic": hex(magic), "valid": valid},
@@ -130,7 +117,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--json")
     ap.add_argument("--keep")
+    ap.add_argument("--kernel", help="a kernel id of the matrix (kernel/kernels.sh)")
     a = ap.parse_args()
+    if a.kernel:
+        try:
+            harness.use_kernel(a.kernel)
+        except harness.UsageError as e:
+            print("header-fail: %s" % e, file=sys.stderr)
+            return 2
     r = run(a.keep)
     for s in r["steps"]:
         print("header-fail: " + s, file=sys.stderr)
@@ -144,4 +138,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -6,7 +6,7 @@
 #   bash kernel/kernels.sh info ID     # the same as JSON (origin and sha256 of the module)
 #   bash kernel/kernels.sh newest-6.12 # the newest 6.12 image bookworm serves
 #
-# Ids: 6.1 (Debian's linux-image-amd64, installed by conformance/kernel/setup.sh),
+# Ids: 6.1 (Debian's linux-image-amd64, installed by kernel/setup.sh),
 # 6.12 (the newest linux-image-6.12.*+deb12-amd64-unsigned, fetched with
 # apt-get download and dpkg -x into .cache/kernel/, never into /boot),
 # 6.1+fix and 6.12+fix (the same kernels with the patched module), or a
@@ -56,7 +56,7 @@ stock() {
   case "$1" in
     6.1)
       KREL="${DMSNAP_KVER_61:-$(ls /lib/modules 2>/dev/null | grep -E '^6\.1\.0-[0-9]+-amd64$' | sort -V | tail -1)}"
-      [ -n "$KREL" ] || die "no 6.1 kernel in /lib/modules (run conformance/kernel/setup.sh)"
+      [ -n "$KREL" ] || die "no 6.1 kernel in /lib/modules (run kernel/setup.sh)"
       VMLINUZ="/boot/vmlinuz-$KREL"
       MODDIR="/lib/modules/$KREL"
       SRC_PKG=linux-source-6.1
@@ -74,7 +74,7 @@ stock() {
       SRC_PKG=linux-source-6.12
       HDR_PKGS="linux-headers-$KREL linux-headers-$v+deb12-common linux-kbuild-$v+deb12"
       ;;
-    *) die "unknown kernel id $1 (6.1, 6.12, 6.1+fix, 6.12+fix or a folder)" ;;
+    *) die "UNKNOWN_KERNEL: no kernel '$1'; give 6.1, 6.12, 6.1+fix, 6.12+fix or a folder holding vmlinuz* and lib/modules/<release>/ (kernel/README.md)" ;;
   esac
 }
 
@@ -82,8 +82,9 @@ resolve() {
   local id="$1"
   EXTRA_KO=""; MODULE_ORIGIN="debian"
   if [ -d "$id" ]; then
-    VMLINUZ="$(ls "$id"/vmlinuz* | head -1)"
-    KREL="$(ls "$id/lib/modules" | head -1)"
+    VMLINUZ="$(ls "$id"/vmlinuz* 2>/dev/null | head -1 || true)"
+    KREL="$(ls "$id/lib/modules" 2>/dev/null | head -1 || true)"
+    [ -n "$VMLINUZ" ] && [ -n "$KREL" ] || die "UNKNOWN_KERNEL: the folder $id holds no vmlinuz* beside lib/modules/<release>/ (kernel/README.md)"
     MODDIR="$id/lib/modules/$KREL"
     MODULE_ORIGIN="user"
     TAG="path-$(echo "$id" | sha256sum | cut -c1-12)"
@@ -122,6 +123,7 @@ case "$cmd" in
     echo "DMSNAP_MODDIR=$MODDIR"
     echo "DMSNAP_EXTRA_KO=$EXTRA_KO"
     echo "DMSNAP_INITRAMFS_TAG=$TAG"
+    echo "DMSNAP_MODULE_ORIGIN=$MODULE_ORIGIN"
     ;;
   info)
     [ -n "$id" ] || die "usage: kernels.sh info ID"

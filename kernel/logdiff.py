@@ -4,7 +4,7 @@
   python3 kernel/logdiff.py A_DIR B_DIR [--expect same|fix] [--show WORKLOAD]
 
 Each DIR holds <workload>.log.gz (and record.json) as
-conformance/kernel/io/record.py writes them. A log is read as its entries
+kernel/io/record.py writes them. A log is read as its entries
 (writes with their sector, length, flags and a hash of the data; flushes;
 marks). Per workload, the first of these that holds:
   same     the logs are the same entry for entry (a flush's sector aside);
@@ -114,7 +114,7 @@ def main(argv):
     if expect not in ALLOWED:
         print("logdiff: USAGE: --expect same|fix", file=sys.stderr)
         return 2
-    workloads = json.load(open(os.path.join(ROOT, "conformance/kernel/io/workloads.json")))["workloads"]
+    workloads = json.load(open(os.path.join(HERE, "io", "workloads.json")))["workloads"]
     ok_all = True
     for w in workloads:
         pa, pb = (os.path.join(d, w["id"] + ".log.gz") for d in (a, b))

@@ -1,5 +1,5 @@
 // kernel/logdiff.py on the committed logs of Linux 6.1.0-57: Debian's module
-// (conformance/kernel/io/fixtures) against the module built from
+// (kernel/io/fixtures) against the module built from
 // kernel/patches/ (fixtures-fix). The series changes the header's flags, adds
 // flushes and moves every first activation's header after area 0's zeroing;
 // logdiff must say so per workload, not hide the reorder in a multiset.
@@ -9,8 +9,8 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
-const STOCK = join(ROOT, "conformance/kernel/io/fixtures");
-const FIXED = join(ROOT, "conformance/kernel/io/fixtures-fix");
+const STOCK = join(ROOT, "kernel/io/fixtures");
+const FIXED = join(ROOT, "kernel/io/fixtures-fix");
 const logdiff = (...args: string[]) => {
   const r = spawnSync("python3", [join(ROOT, "kernel/logdiff.py"), ...args], { encoding: "utf8" });
   const lines = new Map(r.stdout.trim().split("\n").map((l) => [l.split(": ")[1]!, l.slice(l.indexOf(": ", 9) + 2)] as const));

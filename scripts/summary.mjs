@@ -10,7 +10,7 @@ const sources = [
   ["design-mutants", ".cache/design-mutants.json", (j) => [j.passed, j.failed, 0]],
   // pnpm kernel:crash (CI, after the kernel conformance run): its checks
   ["kernel-crash", ".cache/kernel-crash.json", (j) => [j.passed, j.failed, 0]],
-  // pnpm kernel:matrix (CI): kernels of the matrix, the patched module, the series applying (kernel/matrix.py)
+  // pnpm kernel:matrix (CI): kernels of the matrix, the patched module, the series applying (scripts/kernel-matrix.py)
   ["kernel-matrix", ".cache/kernel-matrix.json", (j) => [j.passed, j.failed, 0]],
   // scripts/outside-use.sh (CI, after pnpm verify): the packed packages installed outside the clone
   ["outside-use", ".cache/outside-use.json", (j) => [j.passed, j.failed, 0]],

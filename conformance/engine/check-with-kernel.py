@@ -20,7 +20,7 @@ on any mismatch.
 one case folder per image, conformance/cases/engine-<name>/ (cow.img.gz and
 origin.img.gz exactly as shown to the kernel, gzip -n -9; kernel.json in the
 kernel recipe's contract, with the kernel's answer as the expectation).
-Needs `pnpm -r build` (packages/*/dist) and the kernel recipe (conformance/kernel/setup.sh).
+Needs `pnpm -r build` (packages/*/dist) and the kernel recipe (kernel/setup.sh).
 """
 import sys as _sys
 _sys.dont_write_bytecode = True
@@ -34,10 +34,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-sys_path = os.path.join(REPO, "conformance", "kernel", "lib")
-_sys.path.insert(0, sys_path)
+_sys.path.insert(0, os.path.join(REPO, "conformance", "kernel", "lib"))
+_sys.path.insert(0, os.path.join(REPO, "kernel", "lib"))  # the oracle
 import harness  # noqa: E402
-import kreader  # noqa: E402
+import activation  # noqa: E402
 from cases import gz, kernel_answer  # noqa: E402
 
 CASES = os.path.join(REPO, "conformance", "cases")
@@ -76,7 +76,7 @@ def main():
         if control:
             items.append(control["item"])
         t0 = time.time()
-        res = kreader.read_images(items, keep_dir=os.path.join(work, "qemu") if a.keep else None)
+        res = activation.activate_images(items, keep_dir=os.path.join(work, "qemu") if a.keep else None)
         t_kernel = time.time() - t0
         boot_s = harness.STATS["bootSeconds"]
 

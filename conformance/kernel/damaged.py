@@ -19,8 +19,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "lib"))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "kernel", "lib"))  # the oracle
 import harness  # noqa: E402
-import kreader  # noqa: E402
+import activation  # noqa: E402
 import view  # noqa: E402
 from cases import CASES, write_case, gunzip, kernel_answer  # noqa: E402
 from mutate import MUTATIONS, apply  # noqa: E402
@@ -42,7 +43,7 @@ def main():
         items.append({"id": "damaged-" + mu["name"], "cow": cow, "origin": origin,
                       "chunkSize": table["chunkSize"], "mode": table["mode"],
                       "_mut": mu, "_src": src})
-    res = kreader.read_images(items, keep_dir=a.keep)
+    res = activation.activate_images(items, keep_dir=a.keep)
     rows = []
     for it, r in zip(items, res):
         mu, src = it["_mut"], it["_src"]

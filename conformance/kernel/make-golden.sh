@@ -5,9 +5,10 @@
 #   bash conformance/kernel/make-golden.sh
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+KERNEL="$(cd "$HERE/../../kernel" && pwd)"   # the oracle: recipe, initramfs, harness
 start=$(date +%s)
-bash "$HERE/setup.sh"
-bash "$HERE/build-initramfs.sh"
+bash "$KERNEL/setup.sh"
+bash "$KERNEL/build-initramfs.sh"
 python3 "$HERE/golden.py"
 python3 "$HERE/damaged.py"
 end=$(date +%s)

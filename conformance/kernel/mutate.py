@@ -18,8 +18,8 @@ import struct
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from cases import CASES, gunzip  # noqa: E402  (puts the oracle's kernel/lib on the path)
 from pattern import pattern, SECTOR  # noqa: E402
-from cases import CASES, gunzip  # noqa: E402
 
 MAGIC = 0x70416E53
 

@@ -5,8 +5,9 @@
 #   bash conformance/kernel/run.sh origin-writes-1s kernel-chunk-8s jobs/x.json
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-bash "$HERE/setup.sh" >&2
-bash "$HERE/build-initramfs.sh" >&2
+KERNEL="$(cd "$HERE/../../kernel" && pwd)"   # the oracle: recipe, initramfs, harness
+bash "$KERNEL/setup.sh" >&2
+bash "$KERNEL/build-initramfs.sh" >&2
 if [ $# -eq 0 ]; then
   exec python3 "$HERE/golden.py"
 fi

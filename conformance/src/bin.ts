@@ -14,8 +14,9 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { KERNEL_IDS, kernelEnv, kernelIdProblem, UNKNOWN_KERNEL, unknownKernelMessage } from "@dmsnap/kernel";
 import { parseCommandLine, repeat, VERSION } from "./commandLine.js";
-import { progressLine, renderJson, renderMarkdown } from "./matrix.js";
+import { environmentLine, progressLine, renderJson, renderMarkdown } from "./matrix.js";
 import { adHocReader } from "./readers.js";
 import { runConformance } from "./runner.js";
 import type { Capability } from "./types.js";
@@ -46,6 +47,8 @@ const USAGE = `usage: dmsnap-conformance [options]
   --jobs N                  commands run at once (default: number of CPUs)
   --timeout SECONDS         per-command timeout for process readers (default 30)
   --no-write                write no matrix files (nor the repository's .cache/conformance.json)
+  --kernel ID               with --reader kernel: the kernel it boots: 6.1 (default), 6.12, 6.1+fix,
+                            6.12+fix, or a folder with vmlinuz* and lib/modules/<release>/ (kernel/README.md)
 Exit: 0 all required readers passed every case they support, 1 a failure, 2 usage error.`;
 
 async function main(): Promise<number> {
@@ -61,7 +64,8 @@ async function main(): Promise<number> {
       .option("--json")
       .option("--jobs <n>")
       .option("--timeout <seconds>")
-      .option("--no-write"),
+      .option("--no-write")
+      .option("--kernel <id>"),
   );
   if (typeof parsed === "number") return parsed;
   const o = parsed.opts;
@@ -77,6 +81,7 @@ async function main(): Promise<number> {
     jobs: o.jobs as string | undefined,
     timeout: o.timeout as string | undefined,
     "no-write": o.write === false,
+    kernel: o.kernel as string | undefined,
   };
   const usage = (code: string, message: string): number => {
     process.stderr.write(`dmsnap-conformance: ${code}: ${message}; run 'dmsnap-conformance --help' for usage\n`);
@@ -93,6 +98,20 @@ async function main(): Promise<number> {
         `Next step: name your reader, e.g. --reader-command "python3 myreader.py" (protocol: docs/conformance.md).\n`,
     );
     return 2;
+  }
+  if (args.kernel !== undefined) {
+    if (!(args.reader ?? []).includes("kernel")) return usage("BAD_OPTION", "--kernel chooses the kernel of --reader kernel; add --reader kernel");
+    // a folder is the caller's
+    if (!(KERNEL_IDS as readonly string[]).includes(args.kernel) && existsSync(resolve(callerDir, args.kernel))) args.kernel = resolve(callerDir, args.kernel);
+    const problem = kernelIdProblem(args.kernel);
+    if (problem) return usage(UNKNOWN_KERNEL, unknownKernelMessage(problem));
+    // the kernel reader (and the oracle under it) boots the kernel these variables name
+    try {
+      Object.assign(process.env, kernelEnv(root, args.kernel));
+    } catch (e) {
+      process.stderr.write(`dmsnap-conformance: KERNEL_UNAVAILABLE: ${(e as Error).message}; see the lines above, and kernel/README.md\n`);
+      return 2;
+    }
   }
   const jobs = args.jobs ? Number(args.jobs) : undefined;
   const timeout = args.timeout ? Number(args.timeout) : undefined;
@@ -151,6 +170,7 @@ async function main(): Promise<number> {
       process.stdout.write(
         `${r.name.padEnd(10)} ${r.required ? "required" : "optional"}  ${String(r.passed).padStart(4)} passed ${String(r.failed).padStart(4)} failed ${String(r.skipped).padStart(4)} skipped${r.installed ? "" : "  (not installed)"}\n`,
       );
+      if (r.environment) process.stdout.write(`${"".padEnd(10)} on: ${environmentLine(r.environment)}\n`);
     }
     for (const c of report.cells.filter((x) => x.status === "fail")) {
       const what = [...c.problems, ...c.diffs.map((d) => `${d.field}: expected ${JSON.stringify(d.expected)}, got ${JSON.stringify(d.actual)}`)];

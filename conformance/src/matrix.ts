@@ -19,6 +19,19 @@ export function cellMark(cell: Cell | undefined): string {
 
 const esc = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 
+/** A batch reader's environment in one line: for the kernel, `uname -r`, the id, the dm-snapshot module and the snapshot target. */
+export function environmentLine(env: Record<string, unknown>): string {
+  const mod = (env.dmSnapshot ?? {}) as { origin?: unknown; sha256?: unknown };
+  const targets = Array.isArray(env.dmTargets) ? (env.dmTargets as unknown[]).map(String) : [];
+  const parts = [
+    typeof env.kernel === "string" ? `kernel ${env.kernel}${typeof env.kernelId === "string" ? ` (id ${env.kernelId})` : ""}` : null,
+    mod.sha256 !== undefined ? `dm-snapshot ${String(mod.origin ?? "?")} sha256 ${String(mod.sha256)}` : null,
+    // the snapshot targets' versions (the whole `dmsetup targets` list stays in the JSON)
+    targets.some((t) => t.includes("snapshot")) ? `${targets.filter((t) => t.includes("snapshot")).map((t) => t.replace(/\s+/g, " ").trim()).join(", ")}` : null,
+  ].filter((x): x is string => x !== null);
+  return parts.length ? parts.join("; ") : JSON.stringify(env);
+}
+
 /**
  * `generatedBy`: the command that made the matrix, as the reader of the file would rerun it
  * (`pnpm conformance` in a clone of the repository, `dmsnap-conformance <version>` installed).
@@ -32,6 +45,7 @@ export function renderMarkdown(report: RunReport, generatedBy = "`dmsnap-conform
   for (const r of report.readers) {
     lines.push(`| ${r.name} | ${r.kind} | ${r.required ? "yes" : "no"} | ${r.capabilities.join(", ")} | ${r.passed} | ${r.failed} | ${r.skipped} | ${esc(r.installed ? (r.note ?? "") : `not installed${r.note ? `: ${r.note}` : ""}`)} |`);
   }
+  for (const r of report.readers) if (r.environment) lines.push("", `${r.name} ran on: ${esc(environmentLine(r.environment))}`);
   lines.push("");
   const kernelMade = report.cases.filter((c) => c.provenance === "kernel").length;
   lines.push(`${report.cases.length} cases (${kernelMade} with the kernel's own answer, ${report.cases.length - kernelMade} derived from the documented rules). Totals: ${report.counts.passed} passed, ${report.counts.failed} failed, ${report.counts.skipped} skipped${report.counts.advisoryFailed ? `, ${report.counts.advisoryFailed} failed in optional readers` : ""}.`, "");

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exportRefusal, runConformance, tableArgs, wantsExport } from "./runner.js";
+import { renderMarkdown } from "./matrix.js";
 import type { ReaderSpec } from "./types.js";
 
 const suite = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -145,6 +146,24 @@ writeFileSync(ans, JSON.stringify({ answers }));
     expect(r.cells).toHaveLength(1);
     expect(r.cells[0]!.diffs).toEqual([{ field: "nextFree", expected: 3, actual: 2 }]);
     expect(r.cells[0]!.compared).toEqual(["outcome", "state", "nextFree", "snapshotSha256"]);
+  });
+
+  it("a batch reader's environment (the kernel it ran on) lands in its row of the report and the matrix", async () => {
+    const script = join(tmp, "batch-env.mjs");
+    const environment = { kernel: "6.12.118+deb12-amd64", kernelId: "6.12+fix", dmTargets: ["snapshot          v1.16.0", "linear           v1.4.0"], dmSnapshot: { origin: "built here", sha256: "ab12" } };
+    writeFileSync(
+      script,
+      `import { readFileSync, writeFileSync } from "node:fs";
+const [, req, ans] = process.argv.slice(2);
+const { requests } = JSON.parse(readFileSync(req, "utf8"));
+const answers = requests.filter((q) => q.op === "dump").map((q) => ({ id: q.id, op: "dump", exitCode: 0, output: { state: "valid" } }));
+writeFileSync(ans, JSON.stringify({ answers, environment: ${JSON.stringify(environment)} }));
+`,
+    );
+    const r = await run([{ name: "k", command: [process.execPath, script], capabilities: ["dump"], required: true, kind: "batch", fields: ["outcome", "state"] }]);
+    expect(r.readers[0]!.environment).toEqual(environment);
+    const md = renderMarkdown(r);
+    expect(md).toContain("k ran on: kernel 6.12.118+deb12-amd64 (id 6.12+fix); dm-snapshot built here sha256 ab12; snapshot v1.16.0");
   });
 });
 

@@ -40,6 +40,8 @@ export interface ReaderSummary {
   capabilities: string[];
   installed: boolean;
   note?: string;
+  /** What a batch reader says it ran on (its answers file's `environment`): for the kernel, uname -r, the matrix id, `dmsetup targets`, the dm-snapshot module's origin and sha256. */
+  environment?: Record<string, unknown>;
   passed: number;
   failed: number;
   skipped: number;
@@ -216,7 +218,12 @@ export interface BatchAnswer {
   skip?: string;
 }
 
-async function runBatchReader(reader: ReaderSpec, staged: Staged[], tmp: string, root: string): Promise<Map<string, { answer: ReaderAnswer; exportChecked: boolean; ms: number }>> {
+interface BatchResult {
+  cells: Map<string, { answer: ReaderAnswer; exportChecked: boolean; ms: number }>;
+  environment?: Record<string, unknown>;
+}
+
+async function runBatchReader(reader: ReaderSpec, staged: Staged[], tmp: string, root: string): Promise<BatchResult> {
   const dir = join(tmp, `batch-${reader.name}`);
   mkdirSync(dir, { recursive: true });
   const requests: BatchRequest[] = [];
@@ -238,14 +245,16 @@ async function runBatchReader(reader: ReaderSpec, staged: Staged[], tmp: string,
   const r = await runProcess([...reader.command, "batch", reqFile, ansFile], { cwd: reader.cwd ?? root, timeoutMs, ...(env ? { env } : {}) });
   const out = new Map<string, { answer: ReaderAnswer; exportChecked: boolean; ms: number }>();
   let answers: BatchAnswer[] = [];
+  let environment: Record<string, unknown> | undefined;
   let whole: string | null = null;
   if (r.timedOut) whole = `batch: timed out after ${timeoutMs / 1000}s`;
   else if (r.exitCode !== 0) whole = `batch: exit ${r.exitCode ?? r.signal}${r.stderr ? `: ${r.stderr.trim().split("\n").slice(-3).join(" | ")}` : ""}`;
   else {
     try {
-      const data = JSON.parse(readFileSync(ansFile, "utf8")) as { answers?: BatchAnswer[] };
+      const data = JSON.parse(readFileSync(ansFile, "utf8")) as { answers?: BatchAnswer[]; environment?: unknown };
       if (!Array.isArray(data.answers)) throw new Error('no "answers" array');
       answers = data.answers;
+      if (typeof data.environment === "object" && data.environment !== null && !Array.isArray(data.environment)) environment = data.environment as Record<string, unknown>;
     } catch (e) {
       whole = `batch: ${ansFile} unreadable: ${(e as Error).message}`;
     }
@@ -275,7 +284,7 @@ async function runBatchReader(reader: ReaderSpec, staged: Staged[], tmp: string,
     out.set(s.c.id, { answer, exportChecked, ms: perCaseMs });
   }
   rmSync(dir, { recursive: true, force: true });
-  return out;
+  return environment ? { cells: out, environment } : { cells: out };
 }
 
 async function pool<T>(items: T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
@@ -314,6 +323,7 @@ export async function runConformance(config: RunConfig): Promise<RunReport> {
 
   const tmp = mkdtempSync(join(tmpdir(), "dmsnap-conformance-"));
   const cells: Cell[] = [];
+  const environments = new Map<string, Record<string, unknown>>();
   try {
     const staged: Staged[] = cases.map((c) => {
       const cow = readImage(resolve(c.dir, c.files.cow));
@@ -369,9 +379,10 @@ export async function runConformance(config: RunConfig): Promise<RunReport> {
         config.jobs ?? Math.max(1, availableParallelism()),
         async (r) => {
           const mine = staged.filter((s) => !skips(r, s));
-          const answers = mine.length ? await runBatchReader(r, mine, tmp, root) : new Map();
+          const batch: BatchResult = mine.length ? await runBatchReader(r, mine, tmp, root) : { cells: new Map() };
+          if (batch.environment) environments.set(r.name, batch.environment);
           for (const s of mine) {
-            const a = answers.get(s.c.id)!;
+            const a = batch.cells.get(s.c.id)!;
             record(judge(s, r, a.answer, a.exportChecked, a.ms));
           }
         },
@@ -413,6 +424,8 @@ export async function runConformance(config: RunConfig): Promise<RunReport> {
       skipped: mine.filter((c) => c.status === "skip").length,
     };
     if (r.note) s.note = r.note;
+    const env = environments.get(r.name);
+    if (env) s.environment = env;
     return s;
   });
   const requiredNames = new Set(readers.filter((r) => r.required).map((r) => r.name));

@@ -1,7 +1,7 @@
 ---------------------------- MODULE KernelTrace ----------------------------
 (***************************************************************************)
 (* Trace validation of the real kernel's logs (dm-log-writes, Linux 6.1;   *)
-(* conformance/src/kernel-io/model.ts maps each log to the events of       *)
+(* kernel/src/model.ts maps each log to the events of                      *)
 (* spec/trace/TraceDmSnapStore.tla and the ones below).  A device log      *)
 (* shows writes and their flags, not the kernel's memory, so the mapping   *)
 (* adds the steps a write implies (Prepare before a copy, CommitStart      *)

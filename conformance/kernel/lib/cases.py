@@ -1,11 +1,16 @@
 """Writing case folders under conformance/cases/ (the contract with the case
-assembler; see ../README.md "Output contract")."""
+assembler; see ../README.md "Output contract"). Importing it also puts the
+kernel oracle's python modules (kernel/lib: harness, activation, pattern) on
+the path: the cases use the oracle, never the other way round."""
 import json
 import os
 import subprocess
+import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 CASES = os.path.join(REPO, "conformance", "cases")
+sys.path.insert(0, os.path.join(REPO, "kernel", "lib"))
+from activation import split_status, activation_of  # noqa: E402,F401  (re-exported for golden.py)
 
 
 def gz(data: bytes) -> bytes:
@@ -15,24 +20,6 @@ def gz(data: bytes) -> bytes:
 
 def gunzip(path: str) -> bytes:
     return subprocess.run(["gzip", "-d", "-c", path], stdout=subprocess.PIPE, check=True).stdout
-
-
-def split_status(line):
-    """'0 64 snapshot 6/64 2' -> '6/64 2' (the part after the target name)."""
-    if line is None:
-        return None
-    parts = line.split(None, 3)
-    if len(parts) >= 3 and parts[2] == "snapshot":
-        return parts[3] if len(parts) > 3 else ""
-    return line
-
-
-def activation_of(rec):
-    if rec is None or rec.get("create") != "accepted":
-        return "refused"
-    if split_status(rec.get("statusLine")) == "Invalid":
-        return "invalid"
-    return "accepted"
 
 
 def write_case(case_id, meta, cow: bytes, origin: bytes = None, extra_files=None):

@@ -4,7 +4,7 @@
   python3 conformance/readers/kernel/batch.py batch <requests.json> <answers.json>
 
 Shows every requested COW to the real Linux kernel in ONE QEMU boot, through
-the kernel recipe's reader (conformance/kernel/reader.py), and translates what
+the kernel oracle's activation (kernel/activate.py of @dmsnap/kernel), and translates what
 the kernel said into the answers a dump/export reader gives:
 
 - refused activation -> exit 1, {"error": {"code", "message"}}: the code is
@@ -16,7 +16,11 @@ the kernel said into the answers a dump/export reader gives:
   "invalid" when the status is Invalid, else "valid";
 - export -> the sha256 of the snapshot device read in the guest (exit 1 when
   the read failed).
-The kernel cannot report the header words or the exception list.
+The kernel cannot report the header words or the exception list. The answers
+file's "environment" says which kernel answered: uname -r, the kernel id,
+`dmsetup targets`, the dm-snapshot module's origin and sha256. The kernel is
+the one the DMSNAP_* variables name (`pnpm conformance --reader kernel --kernel ID`
+sets them), else the installed 6.1.
 """
 import json
 import os
@@ -26,7 +30,7 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-READER = os.path.join(HERE, "..", "..", "kernel", "reader.py")
+ACTIVATE = os.path.join(HERE, "..", "..", "..", "kernel", "activate.py")
 REFUSALS = [
     (re.compile(r"Invalid or corrupt snapshot"), "BAD_MAGIC"),
     (re.compile(r"unable to handle snapshot disk version"), "UNSUPPORTED_VERSION"),
@@ -76,7 +80,7 @@ def main():
     reqs = data["requests"]
     dumps = [q for q in reqs if q["op"] == "dump"]
     exports = {q["id"]: q for q in reqs if q["op"] == "export"}
-    answers, items, heads = [], [], {}
+    answers, items, heads, environment = [], [], {}, None
     for q in dumps:
         size = os.path.getsize(q["cow"])
         with open(q["cow"], "rb") as f:
@@ -100,8 +104,9 @@ def main():
         with tempfile.TemporaryDirectory(prefix="dmsnap-kernel-batch-") as tmp:
             inp, out = os.path.join(tmp, "in.json"), os.path.join(tmp, "out.json")
             json.dump(items, open(inp, "w"))
-            subprocess.run([sys.executable, READER, inp, "-o", out], check=True, stdout=sys.stderr)
+            subprocess.run([sys.executable, ACTIVATE, inp, "-o", out], check=True, stdout=sys.stderr)
             results = {r["id"]: r for r in json.load(open(out))}
+        environment = next((r["kernelIdentity"] for r in results.values() if r.get("kernelIdentity")), None)
         for it in items:
             r = results.get(it["id"])
             if r is None or not r.get("complete", True):
@@ -115,7 +120,7 @@ def main():
                 if ok:
                     a["sha256"] = r["snapshotSha256"]
                 answers.append(a)
-    json.dump({"answers": answers}, open(sys.argv[3], "w"), indent=1)
+    json.dump(dict({"answers": answers}, **({"environment": environment} if environment else {})), open(sys.argv[3], "w"), indent=1)
 
 
 if __name__ == "__main__":

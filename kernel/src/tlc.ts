@@ -44,15 +44,15 @@ export async function checkKernelLogs(root: string, logs: ModelLog[], say: (s: s
     const decl = traces.declarations(model);
     const unmapped = decl.constants.filter((c) => !["STALE", "HDR_INVALID", "HDR_VALID"].includes(c) && !(c in (logs[0]?.constants ?? {})));
     if (unmapped.length > 0) {
-      throw new Error(`spec/DmSnapStore.tla declares ${unmapped.join(", ")}, which conformance/src/kernel-io/model.ts does not map to the kernel's logs: give each the kernel's value there (Linux 6.1 writes the invalidated header as a plain write, and releases origin writes after the commit)`);
+      throw new Error(`spec/DmSnapStore.tla declares ${unmapped.join(", ")}, which kernel/src/model.ts does not map to the kernel's logs: give each the kernel's value there (Linux 6.1 writes the invalidated header as a plain write, and releases origin writes after the commit)`);
     }
     const batch = traces.batchModule(logs, decl);
     // KernelTrace's own constant: the COW's size in chunks (the model's NAreas rounds it up to whole areas)
     const tla = batch.tla
       .replace(/^T(\d+) == INSTANCE TraceDmSnapStore WITH /gm, (_, id: string) => `T${id} == INSTANCE KernelTrace WITH CowChunks <- ${Number(logs[Number(id) - 1]!.constants.CowChunks)}, `)
       .replace(/!TraceNext\b/g, "!KernelNext");
-    if (/INSTANCE TraceDmSnapStore/.test(tla)) throw new Error("spec/lib/traces.mjs: the batch module's INSTANCE lines changed; update conformance/src/kernel-io/tlc.ts");
-    if (!tla.includes("!KernelNext")) throw new Error("spec/lib/traces.mjs: the batch module no longer names TraceNext; update conformance/src/kernel-io/tlc.ts");
+    if (/INSTANCE TraceDmSnapStore/.test(tla)) throw new Error("spec/lib/traces.mjs: the batch module's INSTANCE lines changed; update kernel/src/tlc.ts");
+    if (!tla.includes("!KernelNext")) throw new Error("spec/lib/traces.mjs: the batch module no longer names TraceNext; update kernel/src/tlc.ts");
     writeFileSync(join(dir, "TraceBatch.tla"), tla);
     writeFileSync(join(dir, "TraceBatch.cfg"), batch.cfg);
     const args = ["-XX:+UseParallelGC", "-Xmx1g", `-Djava.io.tmpdir=${dir}`, "-cp", jar, "tlc2.TLC", "-tool", "-deadlock", "-workers", "1", "-metadir", join(dir, "states"), "-config", "TraceBatch.cfg", "TraceBatch.tla"];

@@ -1,5 +1,5 @@
 /**
- * The committed kernel logs (conformance/kernel/io/fixtures, recorded by
+ * The committed kernel logs (kernel/io/fixtures, recorded by
  * record.py from Linux 6.1 in QEMU) checked without booting anything: the
  * recorded slice sha256 is the kernel's, so the replay check is evidence from
  * outside this code.
@@ -15,7 +15,7 @@ import { toModel } from "./model.js";
 import { mutations, validateOrder } from "./order.js";
 import { loadWorkloads } from "./workload.js";
 
-const IO = new URL("../../kernel/io/", import.meta.url).pathname;
+const IO = new URL("../io/", import.meta.url).pathname;
 const workloads = loadWorkloads(IO + "workloads.json");
 const record = JSON.parse(readFileSync(IO + "fixtures/record.json", "utf8")) as { workloads: Record<string, { finalSha256: string }> };
 /** The stock kernel's findings, by workload: the plain invalidation header; the header before area 0's zeroing over a reused COW. */

@@ -4,8 +4,8 @@ crash state that `pnpm kernel:crash --out DIR` saved, shown to the real kernel
 (one boot), recorded as every kernel case is (kernel.json, then
 `node conformance/tools/assemble.mjs` writes case.json).
 
-  pnpm kernel:crash --logs conformance/kernel/io/fixtures --no-kernel --out /tmp/kc
-  python3 conformance/kernel/io/finding_case.py /tmp/kc overflow-p-1s kernel-crash-invalidation-not-durable-1s
+  pnpm kernel:crash --logs kernel/io/fixtures --no-kernel --out /tmp/kc
+  python3 conformance/kernel/finding_case.py /tmp/kc overflow-p-1s kernel-crash-invalidation-not-durable-1s
 """
 import gzip
 import hashlib
@@ -14,8 +14,9 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
-import kreader  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "lib"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "kernel", "lib"))  # the oracle
+import activation  # noqa: E402
 from cases import write_case, kernel_answer  # noqa: E402
 
 
@@ -25,17 +26,17 @@ def main():
     cow = gzip.decompress(open(os.path.join(src, "minimal-%s.cow.gz" % workload), "rb").read())
     origin = gzip.decompress(open(os.path.join(src, "minimal-%s.origin.gz" % workload), "rb").read())
     t = meta["table"]
-    r = kreader.read_images([{"id": case_id, "cow": cow, "origin": origin, "chunkSize": t["chunkSize"], "mode": t["mode"]}])[0]
+    r = activation.activate_images([{"id": case_id, "cow": cow, "origin": origin, "chunkSize": t["chunkSize"], "mode": t["mode"]}])[0]
     kept = ",".join(str(i) for i in meta["kept"])
     dropped = ",".join(str(i) for i in meta["dropped"])
     out = {
         "id": case_id,
-        "description": ("A crash state of the kernel's own log of workload %s (conformance/kernel/io/fixtures/%s.log.gz): "
+        "description": ("A crash state of the kernel's own log of workload %s (kernel/io/fixtures/%s.log.gz): "
                         "everything up to log event %d is durable; of the last unflushed group, log events %s reached the disk and %s "
                         "did not, among them the header write with valid=0. Linux activates a VALID snapshot whose view is not the origin "
                         "as snapshotted (%s). See docs/kernel-findings.md." % (workload, workload, meta["boundary"], kept or "none", dropped, meta["detail"])),
         "kernel": r["kernel"],
-        "job": "conformance/kernel/io/fixtures/%s.log.gz#crash:boundary=%d:kept=%s" % (workload, meta["boundary"], kept),
+        "job": "kernel/io/fixtures/%s.log.gz#crash:boundary=%d:kept=%s" % (workload, meta["boundary"], kept),
         "table": {"mode": t["mode"], "chunkSize": t["chunkSize"]},
         "cowBytes": len(cow),
         "originBytes": len(origin),

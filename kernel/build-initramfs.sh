@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Build the guest initramfs for the dmsnap kernel recipe.
-# Output: conformance/kernel/.cache/initramfs.cpio.gz (+ .cache/kernel-version).
+# Output: .cache/kernel/initramfs/default/initramfs.cpio.gz (+ kernel-version, vmlinuz).
 # Rebuilt only when an input changed (guest files, this script, kernel version).
 # Another kernel (kernel/kernels.sh env ID prints these): DMSNAP_KVER,
 # DMSNAP_VMLINUZ, DMSNAP_MODDIR (its modules tree), DMSNAP_EXTRA_KO (a
 # dm-snapshot.ko loaded in place of the tree's) and DMSNAP_INITRAMFS_TAG
-# (the output becomes .cache/<tag>/initramfs.cpio.gz).
+# (the output goes to .cache/kernel/initramfs/<tag>/; lib/harness.py reads it there).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-CACHE="$HERE/.cache${DMSNAP_INITRAMFS_TAG:+/$DMSNAP_INITRAMFS_TAG}"
+CACHE="$(dirname "$HERE")/.cache/kernel/initramfs/${DMSNAP_INITRAMFS_TAG:-default}"
 mkdir -p "$CACHE"
 
 KVER="${DMSNAP_KVER:-$(ls /lib/modules | grep -E 'amd64$' | sort -V | tail -1)}"

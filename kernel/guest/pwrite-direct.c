@@ -7,7 +7,7 @@
  * Every sector gets deterministic content: 32 records of 16 bytes, each record
  * being TAG (left-justified, padded with spaces to 6 bytes), one space, the
  * absolute sector number as 8 lowercase hex digits, and a newline.  The same
- * pattern generator lives in conformance/kernel/lib/pattern.py (host side).
+ * pattern generator lives in kernel/lib/pattern.py (host side).
  *
  * The data is submitted with one pwrite() of IO_SECTORS sectors at a time
  * (default: all COUNT sectors in one call), from a page-aligned buffer, on a

@@ -6,7 +6,7 @@ A job is a dict:
   origin        bytes of the origin image, or None for the ORIGIN pattern
   cowSectors    size of the COW device in sectors
   cow           bytes of the COW image, or None for all zeros (a new COW)
-  steps         list of step dicts (see jobs/README in ../README.md):
+  steps         list of step dicts (kernel/README.md, "Jobs"):
                 {"op": "activate", "mode": "P"|"PO", "chunkSize": n}
                 {"op": "write", "to": "origin"|"snap", "sector": s,
                  "sectors": n, "tag": "WR1", "io": sectors-per-write}
@@ -35,9 +35,9 @@ import time
 
 from pattern import origin_image, SECTOR
 
-HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # conformance/kernel
-# another kernel of the matrix: kernel/kernels.sh env ID (build-initramfs.sh reads the same variables)
-CACHE = os.path.join(HERE, ".cache", os.environ["DMSNAP_INITRAMFS_TAG"]) if os.environ.get("DMSNAP_INITRAMFS_TAG") else os.path.join(HERE, ".cache")
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # kernel/
+ROOT = os.path.dirname(HERE)
+KERNEL_IDS = ("6.1", "6.12", "6.1+fix", "6.12+fix")
 ALIGN = 64 * 1024
 IO_DISK_BYTES = 32 * 1024 * 1024
 STATS = {"boots": 0, "bootSeconds": 0.0}
@@ -47,11 +47,90 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
+def cache_dir():
+    """Where build-initramfs.sh keeps the initramfs of the chosen kernel (the same rule)."""
+    return os.path.join(ROOT, ".cache", "kernel", "initramfs", os.environ.get("DMSNAP_INITRAMFS_TAG") or "default")
+
+
+class UsageError(Exception):
+    """A kernel id that names no kernel: the caller prints it and exits 2."""
+
+
+def kernel_id_problem(kid):
+    """None when kid names a kernel of the matrix (or a folder holding one), else what is wrong."""
+    if kid in KERNEL_IDS:
+        return None
+    if os.path.isdir(kid):
+        has_vmlinuz = any(n.startswith("vmlinuz") for n in os.listdir(kid))
+        mods = os.path.join(kid, "lib", "modules")
+        if has_vmlinuz and os.path.isdir(mods) and os.listdir(mods):
+            return None
+        return "the folder %s holds no vmlinuz* beside lib/modules/<release>/" % kid
+    return "no kernel %r" % kid
+
+
+def use_kernel(kid):
+    """Boot kernel `kid` from now on in this process and its children: resolve it
+    through kernel/kernels.sh (fetching or building what it needs) into the
+    DMSNAP_* variables build-initramfs.sh and boot() read. Raises UsageError
+    (UNKNOWN_KERNEL) for an id that names no kernel."""
+    if kid not in KERNEL_IDS and os.path.isdir(kid):
+        kid = os.path.abspath(kid)  # a folder: the same cache tag from any working directory
+    problem = kernel_id_problem(kid)
+    if problem:
+        raise UsageError("UNKNOWN_KERNEL: %s; give 6.1, 6.12, 6.1+fix, 6.12+fix or a folder holding vmlinuz* and lib/modules/<release>/ (kernel/README.md)" % problem)
+    out = subprocess.run(["bash", os.path.join(HERE, "kernels.sh"), "env", kid], check=True,
+                         stdout=subprocess.PIPE, text=True).stdout
+    for line in out.splitlines():
+        k, _, v = line.partition("=")
+        os.environ[k] = v
+
+
 def ensure_built():
     subprocess.run(["bash", os.path.join(HERE, "build-initramfs.sh")], check=True,
                    stdout=sys.stderr)
-    kver = open(os.path.join(CACHE, "kernel-version")).read().strip()
-    return kver, open(os.path.join(CACHE, "vmlinuz")).read().strip(), os.path.join(CACHE, "initramfs.cpio.gz")
+    cache = cache_dir()
+    kver = open(os.path.join(cache, "kernel-version")).read().strip()
+    return kver, open(os.path.join(cache, "vmlinuz")).read().strip(), os.path.join(cache, "initramfs.cpio.gz")
+
+
+def write_job_disk(io_path, script):
+    """The "io" disk: a tar holding jobs.sh (the guest's script), padded to
+    IO_DISK_BYTES so the guest can write its result tar over it."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        ti = tarfile.TarInfo("jobs.sh")
+        ti.size = len(script)
+        ti.mode = 0o644
+        t.addfile(ti, io.BytesIO(script))
+    with open(io_path, "wb") as f:
+        f.write(buf.getvalue())
+        f.truncate(IO_DISK_BYTES)
+
+
+def read_job_disk(io_path, res_dir, work):
+    """The guest's result tar from the "io" disk, extracted into res_dir;
+    raises when the guest did not complete its script."""
+    os.makedirs(res_dir, exist_ok=True)
+    with tarfile.open(io_path, mode="r:") as t:
+        if "./complete" not in t.getnames():
+            raise RuntimeError("guest did not complete; see %s/console.log" % work)
+        t.extractall(res_dir)
+
+
+def kernel_identity(res_dir):
+    """Which kernel answered, as the guest saw it: uname -r, the matrix id,
+    `dmsetup targets` and the dm-snapshot module (origin and sha256)."""
+    return {
+        "kernel": _read(os.path.join(res_dir, "kernel-version"), "").strip(),
+        "kernelId": os.environ.get("DMSNAP_KERNEL_ID") or None,
+        "dmTargets": [l for l in (_read(os.path.join(res_dir, "dm-targets")) or "").splitlines() if l.strip()],
+        "dmSnapshot": {
+            # kernels.sh names the origin; unset, the recipe boots the installed Debian kernel
+            "origin": os.environ.get("DMSNAP_MODULE_ORIGIN") or "debian",
+            "sha256": (_read(os.path.join(res_dir, "dm-snapshot.sha256")) or "").strip() or None,
+        },
+    }
 
 
 def _align(n):
@@ -203,7 +282,7 @@ def run_jobs(jobs, keep_dir=None, memory_mib=384, timeout=1800):
                 f.write(cow)
 
     # --- the job script
-    lines = ["# generated by conformance/kernel/lib/harness.py"]
+    lines = ["# generated by kernel/lib/harness.py"]
     for j in jobs:
         ostart, osz, cstart, csz = layout[j["id"]]
         assert re.fullmatch(r"[a-z0-9][a-z0-9.~-]*", j["id"]), j["id"]
@@ -214,28 +293,16 @@ def run_jobs(jobs, keep_dir=None, memory_mib=384, timeout=1800):
     script = ("\n".join(lines) + "\n").encode()
     with open(os.path.join(work, "jobs.sh"), "wb") as f:
         f.write(script)
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
-        ti = tarfile.TarInfo("jobs.sh")
-        ti.size = len(script)
-        ti.mode = 0o644
-        t.addfile(ti, io.BytesIO(script))
-    with open(io_path, "wb") as f:
-        f.write(buf.getvalue())
-        f.truncate(IO_DISK_BYTES)
+    write_job_disk(io_path, script)
 
     # --- boot once
     boot([(io_path, "io"), (data_path, "data")], work, len(jobs), memory_mib=memory_mib, timeout=timeout)
 
     # --- results
     res_dir = os.path.join(work, "out")
-    os.makedirs(res_dir, exist_ok=True)
-    with tarfile.open(io_path, mode="r:") as t:
-        names = t.getnames()
-        if "./complete" not in names:
-            raise RuntimeError("guest did not complete; see %s/console.log" % work)
-        t.extractall(res_dir)
-    guest_kver = _read(os.path.join(res_dir, "kernel-version")).strip()
+    read_job_disk(io_path, res_dir, work)
+    identity = kernel_identity(res_dir)
+    guest_kver = identity["kernel"]
     results = {}
     with open(data_path, "rb") as f:
         for j in jobs:
@@ -251,7 +318,7 @@ def run_jobs(jobs, keep_dir=None, memory_mib=384, timeout=1800):
                 recs.append(_parse_record(os.path.join(jd, "rec%d" % k)))
                 k += 1
             results[j["id"]] = {
-                "id": j["id"], "kernel": guest_kver, "cow": cow, "origin": origin,
+                "id": j["id"], "kernel": guest_kver, "identity": identity, "cow": cow, "origin": origin,
                 "records": recs, "log": _read(os.path.join(jd, "log"), ""),
                 "dmesgAll": [l for l in (_read(os.path.join(jd, "dmesg-all")) or "").splitlines() if l.strip()],
                 "complete": os.path.exists(os.path.join(jd, "done")),

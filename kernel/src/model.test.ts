@@ -12,7 +12,7 @@ import { toModel, type ModelEvent } from "./model.js";
 import { crashShows, mutations, validateOrder } from "./order.js";
 import { loadWorkloads } from "./workload.js";
 
-const IO = new URL("../../kernel/io/", import.meta.url).pathname;
+const IO = new URL("../io/", import.meta.url).pathname;
 const workloads = loadWorkloads(IO + "workloads.json");
 const load = (id: string) => ({ w: workloads.find((x) => x.id === id)!, ev: parseLog(gunzipSync(readFileSync(`${IO}fixtures/${id}.log.gz`))).events });
 const mapped = (id: string, kind?: string): ModelEvent[] => {

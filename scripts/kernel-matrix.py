@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`pnpm kernel:matrix`: every kernel of the matrix through the same checks.
 
-  python3 kernel/matrix.py [--kernels "6.1 6.12 6.1+fix 6.12+fix"] [--jobs 2] [--full 6.1]
+  python3 scripts/kernel-matrix.py [--kernels "6.1 6.12 6.1+fix 6.12+fix"] [--jobs 2] [--full 6.1]
                            [--no-conformance] [--no-header-fail] [--no-tlc] [--reuse]
 
 First, one after the other, each kernel is resolved (kernel/kernels.sh:
@@ -9,7 +9,7 @@ Debian's image fetched through apt, or the same image with dm-snapshot.ko
 built here from kernel/patches/; all cached under .cache/kernel/) and the
 TypeScript is built once. Then per kernel (--jobs kernels at once: QEMU/TCG
 uses one core per VM):
-  1. record every workload's log (conformance/kernel/io/record.py, one boot);
+  1. record every workload's log (kernel/io/record.py, one boot);
   2. `kernel:crash --tlc-light --no-engine`: validate the logs (the stock
      rules and the fixed design's), TLC over the logs with the constants
      their header writes show (and the other value, which must be rejected),
@@ -41,19 +41,27 @@ import sys
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+# the matrix drives two packages: the kernel oracle (kernel/) and, through its
+# command, the conformance runner; it lives outside both so that kernel/ never
+# names conformance (kernel/src/layering.test.ts)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.join(ROOT, "kernel")
 RUNS = os.path.join(ROOT, ".cache", "kernel", "runs")
 
 
+def kernel_info(kid):
+    return json.loads(subprocess.run(["bash", os.path.join(HERE, "kernels.sh"), "info", kid], check=True, stdout=subprocess.PIPE, text=True).stdout)
+
+
 def kernel_env(kid):
+    """The DMSNAP_* variables of kernel/kernels.sh env ID (every step reads them,
+    as it would read --kernel ID), and the kernel's info."""
     out = subprocess.run(["bash", os.path.join(HERE, "kernels.sh"), "env", kid], check=True, stdout=subprocess.PIPE, text=True).stdout
     env = dict(os.environ)
     for line in out.splitlines():
         k, _, v = line.partition("=")
         env[k] = v
-    info = json.loads(subprocess.run(["bash", os.path.join(HERE, "kernels.sh"), "info", kid], check=True, stdout=subprocess.PIPE, text=True).stdout)
-    return env, info
+    return env, kernel_info(kid)
 
 
 LOCK = threading.Lock()
@@ -81,7 +89,7 @@ def short(release, fixed):
     return s + ("+fix" if fixed else "")
 
 
-NODE = lambda script: ["node", os.path.join(ROOT, "conformance", "dist", script)]
+NODE = lambda pkg, script: ["node", os.path.join(ROOT, pkg, "dist", script)]
 
 
 def run_kernel(kid, env, info, a):
@@ -93,14 +101,14 @@ def run_kernel(kid, env, info, a):
     os.makedirs(d, exist_ok=True)
     res = {"id": kid, "release": info["release"], "module": info["module"], "fixed": fixed, "full": full, "seconds": dict(info.get("seconds", {}))}
     # the logs are kept (d/logs) so that kernels can be compared (kernel/logdiff.py)
-    rc0, _, secs0 = step(kid, "record", ["python3", os.path.join(ROOT, "conformance/kernel/io/record.py"), "--out", os.path.join(d, "logs")], env, os.path.join(d, "record.log"))
+    rc0, _, secs0 = step(kid, "record", ["python3", os.path.join(HERE, "io", "record.py"), "--out", os.path.join(d, "logs")], env, os.path.join(d, "record.log"))
     res["seconds"]["record"] = round(secs0)
     if rc0 != 0:
         problems.append("%s: record.py exited %d" % (kid, rc0))
     else:
         rec = json.load(open(os.path.join(d, "logs", "record.json")))
         res["guest"] = {"uname": rec["kernel"], "dmTargets": rec.get("dmTargets"), "dmSnapshotSha256": rec.get("dmSnapshotSha256")}
-        cmd = NODE("kernel-crash.js") + ["--logs", os.path.join(d, "logs"), "--out", d]
+        cmd = NODE("kernel", "kernel-crash.js") + ["--logs", os.path.join(d, "logs"), "--out", d]
         cmd += [] if full else ["--no-count", "--no-engine"] + (["--no-tlc"] if a.no_tlc else ["--tlc-light"])
         rc, out, secs = step(kid, "kernel:crash", cmd, env, os.path.join(d, "kernel-crash.log"))
         res["seconds"]["kernelCrash"] = round(secs)
@@ -139,7 +147,7 @@ def run_kernel(kid, env, info, a):
         else:
             problems.append("%s: header-fail.py exited %d" % (kid, rc2))
     if not a.no_conformance:
-        cmd = NODE("bin.js") + ["--reader", "kernel", "--json"] + ([] if full else ["--no-write"])
+        cmd = NODE("conformance", "bin.js") + ["--reader", "kernel", "--json"] + ([] if full else ["--no-write"])
         rc3, out3, secs3 = step(kid, "conformance", cmd, env, os.path.join(d, "conformance.log"))
         res["seconds"]["conformance"] = round(secs3)
         try:
@@ -216,7 +224,8 @@ def main():
         say("%s: %s, dm-snapshot.ko %s (%.0fs)" % (kid, info["release"], info["module"].get("origin", "?"), time.monotonic() - t1))
         todo.append((kid, env, info))
     # the TypeScript once (kernel:crash and the conformance runner), not once per kernel in parallel
-    subprocess.run(["pnpm", "-s", "--filter", "@dmsnap/conformance", "exec", "tsup", "--silent"], cwd=ROOT, check=True)
+    for pkg in ("@dmsnap/kernel", "@dmsnap/conformance"):
+        subprocess.run(["pnpm", "-s", "--filter", pkg, "exec", "tsup", "--silent"], cwd=ROOT, check=True)
     prepare = round(time.monotonic() - t0)
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, a.jobs)) as pool:
         for res in pool.map(lambda t: run_kernel(*t, a), todo):

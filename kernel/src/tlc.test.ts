@@ -19,8 +19,8 @@ import { toModel, type ModelLog } from "./model.js";
 import { checkKernelLogs } from "./tlc.js";
 import { loadWorkloads } from "./workload.js";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
-const IO = `${ROOT}/conformance/kernel/io/`;
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const IO = `${ROOT}/kernel/io/`;
 const workloads = loadWorkloads(IO + "workloads.json");
 
 function mapped(dir: "fixtures" | "fixtures-fix", id: string, design?: { HeaderFUA: boolean; InitZeroFirst: boolean }): ModelLog {

@@ -1,5 +1,5 @@
 /**
- * The workloads of conformance/kernel/io/workloads.json, as both the kernel
+ * The workloads of kernel/io/workloads.json, as both the kernel
  * recording and the engine replay run them, and what a crash state of each is
  * allowed to show (the snapshot promise).
  */
@@ -54,7 +54,7 @@ export function initialRegion(w: Workload): Uint8Array {
 }
 
 /**
- * A reused COW (conformance/kernel/io/record.py writes the same bytes): the
+ * A reused COW (kernel/io/record.py writes the same bytes): the
  * header chunk zero, area 0 holding one entry per data chunk of area 0's
  * range inside the COW (the k-th data chunk for origin chunk k), each such
  * data chunk holding the pattern "STALE" of its origin chunk's sectors.

@@ -1,17 +1,23 @@
 #!/usr/bin/env python3
-"""Kernel reader CLI: ask the real kernel about many COW images in ONE boot.
+"""Activate COW images with the real kernel, many in ONE boot, and report
+what it says about each (crash states, conformance cases, your own images).
 
-  python3 conformance/kernel/reader.py INPUT.json [-o OUT.json] [--keep DIR] [--save-cow-after DIR]
+  python3 kernel/activate.py INPUT.json [-o OUT.json] [--kernel ID] [--keep DIR] [--save-cow-after DIR]
 
 INPUT.json is a list (or {"items": [...]}) of
   {"id": "x", "cow": "path/cow.img[.gz]", "origin": "path/origin.img[.gz]" (optional),
    "originSectors": 64 (optional, when no origin; default = COW size),
    "chunkSize": 8, "mode": "P" | "PO",
-   "steps": [...] (optional; default activate/record/deactivate, see README)}
+   "steps": [...] (optional; default activate/record/deactivate; kernel/README.md, "Jobs")}
 Relative paths are relative to the INPUT file. The output (stdout or -o) is a
-JSON list, one object per item: id, kernel, activation (accepted|refused|invalid),
-status, statusLine, statusAfterRead, kernelTable, snapshotSha256, readError,
-dmesg, readDmesg, cowSha256, cowAfterSha256, cowChanged, originChanged, complete, log.
+JSON list, one object per item: id, kernel (uname -r), kernelIdentity (the
+matrix id, `dmsetup targets`, the dm-snapshot module's origin and sha256),
+activation (accepted|refused|invalid), status, statusLine, statusAfterRead,
+kernelTable, snapshotSha256, readError, dmesg, readDmesg, cowSha256,
+cowAfterSha256, cowChanged, originChanged, complete, log.
+--kernel ID boots that kernel of the matrix (kernel/kernels.sh; default: the
+DMSNAP_* variables, else the installed 6.1); an unknown id exits 2 with
+UNKNOWN_KERNEL.
 Progress goes to stderr. The kernel may write to a COW (a blank one gets its
 header); the input files are never modified (the images are copied).
 """
@@ -23,7 +29,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-import kreader  # noqa: E402
+import activation  # noqa: E402
 import harness  # noqa: E402
 
 
@@ -32,8 +38,15 @@ def main():
     ap.add_argument("input")
     ap.add_argument("-o", "--output")
     ap.add_argument("--keep")
+    ap.add_argument("--kernel", help="a kernel id of the matrix (6.1, 6.12, 6.1+fix, 6.12+fix) or a folder with vmlinuz* and lib/modules/<release>/")
     ap.add_argument("--save-cow-after", help="write <id>.cow-after.img here for COWs the kernel changed")
     a = ap.parse_args()
+    if a.kernel:
+        try:
+            harness.use_kernel(a.kernel)
+        except harness.UsageError as e:
+            print("activate: %s" % e, file=sys.stderr)
+            return 2
     data = json.load(open(a.input))
     items = data["items"] if isinstance(data, dict) else data
     base = os.path.dirname(os.path.abspath(a.input))
@@ -41,7 +54,7 @@ def main():
         for k in ("cow", "origin"):
             if it.get(k) and not os.path.isabs(it[k]):
                 it[k] = os.path.join(base, it[k])
-    res = kreader.read_images(items, keep_dir=a.keep)
+    res = activation.activate_images(items, keep_dir=a.keep)
     for r in res:
         cow_after = r.pop("_cowAfter")
         if a.save_cow_after and r["cowChanged"]:
@@ -53,9 +66,9 @@ def main():
         open(a.output, "w").write(txt)
     else:
         sys.stdout.write(txt)
-    print("reader: %d image(s), %d boot(s), %.1fs in QEMU" % (len(res), harness.STATS["boots"],
+    print("activate: %d image(s), %d boot(s), %.1fs in QEMU" % (len(res), harness.STATS["boots"],
           harness.STATS["bootSeconds"]), file=sys.stderr)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -2,7 +2,7 @@
  * `pnpm kernel:crash`: the real kernel's I/O order, validated against the
  * store's write-order rules and crashed at every point (issue #10).
  *
- *  1. record every workload's log in one QEMU boot (conformance/kernel/io/record.py),
+ *  1. record every workload's log in one QEMU boot (kernel/io/record.py),
  *     or read logs already recorded (--logs DIR, e.g. the committed fixtures);
  *  2. validate each log's order; check that replaying the log gives the slice
  *     the kernel left; mutate each log (order.ts `mutations`) and judge every
@@ -28,11 +28,13 @@ import { engineLog, type HeaderRule } from "./engine.js";
 import { parseLog, type LogEvent } from "./log.js";
 import { designOf, toModel, type ModelLog } from "./model.js";
 import { crashShows, mutations, validateOrder } from "./order.js";
+import { KERNEL_IDS, kernelEnv, kernelIdProblem, UNKNOWN_KERNEL, unknownKernelMessage } from "./kernels.js";
+import { ACTIVATE_PY } from "./oracle.js";
 import { checkKernelLogs } from "./tlc.js";
 import { loadWorkloads, tableOf, type Workload } from "./workload.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const IO = join(ROOT, "conformance/kernel/io");
+const IO = join(ROOT, "kernel/io");
 /** Violations explained by docs/kernel-findings.md. */
 const DOCUMENTED = new Set(["invalidation-not-durable", "first-activation-stale-area-0"]);
 
@@ -58,25 +60,44 @@ interface Args {
   count: boolean;
   /** Run the same enumeration over our engine's logs (the same for every kernel). */
   engine: boolean;
+  kernel: string | null;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { logs: null, kernelActivation: true, sample: 16, out: null, tlc: true, tlcLight: false, count: true, engine: true };
+  // paths are the caller's: a pnpm script runs in kernel/ and names the caller's folder INIT_CWD
+  const caller = process.env.INIT_CWD ?? process.cwd();
+  const a: Args = { logs: null, kernelActivation: true, sample: 16, out: null, tlc: true, tlcLight: false, count: true, engine: true, kernel: null };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
-    if (k === "--logs") a.logs = argv[++i]!;
+    if (k === "--logs") a.logs = resolve(caller, argv[++i]!);
     else if (k === "--no-kernel") a.kernelActivation = false;
     else if (k === "--no-tlc") a.tlc = false;
     else if (k === "--tlc-light") a.tlcLight = true;
     else if (k === "--no-count") a.count = false;
     else if (k === "--no-engine") a.engine = false;
     else if (k === "--sample") a.sample = Number(argv[++i]);
-    else if (k === "--out") a.out = argv[++i]!;
+    else if (k === "--out") a.out = resolve(caller, argv[++i]!);
+    else if (k === "--kernel") a.kernel = argv[++i] ?? "";
     else if (k === "--help" || k === "-h") {
-      console.log("usage: kernel-crash [--logs DIR] [--no-kernel] [--sample N] [--out DIR]\n  --logs DIR   read DIR/<workload>.log.gz (+ record.json) instead of booting QEMU to record\n  --no-kernel  skip the boot that activates crash states with the kernel\n  --no-tlc     skip the TLC trace validation of the logs against spec/DmSnapStore.tla\n  --tlc-light  TLC checks the kernel's logs (constants from each log's header writes) and their design variants only, not the mutants or our engine's logs (the kernel matrix: one short TLC run per kernel)\n  --no-engine  skip our engine's logs (the same on every kernel)\n  --no-count   do not write .cache/kernel-crash.json (CI's closing count: scripts/summary.mjs)\n  --sample N   crash states (besides every violating one) the kernel activates (default 16)\n  --out DIR    write the report (kernel-crash.json) and the violating states there");
+      console.log("usage: kernel-crash [--kernel ID] [--logs DIR] [--no-kernel] [--sample N] [--out DIR]\n  --kernel ID  boot this kernel of the matrix: 6.1 (default), 6.12, 6.1+fix, 6.12+fix, or a folder with vmlinuz* and lib/modules/<release>/ (kernel/kernels.sh)\n  --logs DIR   read DIR/<workload>.log.gz (+ record.json) instead of booting QEMU to record\n  --no-kernel  skip the boot that activates crash states with the kernel\n  --no-tlc     skip the TLC trace validation of the logs against spec/DmSnapStore.tla\n  --tlc-light  TLC checks the kernel's logs (constants from each log's header writes) and their design variants only, not the mutants or our engine's logs (the kernel matrix: one short TLC run per kernel)\n  --no-engine  skip our engine's logs (the same on every kernel)\n  --no-count   do not write .cache/kernel-crash.json (CI's closing count: scripts/summary.mjs)\n  --sample N   crash states (besides every violating one) the kernel activates (default 16)\n  --out DIR    write the report (kernel-crash.json) and the violating states there");
       process.exit(0);
     } else {
       console.error(`kernel-crash: USAGE: unknown argument ${k}; see --help`);
+      process.exit(2);
+    }
+  }
+  if (a.kernel !== null) {
+    if (!(KERNEL_IDS as readonly string[]).includes(a.kernel) && existsSync(resolve(caller, a.kernel))) a.kernel = resolve(caller, a.kernel); // a folder
+    const problem = kernelIdProblem(a.kernel);
+    if (problem) {
+      console.error(`kernel-crash: ${UNKNOWN_KERNEL}: ${unknownKernelMessage(problem)}`);
+      process.exit(2);
+    }
+    // the recorder and the activation (python children) boot the kernel these variables name
+    try {
+      Object.assign(process.env, kernelEnv(ROOT, a.kernel));
+    } catch (e) {
+      console.error(`kernel-crash: KERNEL_UNAVAILABLE: ${(e as Error).message}; see the lines above, and kernel/README.md`);
       process.exit(2);
     }
   }
@@ -118,7 +139,7 @@ async function main(): Promise<number> {
       logsDir = join(work, "logs");
       run("python3", [join(IO, "record.py"), "--out", logsDir]);
     }
-    const record = JSON.parse(readFileSync(join(logsDir, "record.json"), "utf8")) as { kernel: string; bootSeconds: number; workloads: Record<string, { finalSha256: string }> };
+    const record = JSON.parse(readFileSync(join(logsDir, "record.json"), "utf8")) as { kernel: string; bootSeconds: number; workloads: Record<string, { finalSha256: string }>; kernelId?: string | null; dmTargets?: string[]; dmSnapshotSha256?: string | null; dmSnapshotOrigin?: string };
     // a fresh recording against the committed fixtures (informative: kernel timing may move a group)
     let sameAsFixtures = 0;
     if (!args.logs) {
@@ -127,7 +148,7 @@ async function main(): Promise<number> {
         const fresh = join(logsDir, `${w.id}.log.gz`);
         if (existsSync(fx) && existsSync(fresh) && Buffer.from(gunzipSync(readFileSync(fx))).equals(gunzipSync(readFileSync(fresh)))) sameAsFixtures++;
       }
-      console.error(`kernel-crash: ${sameAsFixtures}/${workloads.length} fresh logs byte-identical to conformance/kernel/io/fixtures`);
+      console.error(`kernel-crash: ${sameAsFixtures}/${workloads.length} fresh logs byte-identical to kernel/io/fixtures`);
     }
     let events = 0;
     let states = 0;
@@ -241,7 +262,7 @@ async function main(): Promise<number> {
       writeFileSync(join(dir, "in.json"), JSON.stringify(items));
       const k0 = Date.now();
       // QEMU runs while TLC and the engine part use the other core
-      kernelRun = runAsync("python3", [join(ROOT, "conformance/kernel/reader.py"), join(dir, "in.json"), "-o", join(dir, "out.json")]).then(() => {
+      kernelRun = runAsync("python3", [ACTIVATE_PY, join(dir, "in.json"), "-o", join(dir, "out.json")]).then(() => {
         kernelBoot = (Date.now() - k0) / 1000;
         return JSON.parse(readFileSync(join(dir, "out.json"), "utf8")) as KernelAnswer[];
       });
@@ -360,6 +381,8 @@ async function main(): Promise<number> {
     const violWorkloads = new Set(kernelViolations.map((v) => v.workload)).size;
     const summary = {
       kernel: record.kernel,
+      // which kernel recorded the logs: the matrix id, its dm targets, the dm-snapshot module (origin, sha256)
+      kernelIdentity: { id: record.kernelId ?? null, dmTargets: record.dmTargets ?? null, dmSnapshot: { origin: record.dmSnapshotOrigin ?? null, sha256: record.dmSnapshotSha256 ?? null } },
       recordBootSeconds: record.bootSeconds,
       freshLogsIdenticalToFixtures: args.logs ? null : sameAsFixtures,
       activationBootSeconds: kernelBoot,

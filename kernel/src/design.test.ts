@@ -1,7 +1,7 @@
 /**
  * Stock and patched kernels, told apart by their own logs (issue #22): the
  * committed logs of Linux 6.1.0-57 with Debian's dm-snapshot.ko
- * (conformance/kernel/io/fixtures) and with the module built from
+ * (kernel/io/fixtures) and with the module built from
  * kernel/patches/ (fixtures-fix, recorded by `pnpm kernel:matrix --kernels
  * 6.1+fix`; record.json names the module's sha256). The model's design
  * constants come from the header writes of each log; the order rules that
@@ -19,7 +19,7 @@ import { designOf, toModel } from "./model.js";
 import { crashShows, mutations, validateOrder } from "./order.js";
 import { initialRegion, loadWorkloads } from "./workload.js";
 
-const IO = new URL("../../kernel/io/", import.meta.url).pathname;
+const IO = new URL("../io/", import.meta.url).pathname;
 const workloads = loadWorkloads(IO + "workloads.json");
 const w = (id: string) => workloads.find((x) => x.id === id)!;
 const stock = (id: string) => parseLog(gunzipSync(readFileSync(`${IO}fixtures/${id}.log.gz`))).events;

@@ -71,18 +71,20 @@ export function errorCode(r: Run): string | null {
 }
 
 /**
- * Runs the binary and measures its peak resident set (KiB) with GNU time;
- * stdout goes to `stdoutFile` when given (outputs of hundreds of MB).
+ * Runs the binary and measures its peak resident set (KiB) and its
+ * voluntary context switches (every thread's waits: a thread-pool round trip
+ * per I/O call shows as one or more) with GNU time; stdout goes to
+ * `stdoutFile` when given (outputs of hundreds of MB).
  */
-export function dmsnapRss(args: string[], options: { stdoutFile?: string; stdin?: string } = {}): Run & { maxRssKiB: number } {
+export function dmsnapRss(args: string[], options: { stdoutFile?: string; stdin?: string } = {}): Run & { maxRssKiB: number; voluntarySwitches: number } {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run 'pnpm build' before the CLI's end-to-end tests`);
   const outFd = options.stdoutFile ? openSync(options.stdoutFile, "w") : "pipe";
   const inFd = options.stdin ? openSync(options.stdin, "r") : "ignore";
   try {
-    const r = spawnSync("/usr/bin/time", ["-f", "MAXRSS=%M", process.execPath, BIN, ...args], { encoding: "utf8", timeout: 300_000, stdio: [inFd, outFd, "pipe"], maxBuffer: 64 << 20 });
-    const m = /MAXRSS=(\d+)\s*$/.exec(r.stderr ?? "");
+    const r = spawnSync("/usr/bin/time", ["-f", "MAXRSS=%M VCSW=%w", process.execPath, BIN, ...args], { encoding: "utf8", timeout: 300_000, stdio: [inFd, outFd, "pipe"], maxBuffer: 64 << 20 });
+    const m = /MAXRSS=(\d+) VCSW=(\d+)\s*$/.exec(r.stderr ?? "");
     if (!m) throw new Error(`no peak RSS from /usr/bin/time: ${r.stderr}`);
-    return { status: r.status, stdout: r.stdout ?? "", stderr: (r.stderr ?? "").slice(0, m.index), maxRssKiB: Number(m[1]) };
+    return { status: r.status, stdout: r.stdout ?? "", stderr: (r.stderr ?? "").slice(0, m.index), maxRssKiB: Number(m[1]), voluntarySwitches: Number(m[2]) };
   } finally {
     if (typeof outFd === "number") closeSync(outFd);
     if (typeof inFd === "number") closeSync(inFd);

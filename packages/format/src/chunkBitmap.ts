@@ -31,6 +31,14 @@ export class ChunkBitmap {
     return this.made * this.pageWords * 4;
   }
 
+  /** Whether `v` is marked (false for v >= capBits: not tracked). Makes no page. */
+  has(v: number): boolean {
+    if (v >= this.capBits) return false;
+    const page = this.pages[v >>> this.shift];
+    if (!page) return false;
+    return (page[(v >>> 5) & (this.pageWords - 1)]! & (1 << (v & 31))) !== 0;
+  }
+
   /** Marks `v`: 1 when it was marked before, 0 when this is its first mark, -1 when v >= capBits (not tracked). */
   mark(v: number): number {
     if (v >= this.capBits) return -1;

@@ -99,9 +99,12 @@ function checkLayout(head: { deviceBytes: number; header: Header }, count: numbe
 /** Tokenises all of `source`, pausing after each piece so the caller can use what it produced. */
 function* tokenise(source: SyncReader, tokenizer: DumpTokenizer): Generator<void, DumpRoot, void> {
   try {
-    for (let at = 0; at < source.size; at += READ_PIECE) {
-      tokenizer.push(source.read(at, Math.min(READ_PIECE, source.size - at)));
+    // Each piece starts where the tokenizer stopped (a cut token is read again, not joined).
+    for (let at = 0; at < source.size; at = tokenizer.consumed) {
+      const n = Math.min(READ_PIECE, source.size - at);
+      tokenizer.pushAgain(source.read(at, n));
       yield;
+      if (at + n === source.size) break;
     }
     return tokenizer.end();
   } catch (e) {

@@ -22,7 +22,8 @@ import { decodeHeader, type Header } from "./header.js";
 import { areaLocation, areaOfChunk, chunkOffset, chunkBytes, chunksCovering, chunksInDevice, entriesIn, entryOffset, exceptionsPerArea } from "./layout.js";
 import type { SyncReader } from "./reader.js";
 import { isZero } from "./diagnose.js";
-import { ChunkNumberSet } from "./chunkNumberSet.js";
+import { ChunkSeen } from "./chunkSeen.js";
+import type { EntryBatch } from "./cowMetadata.js";
 import { EntryCode, EntryProblem, entryProblems } from "./entryCheck.js";
 import { joinU64, MAX_SAFE_HIGH } from "./u64.js";
 
@@ -82,7 +83,8 @@ export interface SalvageOptions {
   maxDroppedListed?: number;
 }
 
-export interface SalvageResult {
+/** What salvage finds, without the entries themselves (salvageStreamed hands them over a batch at a time). */
+export interface SalvageSummary {
   /** The header words as found. */
   header: Header;
   /** Why the header is unusable, or null when it is an intact SnAp header. */
@@ -91,8 +93,10 @@ export interface SalvageResult {
   chunkSizeSource: ChunkSizeSource;
   /** Scores of every candidate tried (empty unless inferred), best first. */
   candidates: ChunkSizeScore[];
-  /** Sound entries, in on-disk order. */
-  exceptions: ExceptionTable;
+  /** Sound entries kept (the first of each old and of each new chunk). */
+  kept: number;
+  /** The highest new_chunk kept, or -1. */
+  maxNewChunk: number;
   /** Entries read along the chain (kept + dropped). */
   entriesRead: number;
   droppedCount: number;
@@ -107,15 +111,37 @@ export interface SalvageResult {
   staleBytesAfterTerminator: boolean;
 }
 
-/** Calls `visit` for every entry of the area chain for chunk size `cs`. Returns how the chain ended. */
-function walkChain(
-  reader: SyncReader,
-  cs: number,
-  visit: (area: number, index: number, oldLo: number, oldHi: number, newLo: number, newHi: number) => void,
-): { areas: number; end: "terminator" | "device-end"; stale: boolean } {
+export interface SalvageResult extends SalvageSummary {
+  /** Sound entries, in on-disk order. */
+  exceptions: ExceptionTable;
+}
+
+/** A salvage whose kept entries are read again from the device at each `batches()`, a piece of an area at a time: memory bounded whatever the count. */
+export interface SalvageStream extends SalvageSummary {
+  /** The kept entries in on-disk order; a batch is valid until the next is asked for. The device must not change in between. */
+  batches(): Iterable<EntryBatch>;
+}
+
+interface ChainEnd {
+  areas: number;
+  end: "terminator" | "device-end";
+  stale: boolean;
+}
+
+/** Entries [index, index + count) of `area`: 16 bytes each from byte 0 of `view`. Valid until the next piece. */
+interface ChainPiece {
+  area: number;
+  index: number;
+  count: number;
+  view: DataView;
+}
+
+/** The entries of the area chain for chunk size `cs`, a read piece at a time (the entries before a terminator); returns how the chain ended. */
+function* chainPieces(reader: SyncReader, cs: number): Generator<ChainPiece, ChainEnd, void> {
   const perArea = exceptionsPerArea(cs);
   const cb = chunkBytes(cs);
   const chunks = chunksInDevice(cs, reader.size);
+  const piece: ChainPiece = { area: 0, index: 0, count: 0, view: new DataView(new ArrayBuffer(0)) };
   let area = 0;
   for (;;) {
     const loc = areaLocation(cs, area);
@@ -128,19 +154,46 @@ function walkChain(
       const bytes = reader.read(base + entryOffset(index), entryOffset(n));
       const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
       const v = new DataView(aligned.buffer, aligned.byteOffset, entryOffset(n));
+      let live = n;
       for (let i = 0; i < n; i++) {
         const k = entryOffset(i);
-        const newLo = v.getUint32(k + 8, true);
-        const newHi = v.getUint32(k + 12, true);
-        if (newLo === 0 && newHi === 0) {
-          const stale = staleAfter(reader, bytes, k, base + entryOffset(index + n), base + cb);
-          return { areas: area + 1, end: "terminator", stale };
+        if (v.getUint32(k + 8, true) === 0 && v.getUint32(k + 12, true) === 0) {
+          live = i;
+          break;
         }
-        visit(area, index + i, v.getUint32(k, true), v.getUint32(k + 4, true), newLo, newHi);
+      }
+      if (live > 0) {
+        piece.area = area;
+        piece.index = index;
+        piece.count = live;
+        piece.view = v;
+        yield piece;
+      }
+      if (live < n) {
+        const stale = staleAfter(reader, bytes, entryOffset(live), base + entryOffset(index + n), base + cb);
+        return { areas: area + 1, end: "terminator", stale };
       }
       index += n;
     }
     area++;
+  }
+}
+
+/** Calls `visit` for every entry of the area chain for chunk size `cs`. Returns how the chain ended. */
+function walkChain(
+  reader: SyncReader,
+  cs: number,
+  visit: (area: number, index: number, oldLo: number, oldHi: number, newLo: number, newHi: number) => void,
+): ChainEnd {
+  const pieces = chainPieces(reader, cs);
+  for (;;) {
+    const r = pieces.next();
+    if (r.done) return r.value;
+    const { area, index, count, view: v } = r.value;
+    for (let i = 0; i < count; i++) {
+      const k = entryOffset(i);
+      visit(area, index + i, v.getUint32(k, true), v.getUint32(k + 4, true), v.getUint32(k + 8, true), v.getUint32(k + 12, true));
+    }
   }
 }
 
@@ -152,26 +205,10 @@ function staleAfter(reader: SyncReader, piece: Uint8Array, from: number, restSta
   return false;
 }
 
-/** A set of chunk numbers: a bitmap over the device's chunks. */
-class ChunkSet {
-  private readonly bits: Uint32Array;
-  constructor(chunks: number) {
-    this.bits = new Uint32Array(Math.ceil(chunks / 32) + 1);
-  }
-  /** Adds `c`; returns false when it was already there. */
-  add(c: number): boolean {
-    const w = c >>> 5;
-    const m = 1 << (c & 31);
-    if ((this.bits[w]! & m) !== 0) return false;
-    this.bits[w] = this.bits[w]! | m;
-    return true;
-  }
-}
-
 /** Scores chunk size `cs`: how much its area chain looks like what the store writes. */
 export function scoreChunkSize(reader: SyncReader, cs: number): ChunkSizeScore {
   const chunks = chunksInDevice(cs, reader.size);
-  const seen = new ChunkSet(chunks);
+  const seen = new ChunkSeen();
   let score = 0;
   let entries = 0;
   let sound = 0;
@@ -225,8 +262,106 @@ export function inferChunkSize(reader: SyncReader, options: { maxChunkSize?: num
  * Salvages the exceptions of a COW device. Throws nothing for damaged
  * metadata (that is its purpose); returns chunkSize 0 with no exceptions when
  * no candidate finds a single sound entry and the header gives no usable size.
+ * Keeps the sound entries in one table (grows with the count: repair uses
+ * salvageStreamed).
  */
 export function salvage(reader: SyncReader, options: SalvageOptions = {}): SalvageResult {
+  const exceptions = new ExceptionTable(0);
+  const summary = salvageWith(reader, options, (o, n) => exceptions.push(o, n));
+  return { ...summary, exceptions };
+}
+
+/**
+ * salvage() without the table: a first walk of the chain finds the chunk
+ * size, the counts and the dropped entries; each `batches()` walks it again
+ * and hands over the kept entries a read piece at a time. Memory: what the
+ * keep-the-first rule needs (ChunkSeen: one bit a chunk number up to 2^28, old
+ * and new), never an entry, so 30 M exceptions of an origin of up to 2^28
+ * chunks fit in the memory of a dump.
+ */
+export function salvageStreamed(reader: SyncReader, options: SalvageOptions = {}): SalvageStream {
+  const summary = salvageWith(reader, options, null);
+  return {
+    ...summary,
+    *batches(): Generator<EntryBatch> {
+      if (summary.kept === 0) return;
+      const table = new ExceptionTable(entriesIn(READ_PIECE));
+      const keeper = new Keeper(summary.chunkSize, reader.size, options.originBytes, 0);
+      const pieces = chainPieces(reader, summary.chunkSize);
+      for (let r = pieces.next(); !r.done; r = pieces.next()) {
+        const { area, index, count, view: v } = r.value;
+        table.count = 0;
+        for (let i = 0; i < count; i++) {
+          const k = entryOffset(i);
+          if (keeper.visit(area, index + i, v.getUint32(k, true), v.getUint32(k + 4, true), v.getUint32(k + 8, true), v.getUint32(k + 12, true))) table.push(keeper.oldChunk, keeper.newChunk);
+        }
+        if (table.count > 0) yield { table, from: 0, count: table.count };
+      }
+    },
+  };
+}
+
+/**
+ * The keep-the-first rule, entry by entry in chain order: a sound entry is
+ * kept unless an earlier kept entry has its old chunk or its new chunk. Only
+ * kept entries mark their numbers (one dropped for its new chunk leaves its
+ * old chunk free for a later entry), as the first salvage did.
+ */
+class Keeper {
+  private readonly chunks: number;
+  private readonly originChunks: number;
+  private readonly seenOld = new ChunkSeen();
+  private readonly seenNew = new ChunkSeen();
+  entriesRead = 0;
+  kept = 0;
+  maxNewChunk = -1;
+  droppedCount = 0;
+  readonly dropped: DroppedEntry[] = [];
+  readonly droppedByReason: Partial<Record<DropReason, number>> = {};
+  /** The last kept entry's numbers. */
+  oldChunk = 0;
+  newChunk = 0;
+
+  constructor(
+    private readonly chunkSize: number,
+    deviceBytes: number,
+    originBytes: number | undefined,
+    private readonly maxListed: number,
+  ) {
+    this.chunks = chunksInDevice(chunkSize, deviceBytes);
+    this.originChunks = originBytes === undefined ? Infinity : chunksCovering(chunkSize, originBytes);
+  }
+
+  /** True when the entry is kept (its numbers are then in oldChunk and newChunk). */
+  visit(area: number, index: number, oldLo: number, oldHi: number, newLo: number, newHi: number): boolean {
+    this.entriesRead++;
+    const o = joinU64(oldLo, oldHi);
+    const n = joinU64(newLo, newHi);
+    if (oldHi > MAX_SAFE_HIGH || newHi > MAX_SAFE_HIGH) return this.drop(area, index, o, n, DropReason.ChunkNumberTooLarge);
+    const problems = entryProblems(this.chunkSize, this.chunks, this.originChunks, o, n);
+    if (problems & EntryProblem.NewChunkBeyondDevice) return this.drop(area, index, o, n, DropReason.NewChunkBeyondDevice);
+    if (problems & EntryProblem.NewChunkIsMetadata) return this.drop(area, index, o, n, DropReason.NewChunkIsMetadata);
+    if (problems & EntryProblem.OldChunkBeyondOrigin) return this.drop(area, index, o, n, DropReason.OldChunkBeyondOrigin);
+    if (this.seenOld.has(o)) return this.drop(area, index, o, n, DropReason.DuplicateOldChunk);
+    if (!this.seenNew.add(n)) return this.drop(area, index, o, n, DropReason.DuplicateNewChunk);
+    this.seenOld.add(o);
+    this.kept++;
+    if (n > this.maxNewChunk) this.maxNewChunk = n;
+    this.oldChunk = o;
+    this.newChunk = n;
+    return true;
+  }
+
+  private drop(area: number, index: number, oldChunk: number, newChunk: number, reason: DropReason): false {
+    this.droppedCount++;
+    this.droppedByReason[reason] = (this.droppedByReason[reason] ?? 0) + 1;
+    if (this.dropped.length < this.maxListed) this.dropped.push({ area, index, oldChunk, newChunk, reason });
+    return false;
+  }
+}
+
+/** The chunk size, then one walk of the chain: every kept entry goes to `onKept` (when given). */
+function salvageWith(reader: SyncReader, options: SalvageOptions, onKept: ((oldChunk: number, newChunk: number) => void) | null): SalvageSummary {
   const header = reader.size >= HEADER_SIZE ? decodeHeader(reader.read(0, HEADER_SIZE)) : { magic: 0, valid: 0, version: 0, chunkSize: 0 };
   const problem = reader.size >= HEADER_SIZE ? headerProblem(header) : `the device is ${reader.size} bytes, too small for a header`;
   let chunkSize: number;
@@ -245,13 +380,14 @@ export function salvage(reader: SyncReader, options: SalvageOptions = {}): Salva
     chunkSize = inferred.chunkSize ?? hint ?? 0;
     source = "inferred";
   }
-  const result: SalvageResult = {
+  const result: SalvageSummary = {
     header,
     headerProblem: problem,
     chunkSize,
     chunkSizeSource: source,
     candidates,
-    exceptions: new ExceptionTable(0),
+    kept: 0,
+    maxNewChunk: -1,
     entriesRead: 0,
     droppedCount: 0,
     dropped: [],
@@ -262,31 +398,16 @@ export function salvage(reader: SyncReader, options: SalvageOptions = {}): Salva
   };
   if (chunkSize === 0 || chunkSizeProblem(chunkSize) !== null || chunkOffset(chunkSize, FIRST_DATA_CHUNK) > reader.size) return result;
 
-  const maxListed = options.maxDroppedListed ?? 1000;
-  const chunks = chunksInDevice(chunkSize, reader.size);
-  const originChunks = options.originBytes === undefined ? Infinity : chunksCovering(chunkSize, options.originBytes);
-  const seenNew = new ChunkSet(chunks);
-  const seenOld = new ChunkNumberSet(); // not a Set: a refused COW may hold more than 2^24 entries
-  const table = result.exceptions;
-  const drop = (area: number, index: number, oldChunk: number, newChunk: number, reason: DropReason): void => {
-    result.droppedCount++;
-    result.droppedByReason[reason] = (result.droppedByReason[reason] ?? 0) + 1;
-    if (result.dropped.length < maxListed) result.dropped.push({ area, index, oldChunk, newChunk, reason });
-  };
+  const keeper = new Keeper(chunkSize, reader.size, options.originBytes, options.maxDroppedListed ?? 1000);
   const walk = walkChain(reader, chunkSize, (area, index, oldLo, oldHi, newLo, newHi) => {
-    result.entriesRead++;
-    const o = joinU64(oldLo, oldHi);
-    const n = joinU64(newLo, newHi);
-    if (oldHi > MAX_SAFE_HIGH || newHi > MAX_SAFE_HIGH) return drop(area, index, o, n, DropReason.ChunkNumberTooLarge);
-    const problems = entryProblems(chunkSize, chunks, originChunks, o, n);
-    if (problems & EntryProblem.NewChunkBeyondDevice) return drop(area, index, o, n, DropReason.NewChunkBeyondDevice);
-    if (problems & EntryProblem.NewChunkIsMetadata) return drop(area, index, o, n, DropReason.NewChunkIsMetadata);
-    if (problems & EntryProblem.OldChunkBeyondOrigin) return drop(area, index, o, n, DropReason.OldChunkBeyondOrigin);
-    if (seenOld.has(o)) return drop(area, index, o, n, DropReason.DuplicateOldChunk);
-    if (!seenNew.add(n)) return drop(area, index, o, n, DropReason.DuplicateNewChunk);
-    seenOld.add(o);
-    table.push(o, n);
+    if (keeper.visit(area, index, oldLo, oldHi, newLo, newHi) && onKept !== null) onKept(keeper.oldChunk, keeper.newChunk);
   });
+  result.kept = keeper.kept;
+  result.maxNewChunk = keeper.maxNewChunk;
+  result.entriesRead = keeper.entriesRead;
+  result.droppedCount = keeper.droppedCount;
+  result.dropped = keeper.dropped;
+  result.droppedByReason = keeper.droppedByReason;
   result.areasRead = walk.areas;
   result.end = walk.end;
   result.staleBytesAfterTerminator = walk.stale;

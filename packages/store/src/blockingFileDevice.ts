@@ -33,6 +33,7 @@ export class BlockingFileDevice implements BlockDevice {
     readonly size: number,
     private readonly io: BlockingIo,
     readonly logicalBlockSize: number,
+    private readonly nextStep: string | undefined,
   ) {
     this.fd = handle.fd;
   }
@@ -41,10 +42,11 @@ export class BlockingFileDevice implements BlockDevice {
    * Wraps a handle the caller opened, checked and locked (see
    * FileDevice.fromHandle); its open flags decide whether writes are allowed.
    * `logicalBlockSize` is a block device's (blockDeviceLogicalBlockSize).
-   * close() closes it.
+   * `nextStep`: what an I/O error message advises (default: the COW advice;
+   * an output being built says it was not put in place). close() closes it.
    */
-  static fromHandle(path: string, handle: fs.FileHandle, size: number, io: BlockingIo = NODE_IO, logicalBlockSize = SECTOR_SIZE): BlockingFileDevice {
-    return new BlockingFileDevice(path, handle, size, io, logicalBlockSize);
+  static fromHandle(path: string, handle: fs.FileHandle, size: number, io: BlockingIo = NODE_IO, logicalBlockSize = SECTOR_SIZE, nextStep?: string): BlockingFileDevice {
+    return new BlockingFileDevice(path, handle, size, io, logicalBlockSize, nextStep);
   }
 
   read(offset: number, length: number): Promise<Uint8Array> {
@@ -58,7 +60,7 @@ export class BlockingFileDevice implements BlockDevice {
       }
       return Promise.resolve(buf);
     } catch (e) {
-      return Promise.reject(ioError(e, `reading ${length} bytes at offset ${offset} of ${this.path}`));
+      return Promise.reject(ioError(e, `reading ${length} bytes at offset ${offset} of ${this.path}`, this.nextStep));
     }
   }
 
@@ -70,7 +72,7 @@ export class BlockingFileDevice implements BlockDevice {
       if (flags?.fua) this.flushNow();
       return DONE;
     } catch (e) {
-      return Promise.reject(ioError(e, `writing ${data.length} bytes at offset ${offset} of ${this.path}`));
+      return Promise.reject(ioError(e, `writing ${data.length} bytes at offset ${offset} of ${this.path}`, this.nextStep));
     }
   }
 
@@ -79,7 +81,7 @@ export class BlockingFileDevice implements BlockDevice {
       this.flushNow();
       return DONE;
     } catch (e) {
-      return Promise.reject(ioError(e, `flushing ${this.path}`));
+      return Promise.reject(ioError(e, `flushing ${this.path}`, this.nextStep));
     }
   }
 

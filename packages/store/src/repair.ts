@@ -4,12 +4,14 @@
  * salvaged entries are re-laid under a fresh header by restoreMetadata, and
  * the result is read back as the kernel would activate it.
  *
- * Memory: salvage keeps the sound entries and the origin chunks seen (needed
- * to drop a duplicate origin chunk, which can be anywhere in the chain), so it
- * grows with the exception count (docs/cli.md, "Memory and scale"); the copy
- * and the restore work in 1 MiB pieces.
+ * Memory: bounded whatever the exception count. Salvage is streamed: a first
+ * walk of the input's chain counts what it keeps, and the restore walks it
+ * again, a piece at a time (the keep-the-first rule needs one bit a chunk
+ * number, old and new, up to 2^28: salvage.ts, chunkSeen.ts); the copy and
+ * the restore work in 1 MiB pieces, and the check of the result counts the
+ * entries without keeping them.
  */
-import { decodeCowAsync, roomForEntries, metadataOfSalvage, salvage, type CowMetadata, type SalvageOptions, type SalvageResult, type SyncReader } from "@dmsnap/format";
+import { decodeCowAsync, makeHeader, roomForEntries, salvageStreamed, type CowMetadata, type SalvageOptions, type SalvageSummary, type SyncReader } from "@dmsnap/format";
 import { StoreError, StoreErrorCode } from "./errors.js";
 import { restoreMetadata, type RestoreProgress, type RestoreTarget } from "./restore.js";
 
@@ -26,7 +28,7 @@ export interface RepairOptions extends Pick<SalvageOptions, "chunkSize" | "origi
 }
 
 export interface RepairResult {
-  found: SalvageResult;
+  found: SalvageSummary;
   metadata: CowMetadata;
   /** Reading the target back as the kernel would gives the salvaged entries at the salvaged chunk size. */
   verified: boolean;
@@ -38,24 +40,24 @@ const HOLE_PIECE = 1 << 16;
 
 /** Salvages `input` onto `target` (at least as large as the input). Never writes to `input`. */
 export async function repairCow(input: SyncReader, target: RestoreTarget, options: RepairOptions = {}): Promise<RepairResult> {
-  const found = salvage(input, { ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize }), ...(options.originBytes === undefined ? {} : { originBytes: options.originBytes }) });
+  const found = salvageStreamed(input, { ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize }), ...(options.originBytes === undefined ? {} : { originBytes: options.originBytes }) });
   if (found.chunkSize === 0) {
     throw new StoreError(
       StoreErrorCode.ChunkSizeUnknown,
       `no chunk size makes the metadata of ${options.inputName ?? "the input"} parse (no sound exception found at any power of two up to 16384 sectors) and the header gives none; if you know it, rerun with --chunk-size <sectors>`,
     );
   }
-  const metadata = metadataOfSalvage(found, input.size, options.valid ?? true);
-  if (!roomForEntries(found.chunkSize, found.exceptions.count, input.size)) {
+  const metadata: CowMetadata = { deviceBytes: input.size, header: makeHeader(found.chunkSize, options.valid ?? true), exceptionCount: found.kept, batches: () => found.batches() };
+  if (!roomForEntries(found.chunkSize, found.kept, input.size)) {
     throw new StoreError(
       StoreErrorCode.NoRoom,
-      `${found.exceptions.count} exceptions fill the last metadata area exactly, and the zeroed area that must follow lies past the end of the device, so no kernel layout holds them all; rerun with --json to see them, or restore a trimmed 'dump --lossless' onto a larger device`,
+      `${found.kept} exceptions fill the last metadata area exactly, and the zeroed area that must follow lies past the end of the device, so no kernel layout holds them all; rerun with --json to see them, or restore a trimmed 'dump --lossless' onto a larger device`,
     );
   }
   await copyBytes(input, target, !!options.targetIsZero, options.progress);
   await restoreMetadata(target, metadata, { force: true, ...(options.targetName === undefined ? {} : { targetName: options.targetName }) });
-  const back = await decodeCowAsync({ size: input.size, read: (offset, length) => target.read(offset, length) }, { readInvalid: true });
-  const verified = back.exceptions.count === found.exceptions.count && back.chunkSize === found.chunkSize;
+  const back = await decodeCowAsync({ size: input.size, read: (offset, length) => target.read(offset, length) }, { readInvalid: true, keepEntries: false });
+  const verified = back.exceptionCount === found.kept && back.chunkSize === found.chunkSize;
   return { found, metadata, verified };
 }
 
@@ -80,9 +82,16 @@ async function copyBytes(input: SyncReader, target: RestoreTarget, targetIsZero:
 }
 
 function allZero(b: Uint8Array): boolean {
-  const words = b.byteOffset % 4 === 0 && b.length % 4 === 0 ? new Uint32Array(b.buffer, b.byteOffset, b.length / 4) : null;
+  const words = b.byteOffset % 4 === 0 && b.length % 4 === 0 ? new Int32Array(b.buffer, b.byteOffset, b.length / 4) : null;
   if (words) {
-    for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
+    // OR-ed together, tested every 64 words: a sparse COW is mostly holes, and a test per word cost more than the read.
+    let i = 0;
+    for (; i + 64 <= words.length; i += 64) {
+      let any = 0;
+      for (let k = i; k < i + 64; k++) any |= words[k]!;
+      if (any !== 0) return false;
+    }
+    for (; i < words.length; i++) if (words[i] !== 0) return false;
     return true;
   }
   for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;

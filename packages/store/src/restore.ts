@@ -118,11 +118,19 @@ export async function restoreMetadata(dev: RestoreTarget, m: CowMetadata, option
   return { overwrote, areasWritten: areas };
 }
 
+/**
+ * Lets signal handlers and timers run between batches: a device with
+ * synchronous calls (the CLI's) never returns to the event loop by itself,
+ * and Ctrl-C must not wait for the last area.
+ */
+const breathe = (): Promise<void> => new Promise((resolve) => (typeof setImmediate === "function" ? setImmediate(resolve) : setTimeout(resolve, 0)));
+
 /** Writes every area of `m` (entries, terminator, zeros to the area's end); returns how many. */
 async function writeAreas(dev: RestoreTarget, m: CowMetadata, options: RestoreOptions): Promise<number> {
   const cs = m.header.chunkSize;
   const cb = chunkBytes(cs);
   const perArea = exceptionsPerArea(cs);
+  // A whole area in one write when it fits one piece (one pwrite per area at chunk sizes up to 1 MiB).
   const piece = new Uint8Array(Math.min(cb, WRITE_PIECE));
   const words = entryWords(piece);
   const perPiece = entriesIn(piece.length);
@@ -131,22 +139,24 @@ async function writeAreas(dev: RestoreTarget, m: CowMetadata, options: RestoreOp
   let index = 0; // entries written into the current area
   let pieceStart = 0; // entry index of piece[0] within the area
   const areaBase = (): number => areaOffset(cs, area);
-  const flushPiece = async (): Promise<void> => {
-    await dev.write(areaBase() + entryOffset(pieceStart), piece);
-    piece.fill(0);
-    pieceStart += perPiece;
-  };
   for (const b of m.batches()) {
     const { oldChunk, newChunk } = b.table;
-    for (let i = b.from; i < b.from + b.count; i++) {
-      const o = oldChunk[i]!;
-      const nw = newChunk[i]!;
+    const end = b.from + b.count;
+    for (let i = b.from; i < end; ) {
+      // A run of entries that stays inside the piece: copied without a boundary test each.
+      const run = Math.min(end - i, pieceStart + perPiece - index);
+      const at = index - pieceStart;
       if (words) {
         // Without a DataView per entry (the model holds numbers below 2^53).
-        writeEntryWords(words, index - pieceStart, o, nw);
-      } else writeEntry(piece, index - pieceStart, o, nw);
-      index++;
-      if (index - pieceStart === perPiece) await flushPiece();
+        for (let k = 0; k < run; k++) writeEntryWords(words, at + k, oldChunk[i + k]!, newChunk[i + k]!);
+      } else for (let k = 0; k < run; k++) writeEntry(piece, at + k, oldChunk[i + k]!, newChunk[i + k]!);
+      i += run;
+      index += run;
+      if (index - pieceStart === perPiece) {
+        await dev.write(areaBase() + entryOffset(pieceStart), piece);
+        piece.fill(0);
+        pieceStart += perPiece;
+      }
       if (index === perArea) {
         areas++;
         options.progress?.update(areas);
@@ -155,6 +165,7 @@ async function writeAreas(dev: RestoreTarget, m: CowMetadata, options: RestoreOp
         pieceStart = 0;
       }
     }
+    await breathe();
   }
   // The last area: its entries, the terminator, zeros to the end (the whole
   // area when the one before is exactly full).

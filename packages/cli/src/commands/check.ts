@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { capacity, checkHeaderOnly, checkReport, formatLocation, chunkBytes, chunkKind, decodeHeader, roomForEntries, salvage, deviceSectors, diagnose, HEADER_SIZE, SNAP_MAGIC, chunkSizeProblem, type CheckReport, type Location, type SyncReader } from "@dmsnap/format";
+import { capacity, checkHeaderOnly, checkReport, formatLocation, chunkBytes, chunkKind, decodeHeader, roomForEntries, salvageStreamed, deviceSectors, diagnose, HEADER_SIZE, SNAP_MAGIC, chunkSizeProblem, type CheckReport, type Location, type SyncReader } from "@dmsnap/format";
 import { CliError, Exit } from "../util/errors.js";
 import { pieceReader } from "../util/streamCow.js";
 import { openImage } from "../util/imageFile.js";
@@ -118,14 +118,15 @@ function human(r: CheckReport, size: number, advice: string): string {
  * and NO_ROOM, on the same salvage).
  */
 function repairAdvice(reader: SyncReader, chunkSize: number | undefined): string {
-  const found = salvage(reader, chunkSize === undefined ? {} : { chunkSize });
+  // Counts only: the entries are not kept (salvageStreamed's first walk).
+  const found = salvageStreamed(reader, chunkSize === undefined ? {} : { chunkSize });
   if (found.chunkSize === 0) {
     return "; 'dmsnap repair' finds nothing to salvage: no chunk size makes its metadata parse (if you know the chunk size, 'dmsnap repair --chunk-size <sectors>' may)";
   }
-  if (!roomForEntries(found.chunkSize, found.exceptions.count, reader.size)) {
+  if (!roomForEntries(found.chunkSize, found.kept, reader.size)) {
     return "; 'dmsnap repair' cannot re-lay it on a device this size (NO_ROOM): restore a trimmed 'dmsnap dump --lossless' onto a larger device";
   }
-  return ` ('dmsnap repair --output <file>' salvages ${found.exceptions.count} exception(s) at chunk size ${found.chunkSize})`;
+  return ` ('dmsnap repair --output <file>' salvages ${found.kept} exception(s) at chunk size ${found.chunkSize})`;
 }
 
 /** Reports metadata areas read as progress; the total is the most areas the device can hold. */

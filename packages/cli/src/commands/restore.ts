@@ -7,6 +7,7 @@ import { cleanUpOnSignals, createOutput, followLinks, type Output } from "../uti
 import { readLosslessDump } from "@dmsnap/format";
 import { pieceReader } from "../util/streamCow.js";
 import { restoreMetadata } from "@dmsnap/store";
+import { BlockingFileDevice } from "@dmsnap/store/node";
 import { runCommand, say } from "../util/output.js";
 import { conflicting, quietOption } from "../util/options.js";
 import { CliError, Exit } from "../util/errors.js";
@@ -99,7 +100,9 @@ async function restoreFrom(source: string, spooled: boolean, opts: RestoreOption
       refuseSameFile([...inputs, identify(opts.cow, "--cow")]);
     }
     const opened = output ? undefined : await openDevice(opts.cow, "--cow", true);
-    const dev = output ? output.device(dump.deviceBytes) : opened!.device;
+    // Synchronous calls: restore does nothing else meanwhile, and a thread-pool round trip
+    // per metadata area (117,188 of them at 30 M exceptions, 4 KiB chunks) cost more than the writes.
+    const dev = output ? output.blockingDevice(dump.deviceBytes) : BlockingFileDevice.fromHandle(opened!.path, opened!.handle, opened!.size, undefined, opened!.logicalBlockSize);
     const progress = makeProgress(opts.progress);
     try {
       const r = await restoreMetadata(dev, dump, { force: !!opts.force || created, progress, targetName: opts.cow, targetIsZero: created });

@@ -20,7 +20,7 @@
 import { closeSync, constants, lstatSync, openSync, promises as fsp, readdirSync, readlinkSync, statSync, unlinkSync, type Stats } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, isAbsolute, join } from "node:path";
-import { FileDevice } from "@dmsnap/store/node";
+import { BlockingFileDevice, FileDevice } from "@dmsnap/store/node";
 import { CliError, Exit } from "./errors.js";
 import { fileError } from "./ioErrors.js";
 import { blockDeviceBytes, identityOf, kindName, refuseSameFile, type Named } from "./inputs.js";
@@ -48,6 +48,8 @@ export interface Output extends Named {
   deviceBytes: number;
   /** The store's view of it (closing it is commit's or abort's job). */
   device(size: number): FileDevice;
+  /** The same through synchronous calls, for a job that does nothing else meanwhile (restore, repair: one write per metadata area). */
+  blockingDevice(size: number): BlockingFileDevice;
   /** Positioned writes whose errors name the output (IO_ENOSPC ... --output x: free some space). */
   sink: OutputSink;
   /** Makes the output durable and puts it in place. */
@@ -159,6 +161,7 @@ async function openBlockOutput(path: string, target: string, st: Stats, options:
     handle,
     deviceBytes: size,
     device: (n) => FileDevice.fromHandle(path, handle, n),
+    blockingDevice: (n) => BlockingFileDevice.fromHandle(path, handle, n),
     sink: sinkOf(handle, path, role),
     async commit() {
       try {
@@ -191,6 +194,8 @@ function shortName(name: string): string {
   return bytes.subarray(0, end).toString("utf8");
 }
 
+const notPlaced = (role: string, path: string): string => `${role} ${path} was not put in place (it is built under a temporary name, now removed)`;
+
 async function openFileOutput(path: string, target: string, existing: Stats | null, options: OutputOptions): Promise<Output> {
   const { role } = options;
   const dir = dirname(target);
@@ -221,7 +226,8 @@ async function openFileOutput(path: string, target: string, existing: Stats | nu
     handle,
     deviceBytes: 0,
     // An error names the output and says nothing was put in place (not the COW advice of the store's default).
-    device: (n) => FileDevice.fromHandle(path, handle, n, { nextStep: `${role} ${path} was not put in place (it is built under a temporary name, now removed)` }),
+    device: (n) => FileDevice.fromHandle(path, handle, n, { nextStep: notPlaced(role, path) }),
+    blockingDevice: (n) => BlockingFileDevice.fromHandle(path, handle, n, undefined, undefined, notPlaced(role, path)),
     sink: sinkOf(handle, path, role),
     async commit() {
       if (state !== "open") throw new Error(`output ${path} already ${state}`);

@@ -185,7 +185,9 @@ async function main(): Promise<number> {
 }
 
 main().then(
-  (code) => process.exit(code),
+  // exit once stdout is flushed: a --json report is bigger than a pipe's
+  // buffer, and process.exit() would drop what the reader has not read yet
+  (code) => process.stdout.write("", () => process.exit(code)),
   (e) => {
     process.stderr.write(`dmsnap-conformance: ${(e as Error).stack ?? e}\n`);
     process.exit(2);

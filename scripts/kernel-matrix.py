@@ -262,7 +262,7 @@ def main():
             got = {k: v.get(case) for k, v in answers.items()}
             if len(set(got.values())) > 1:
                 disagree[case] = got
-        say("conformance: %d kernels judged %d cases; they %s" % (len(answers), len(set().union(*[set(x) for x in answers.values()])), "agree on every case" if not disagree else "disagree on %d: %s" % (len(disagree), ", ".join(sorted(disagree)))))
+        say("conformance: %d kernels judged %d cases; they %s" % (len(answers), len(set().union(*[set(x) for x in answers.values()])), "give every case the same verdict against their own answers (a case's kernelAnswers, where a kernel series answers otherwise: docs/format.md)" if not disagree else "give %d cases different verdicts: %s" % (len(disagree), ", ".join(sorted(disagree)))))
     # the series applies to every stock tree of the matrix
     t1 = time.monotonic()
     ca = subprocess.run(["bash", os.path.join(HERE, "check-apply.sh")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

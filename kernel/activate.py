@@ -41,12 +41,8 @@ def main():
     ap.add_argument("--kernel", help="a kernel id of the matrix (6.1, 6.12, 6.1+fix, 6.12+fix) or a folder with vmlinuz* and lib/modules/<release>/")
     ap.add_argument("--save-cow-after", help="write <id>.cow-after.img here for COWs the kernel changed")
     a = ap.parse_args()
-    if a.kernel:
-        try:
-            harness.use_kernel(a.kernel)
-        except harness.UsageError as e:
-            print("activate: %s" % e, file=sys.stderr)
-            return 2
+    if harness.use_kernel_option(a.kernel, "activate") is not None:
+        return 2
     data = json.load(open(a.input))
     items = data["items"] if isinstance(data, dict) else data
     base = os.path.dirname(os.path.abspath(a.input))

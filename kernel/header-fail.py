@@ -119,12 +119,8 @@ def main():
     ap.add_argument("--keep")
     ap.add_argument("--kernel", help="a kernel id of the matrix (kernel/kernels.sh)")
     a = ap.parse_args()
-    if a.kernel:
-        try:
-            harness.use_kernel(a.kernel)
-        except harness.UsageError as e:
-            print("header-fail: %s" % e, file=sys.stderr)
-            return 2
+    if harness.use_kernel_option(a.kernel, "header-fail") is not None:
+        return 2
     r = run(a.keep)
     for s in r["steps"]:
         print("header-fail: " + s, file=sys.stderr)

@@ -174,12 +174,8 @@ def main():
     ap.add_argument("--keep")
     ap.add_argument("--kernel", help="a kernel id of the matrix (kernel/kernels.sh; default: the DMSNAP_* variables, else the installed 6.1)")
     a = ap.parse_args()
-    if a.kernel:
-        try:
-            harness.use_kernel(a.kernel)
-        except harness.UsageError as e:
-            print("record: %s" % e, file=sys.stderr)
-            return 2
+    if harness.use_kernel_option(a.kernel, "record") is not None:
+        return 2
     spec = json.load(open(os.path.join(HERE, "workloads.json")))["workloads"]
     if a.only:
         spec = [w for w in spec if w["id"] in a.only]

@@ -69,6 +69,19 @@ def kernel_id_problem(kid):
     return "no kernel %r" % kid
 
 
+def use_kernel_option(kid, prog):
+    """A command's --kernel ID: use_kernel(kid) when given. Returns None, or
+    the exit code 2 after printing the UNKNOWN_KERNEL line as `prog: ...`."""
+    if not kid:
+        return None
+    try:
+        use_kernel(kid)
+    except UsageError as e:
+        print("%s: %s" % (prog, e), file=sys.stderr)
+        return 2
+    return None
+
+
 def use_kernel(kid):
     """Boot kernel `kid` from now on in this process and its children: resolve it
     through kernel/kernels.sh (fetching or building what it needs) into the

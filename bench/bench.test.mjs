@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { geometry, layout, writeCow } from "./cow.mjs";
-import { compareWithPrevious, formatTable, judge, makeRow, median, meets, mergeRuns, stats, summary } from "./lib.mjs";
+import { compareWithPrevious, formatTable, judge, makeRow, median, medianBoundRank, meets, mergeRuns, parseTimes, stats, summary } from "./lib.mjs";
 import { buildPeer } from "./peer.mjs";
 import { FLUSH, OpLog, READ, recording, replaySync, WRITE } from "./recording.mjs";
 
@@ -56,7 +56,21 @@ describe("verdicts", () => {
 describe("verdicts on alternated runs (met / MISSED / inconclusive)", () => {
   const goal = { op: "<=", limit: 1.1 };
   it("min, median, max and spread of a sample", () => {
-    expect(stats([120, 100, 80])).toEqual({ n: 3, min: 80, median: 100, max: 120, spread: 0.4 });
+    expect(stats([120, 100, 80])).toEqual({ n: 3, min: 80, median: 100, max: 120, lo: 80, hi: 120, spread: 0.4 });
+  });
+  it("the median's 95 % interval: ranks from binomial tables, min and max up to 8 runs", () => {
+    // P(Bin(n, 1/2) <= k - 1) <= 2.5 %: n = 8: P(X <= 0) = 1/256, P(X <= 1) = 9/256 = 3.5 % -> k = 1;
+    // n = 9: P(X <= 1) = 10/512 = 1.95 % -> 2; n = 15: P(X <= 3) = 576/32768 = 1.76 %, P(X <= 4) = 5.9 % -> 4; n = 20: 6
+    expect([3, 7, 8, 9, 11, 12, 15, 20].map(medianBoundRank)).toEqual([1, 1, 1, 2, 2, 3, 4, 6]);
+    // 15 runs (node -e 0 on 2026-12-08), hiccups among them: the interval is x(4)..x(12) = 76..85, not 74..123
+    const node = [76, 98, 77, 74, 85, 91, 76, 123, 76, 78, 75, 76, 75, 81, 77].sort((a, b) => a - b);
+    expect(node.slice(3, 12)).toEqual([76, 76, 76, 76, 77, 77, 78, 81, 85]);
+    const s = stats([76, 98, 77, 74, 85, 91, 76, 123, 76, 78, 75, 76, 75, 81, 77]);
+    expect(s).toMatchObject({ n: 15, min: 74, max: 123, median: 77, lo: 76, hi: 85 });
+    expect(s.spread).toBeCloseTo(9 / 77, 10);
+    // the same runs judged: ratio 85/77 = 1.104 against 1.3 (margin 15 % > 11.7 %): met, where max - min (64 %) said inconclusive
+    const dmsnap = [87, 85, 84, 94, 85, 84, 88, 100, 115, 84, 96, 107, 85, 85, 84];
+    expect(judge(dmsnap, [76, 98, 77, 74, 85, 91, 76, 123, 76, 78, 75, 76, 75, 81, 77], { op: "<=", limit: 1.3 }).verdict).toBe("met");
   });
   it("met: the median ratio is under the goal and the baseline is steadier than the margin", () => {
     // ratio 105 / 101 = 1.0396; margin (1.1 - 1.0396) / 1.1 = 5.5 %; baseline spread 2 / 101 = 2 %
@@ -81,6 +95,11 @@ describe("verdicts on alternated runs (met / MISSED / inconclusive)", () => {
     // a ">=" goal: ratio 0.52 against 0.5 (margin 4 %), baseline spread 10 %
     expect(judge([52, 52, 52], [95, 100, 105], { op: ">=", limit: 0.5 }).verdict).toBe("inconclusive");
     expect(judge([52, 52, 52], [99, 100, 101], { op: ">=", limit: 0.5 }).verdict).toBe("met");
+  });
+  it("CPU time from bash's times: the children's line, user + system", () => {
+    expect(parseTimes("0m0.002s 0m0.000s\n0m0.075s 0m0.012s\n")).toBeCloseTo(87, 6);
+    expect(parseTimes("0m0.000s 0m0.000s\n1m2.500s 0m0.250s")).toBeCloseTo(62750, 6);
+    expect(parseTimes("no times here")).toBeNaN();
   });
   it("a row made from samples: medians, the verdict in the table, counted as not met", () => {
     const r = makeRow({ id: "e", what: "export", unit: "ms", samples: { value: [100, 105, 110], baseline: [60, 100, 160] }, baseline: { label: "cp + fsync" }, target: { on: "ratio", ...goal } });

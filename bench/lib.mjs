@@ -12,6 +12,17 @@
  * judged on the ratio of the medians and may be `inconclusive` (see judge).
  */
 
+/**
+ * The children's CPU time (user + system, ms) from the last line bash's `times`
+ * prints ("0m0.075s 0m0.012s"), or NaN when there is none.
+ */
+export function parseTimes(text) {
+  const lines = String(text).trim().split("\n");
+  const m = /^(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s$/.exec(lines[lines.length - 1]?.trim() ?? "");
+  if (!m) return NaN;
+  return (Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4])) * 1000;
+}
+
 export function median(xs) {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
@@ -41,18 +52,46 @@ export function max(xs) {
   return xs.length === 0 ? NaN : Math.max(...xs);
 }
 
-/** min, median, max and the spread (max - min) / median of a sample. */
+/**
+ * The 1-based rank k of the order statistics x(k) and x(n+1-k) that bound a
+ * distribution-free confidence interval of at least 95 % for the median of n
+ * runs: the largest k >= 1 with P(Binomial(n, 1/2) <= k - 1) <= 2.5 %. k is 1
+ * (min and max) up to 8 runs, 2 at 9-11, 3 at 12-14, 4 at 15 (x(4) to x(12)).
+ */
+export function medianBoundRank(n) {
+  let k = 1;
+  let below = 0; // P(X <= k - 1), accumulated
+  let term = 2 ** -n; // P(X = 0)
+  for (let j = 0; j < n; j++) {
+    below += term;
+    if (below > 0.025) break;
+    k = j + 1;
+    term = (term * (n - j)) / (j + 1);
+  }
+  return Math.min(k, Math.max(1, n >> 1));
+}
+
+/**
+ * min, median, max of a sample, and its spread: the width of the median's
+ * 95 % distribution-free interval [x(k), x(n+1-k)] (medianBoundRank) relative
+ * to the median: (max - min) / median up to 8 runs. One slow run of 15 (a
+ * scheduler hiccup) does not make the median uncertain; it made the range.
+ */
 export function stats(xs) {
   const m = median(xs);
-  return { n: xs.length, min: min(xs), median: m, max: max(xs), spread: (max(xs) - min(xs)) / m };
+  const s = [...xs].sort((a, b) => a - b);
+  const k = medianBoundRank(s.length);
+  const lo = s.length ? s[k - 1] : NaN;
+  const hi = s.length ? s[s.length - k] : NaN;
+  return { n: xs.length, min: min(xs), median: m, max: max(xs), lo, hi, spread: (hi - lo) / m };
 }
 
 /**
  * The verdict of a ratio target on alternated runs: "met", "MISSED" or
  * "inconclusive". The ratio is median(subject) / median(baseline). The margin
  * is how far the subject's median is from the goal, relative to the goal
- * (|limit - ratio| / limit); when the baseline's own spread,
- * (max - min) / median, is wider than that margin, the same baseline measured
+ * (|limit - ratio| / limit); when the baseline's own spread (stats: the
+ * width of its median's 95 % interval, max - min up to 8 runs, over the median) is wider than that margin, the same baseline measured
  * again could move the ratio across the goal: the row is "inconclusive", which
  * counts as not met. Fewer than `minPairs` runs on either side: inconclusive.
  */

@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { accessSync, closeSync, constants, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { median } from "./lib.mjs";
+import { median, parseTimes } from "./lib.mjs";
 
 export const root = new URL("..", import.meta.url).pathname;
 export const BIN = join(root, "packages/cli/dist/bin.js");
@@ -39,6 +39,20 @@ export function timed(argv, { stdout = "/dev/null", ok = [0], env, timeoutSec } 
   } finally {
     closeSync(out);
   }
+}
+
+/**
+ * Runs `argv` and returns { ms: its CPU time (user + system, all threads, in
+ * ms, from bash's `times`: 1 ms resolution, where GNU time's %U/%S have 10) }.
+ * For short processes on a shared machine, where the wall clock includes
+ * waiting for a core.
+ */
+export function cpuTimed(argv) {
+  const r = spawnSync("bash", ["-c", '"$@" >/dev/null; s=$?; times >&2; exit $s', "bash", ...argv], { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`${argv.join(" ")}: exit ${r.status}\n${(r.stderr ?? "").slice(-2000)}`);
+  const ms = parseTimes(r.stderr);
+  if (!Number.isFinite(ms)) throw new Error(`no CPU time from bash's times for ${argv.join(" ")}: ${r.stderr}`);
+  return { ms };
 }
 
 /** `dmsnap <args>` as a process (the real CLI, node included). */

@@ -18,7 +18,7 @@ const json = args.includes("--json");
 
 /** Each group: how to run it, and the rows it must produce (so a crashed group still shows its targets as MISSED). */
 const GROUPS = {
-  startup: { argv: ["bench/groups/startup.mjs"], ids: ["startup-version"], needs: "packages/cli/dist" },
+  startup: { argv: ["bench/groups/startup.mjs"], ids: ["startup-version", "startup-version-wall"], needs: "packages/cli/dist" },
   decode: { argv: ["--expose-gc", "packages/format/bench/run.mjs"], ids: ["decode-min", "decode-median"], needs: "packages/format/dist" },
   lookups: { argv: ["packages/store/bench/run.mjs", "lookups"], ids: ["lookups"], needs: "packages/store/dist" },
   commit: { argv: ["packages/store/bench/run.mjs", "commit"], ids: ["commit-100k"], needs: "packages/store/dist" },

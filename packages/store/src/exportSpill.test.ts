@@ -61,7 +61,7 @@ function view(cs: number, origin: Uint8Array, cow: Uint8Array, olds: number[], n
 }
 
 /** Runs spillExport into a new file of the origin's size; returns whether it ran and the file's bytes. */
-async function run(name: string, cs: number, origin: Uint8Array, cow: Uint8Array, count: number, sizes: object) {
+async function run(name: string, cs: number, origin: Uint8Array, cow: Uint8Array, count: number, sizes: object, originDevice?: FileDevice) {
   const o = join(dir, `${name}.origin`);
   const c = join(dir, `${name}.cow`);
   const out = join(dir, `${name}.img`);
@@ -73,7 +73,7 @@ async function run(name: string, cs: number, origin: Uint8Array, cow: Uint8Array
   const fd = openSync(out, "r+");
   try {
     const ran = spillExport({
-      origin: od,
+      origin: originDevice ?? od,
       cow: cd,
       chunkSize: cs,
       exceptionCount: count,
@@ -122,6 +122,33 @@ describe("spillExport", () => {
     expect(r.ran).toBe(true);
     expect(r.bytes.length).toBe(originBytes);
     expect(Buffer.compare(r.bytes, view(cs, origin, cow, olds, newOf))).toBe(0);
+  });
+
+  it("never reads the origin for a window the COW covers whole; reads it for the others", async () => {
+    const rng = new Rng(11);
+    const cs = 1;
+    const windowChunks = 16;
+    const origin = rng.bytes(3 * windowChunks * 512);
+    // Windows 0 and 2 covered whole (a duplicate in window 0), window 1 half: a random order.
+    const olds = [...Array.from({ length: 16 }, (_, c) => c), 3, ...Array.from({ length: 8 }, (_, c) => 16 + 2 * c), ...Array.from({ length: 16 }, (_, c) => 32 + c)];
+    for (let i = olds.length - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [olds[i], olds[j]] = [olds[j]!, olds[i]!];
+    }
+    const newOf = (i: number) => dataChunk(cs, i);
+    const cow = cowImage(cs, olds, newOf, rng);
+    const sizes = { windowBytes: windowChunks * 512, bucketBytes: 3 * 8 * (512 + 4), blockBytes: 4096, groupWindows: 3 };
+    const r = await run("covered", cs, origin, cow, olds.length, sizes);
+    expect(r.ran).toBe(true);
+    expect(Buffer.compare(r.bytes, view(cs, origin, cow, olds, newOf))).toBe(0);
+    // An origin that fails every read: a COW covering every window needs none; the COW above needs window 1.
+    const whole = [...olds, ...Array.from({ length: 8 }, (_, c) => 17 + 2 * c)];
+    const wholeCow = cowImage(cs, whole, newOf, rng);
+    const unreadable = { fd: 1 << 30, path: "an origin that must not be read", size: origin.length } as unknown as FileDevice;
+    const w = await run("covered-whole", cs, origin, wholeCow, whole.length, sizes, unreadable);
+    expect(w.ran).toBe(true);
+    const mixed = (() => run("covered-mixed", cs, origin, cow, olds.length, sizes, unreadable))();
+    await expect(mixed).rejects.toThrow(/an origin that must not be read/);
   });
 
   it("declines, writing nothing, when the data chunks do not follow the metadata (it reads the COW in sequential blocks)", async () => {

@@ -14,6 +14,7 @@ import { exportSnapshot, type ExportSink } from "./export.js";
 import { checkView } from "./exportCheck.js";
 import { FileDevice } from "./fileDevice.js";
 import { Rng } from "./rng.js";
+import { WARM_MIN_BYTES } from "./exportWarm.js";
 
 let dir: string;
 beforeAll(async () => {
@@ -244,5 +245,19 @@ describe("checkView", () => {
     } finally {
       await cow2.close();
     }
+  });
+});
+
+describe("export of a scattered COW of more than 16 MiB (read in order first: exportWarm.ts)", () => {
+  it("writes the view by its definition", async () => {
+    const rng = new Rng(24);
+    const spec = randomSpec(rng, 8, 4608, 0.95, 4096);
+    const cowBytes = spec.entries.length * 4096;
+    expect(cowBytes).toBeGreaterThanOrEqual(WARM_MIN_BYTES); // the warm-up applies (random order: every chunk a jump)
+    const f = await files("warm", spec, 25);
+    const output = join(dir, "warm.img");
+    const r = await exportSnapshot({ origin: f.originPath, cow: f.cowPath, output });
+    expect(r.cowChunks).toBe(spec.entries.length);
+    expect(Buffer.compare(new Uint8Array(await readFile(output)), expectedView(spec, f.origin, f.cow))).toBe(0);
   });
 });

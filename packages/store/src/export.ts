@@ -6,7 +6,8 @@
  * 2. When the view's map fits in MAP_BYTES (origins of up to 1 Mi chunks:
  *    4 GiB with 4 KiB chunks, 64 GiB with 64 KiB chunks), the same pass
  *    fills it and exportStream.ts writes the view in origin order, each
- *    output byte once, a COW chunk costing a read rather than a write.
+ *    output byte once, a COW chunk costing a read rather than a write (a
+ *    scattered COW is first read in order: exportWarm.ts).
  * 3. Otherwise the origin is copied whole into the output by the kernel
  *    (fs.copyFile: FICLONE where the file system shares extents, else
  *    copy_file_range), so its bytes never pass through JavaScript (block
@@ -29,6 +30,7 @@ import { overlayCowChunks, type PositionedWrite } from "./exportOverlay.js";
 import { looksSparse, prepareSparseOutput, skipZeroPages } from "./exportSparse.js";
 import { SPILL_MIN_CHUNKS, spillExport, type SpillSizes } from "./exportSpill.js";
 import { streamView } from "./exportStream.js";
+import { warmCow } from "./exportWarm.js";
 import { FileDevice } from "./fileDevice.js";
 import { refuseSame, syncDir } from "./fsPaths.js";
 
@@ -53,6 +55,8 @@ export interface ExportOptions {
    * it; the tests pass smaller sizes and minChunks 0 to use it on small images.
    */
   spill?: false | { minChunks?: number; sizes?: Partial<SpillSizes> };
+  /** Read a scattered COW in order before the origin-order stream (exportWarm.ts; default true). */
+  warm?: boolean;
   /** Bytes written between two background write-backs (default 64 MiB; the tests make it small). */
   flushEveryBytes?: number;
   /**
@@ -138,6 +142,8 @@ export async function exportSnapshot(options: ExportOptions, onProgress?: (done:
       if (spilled) {
         // written window by window in origin order
       } else if (map) {
+        // A scattered COW is read in order first (exportWarm.ts), so that the stream's random reads of it hit the page cache.
+        if (options.warm !== false) warmCow(cowDev, image.chunkSize, map, chunkBytes(image.chunkSize));
         await streamView({ origin: originDev, cow: cowDev, chunkSize: image.chunkSize, map, originBytes: total, write: fill, bufferBytes, onBytes: (done) => onProgress?.(done, total) });
       } else {
         // Progress in output bytes: the copy first, then the chunks written over it.

@@ -3,6 +3,7 @@ import { chunkBytes, entryWordsOf, ExceptionTable, LITTLE_ENDIAN_HOST, readCowMe
 import { forEachEntry, forEachPiece, pieceReader, scanCow } from "../util/streamCow.js";
 import { NEW_COW_NOT_BLANK, notBlank, notBlankMessage } from "../util/notBlank.js";
 import { ByteSink, TextSink } from "../util/textSink.js";
+import { StdoutThread } from "../util/stdoutThread.js";
 import { openDocument } from "../util/document.js";
 import { openImage } from "../util/imageFile.js";
 import { warn } from "../util/output.js";
@@ -35,6 +36,7 @@ export async function runDump(cow: string, opts: DumpOptions): Promise<void> {
     throw e;
   });
   const writeStdout = doc.write;
+  let thread: StdoutThread | null = null;
   try {
     if (opts.lossless) {
       // Entries of an invalidated COW are still on disk: keep them. Refusals surface here, before any output.
@@ -46,7 +48,15 @@ export async function runDump(cow: string, opts: DumpOptions): Promise<void> {
       if (lost) warn(`warning: ${NEW_COW_NOT_BLANK}: ${notBlankMessage(lost)}`);
       return;
     }
-    const image = scanCow(file, table);
+    // A big JSON dump to standard output is written by a second thread (stdoutThread.ts), started
+    // once the first pass has seen enough entries for it to pay, so that it starts while the pass goes on.
+    const threaded = !!opts.json && !opts.quiet && (opts.output === undefined || opts.output === "-") && LITTLE_ENDIAN_HOST;
+    let seen = 0;
+    const countEntries = (_bytes: Uint8Array, count: number): void => {
+      seen += count;
+      if (thread === null && seen >= THREAD_AT_ENTRIES) thread = startThread();
+    };
+    const image = threaded ? scanCow(file, { ...table, onPiece: countEntries }) : scanCow(file, table);
     // As the kernel logs it when it loads such a table: the header's chunk size wins.
     if (tableChunkSize && image.state !== "new" && image.chunkSize !== tableChunkSize) {
       warn(`warning: CHUNK_SIZE_OVERRIDDEN: the header's chunk size, ${plural(image.chunkSize, "sector")}, overrides --chunk-size ${tableChunkSize} (the table's), as the kernel does (it logs a warning too)`);
@@ -55,7 +65,11 @@ export async function runDump(cow: string, opts: DumpOptions): Promise<void> {
     if (evidence) warn(`warning: ${NEW_COW_NOT_BLANK}: ${notBlankMessage(evidence)}`);
     if (opts.quiet) return;
     const warnings = evidence ? [{ code: NEW_COW_NOT_BLANK, message: notBlankMessage(evidence) }] : [];
-    if (opts.json && LITTLE_ENDIAN_HOST) writeJsonDumpFromPieces(image, warnings, (visit) => forEachPiece(file, table, visit), new ByteSink(doc.writeBytes));
+    if (opts.json && LITTLE_ENDIAN_HOST) {
+      const started = thread as StdoutThread | null;
+      writeJsonDumpFromPieces(image, warnings, (visit) => forEachPiece(file, table, visit), started ? new ByteSink(doc.writeBytes, undefined, started) : new ByteSink(doc.writeBytes));
+      started?.close();
+    }
     else if (opts.json) writeJsonDump(image, warnings, (visit) => forEachEntry(file, table, visit), new ByteSink(doc.writeBytes));
     else {
       // The first entries (all with --all), streamed: nothing is kept.
@@ -82,8 +96,21 @@ export async function runDump(cow: string, opts: DumpOptions): Promise<void> {
     }
     await doc.commit();
   } finally {
+    (thread as StdoutThread | null)?.stop();
     await doc.abort();
     file.close();
+  }
+}
+
+/** Entries (about 18 bytes of JSON each) from which a dump to standard output is written by a second thread: 4.5 MiB and more. */
+const THREAD_AT_ENTRIES = 1 << 18;
+
+/** A writer thread for standard output, or null when one cannot be started (then the main thread writes). */
+function startThread(): StdoutThread | null {
+  try {
+    return new StdoutThread(ByteSink.bufferBytes());
+  } catch {
+    return null;
   }
 }
 

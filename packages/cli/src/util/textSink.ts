@@ -27,6 +27,11 @@ export function stdoutStatus(): "unused" | "started" | "failed" {
   return stdoutState;
 }
 
+/** For writers of standard output other than writeStdoutBytes (stdoutThread.ts): a byte handed over, or a failed write. */
+export function noteStdout(state: "started" | "failed"): void {
+  stdoutState = state;
+}
+
 /** The output-error rule: any failed write of standard output is IO_<errno>, exit 2 (docs/cli.md "Safety rules"). */
 export function stdoutError(e: unknown): CliError {
   const code = (e as { code?: string }).code ?? "EIO";
@@ -102,18 +107,32 @@ const ZERO = 48;
  * the decoding.
  */
 export class ByteSink {
-  private readonly buf: Uint8Array;
-  private readonly view: DataView;
+  private buf: Uint8Array;
+  private view: DataView;
   /** Bytes the output may fill; the buffer has TAIL more, which the digit stores may overrun into (putUint). */
   private readonly cap: number;
   private at = 0;
+  private readonly swap: ((length: number) => Uint8Array) | null;
+  /**
+   * `write` takes each full batch; or, with `buffers` (a StdoutThread), each
+   * batch is handed over in place and the sink goes on in the buffer it gets
+   * back (each of ByteSink.bufferBytes(size) bytes).
+   */
   constructor(
     private readonly write: (bytes: Uint8Array, length: number) => void = writeStdoutBytes,
     size = BATCH_BYTES,
+    buffers?: { first(): Uint8Array; write(length: number): Uint8Array },
   ) {
     this.cap = Math.max(size, 2 * SLACK);
-    this.buf = new Uint8Array(this.cap + TAIL);
-    this.view = new DataView(this.buf.buffer);
+    this.buf = buffers ? buffers.first() : new Uint8Array(this.cap + TAIL);
+    if (this.buf.length < this.cap + TAIL) throw new Error(`ByteSink: a buffer of ${this.buf.length} bytes, not ${this.cap + TAIL}`);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+    this.swap = buffers ? (length) => buffers.write(length) : null;
+  }
+
+  /** The size of each buffer a sink of `size` bytes fills (its capacity and the tail the digit stores may touch). */
+  static bufferBytes(size = BATCH_BYTES): number {
+    return Math.max(size, 2 * SLACK) + TAIL;
   }
 
   /** Makes room for `n` more bytes. */
@@ -130,8 +149,15 @@ export class ByteSink {
   /** A string; UTF-8 (JSON.stringify output may hold any character). */
   text(s: string): void {
     if (s.length * 3 > this.cap - SLACK) {
-      this.flush();
-      this.write(Buffer.from(s, "utf8"), Buffer.byteLength(s, "utf8"));
+      // Longer than a batch: copied through the buffer in batches.
+      const bytes = Buffer.from(s, "utf8");
+      for (let i = 0; i < bytes.length; ) {
+        if (this.at === this.cap) this.flush();
+        const n = Math.min(bytes.length - i, this.cap - this.at);
+        this.buf.set(bytes.subarray(i, i + n), this.at);
+        this.at += n;
+        i += n;
+      }
       return;
     }
     this.room(s.length * 3);
@@ -232,7 +258,10 @@ export class ByteSink {
 
   flush(): void {
     if (this.at === 0) return;
-    this.write(this.buf, this.at);
+    if (this.swap) {
+      this.buf = this.swap(this.at);
+      this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+    } else this.write(this.buf, this.at);
     this.at = 0;
   }
 }

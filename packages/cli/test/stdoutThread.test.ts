@@ -35,13 +35,19 @@ describe("standard output written by a second thread", () => {
     const path = join(dir, "out.json");
     const fd = openSync(path, "w");
     const size = 200;
-    const thread = new StdoutThread(ByteSink.bufferBytes(size), fd);
+    let directBatches = 0;
+    const thread = new StdoutThread(ByteSink.bufferBytes(size), fd, (b, n, from) => {
+      directBatches++;
+      writeSync(fd, b, from, n);
+    });
     const viaThread = new ByteSink(undefined, size, thread);
     const direct: Buffer[] = [];
     const plain = new ByteSink((b, n) => direct.push(Buffer.from(b.subarray(0, n))), size);
     const w = words();
     for (const sink of [viaThread, plain]) {
       sink.text('{"head":"\u00e9t\u00e9","exceptions":[');
+      // The first batches are written here while the thread starts (unless it is very quick), the rest by the thread.
+      if (sink === viaThread) expect(thread.waitUntilReady(10_000)).toBe(true);
       for (let piece = 0; piece < 3000; piece += 300) sink.entryPairs(w.subarray(4 * piece, 4 * (piece + 300)), 300, piece === 0);
       sink.text("x".repeat(1000));
       sink.text("]}\n");
@@ -54,6 +60,8 @@ describe("standard output written by a second thread", () => {
     expect(expected.toString("utf8").startsWith('{"head":"\u00e9t\u00e9","exceptions":[[0,2],[2654435761,3],')).toBe(true);
     expect(expected.length).toBeGreaterThan(30 * size);
     expect(readFileSync(path).equals(expected)).toBe(true);
+    // Most batches went through the thread.
+    expect(directBatches).toBeLessThan(3);
   });
 
   it("a failed write is IO_<errno> on the main thread", () => {
@@ -62,6 +70,7 @@ describe("standard output written by a second thread", () => {
     closeSync(openSync(path, "w"));
     const fd = openSync(path, "r"); // writing to it fails with EBADF
     const thread = new StdoutThread(ByteSink.bufferBytes(200), fd);
+    expect(thread.waitUntilReady(10_000)).toBe(true);
     const sink = new ByteSink(undefined, 200, thread);
     let caught: unknown;
     try {

@@ -4,8 +4,9 @@
  * one of SLOTS shared buffers while the thread writes the ones before it, so
  * the write calls (a sixth of a big dump) run on the other core. The slots
  * are the memory bound; when all are full the main thread waits. The
- * thread's start (about 30 ms, on the other core) is why small documents are
- * written directly (writeStdoutBytes).
+ * thread takes about 30 ms to start (on the other core): until it says it is
+ * ready the main thread writes each batch itself, so it never waits for the
+ * start; and small documents get no thread at all.
  *
  * Errors keep writeStdoutBytes' rules: a closed pipe ends the run quietly,
  * any other failed write is IO_<errno>, exit 2, thrown on the main thread
@@ -13,14 +14,14 @@
  */
 import { createRequire } from "node:module";
 import type { MessagePort, Worker } from "node:worker_threads";
-import { noteStdout, stdoutError } from "./textSink.js";
+import { noteStdout, stdoutError, writeStdoutBytes } from "./textSink.js";
 
 const SLOTS = 4;
 const FREE = 0;
 const FULL = 1;
 const FAILED = 2;
-/** Bytes before the slots in the shared buffer: a state and a length for each. */
-const HEADER_BYTES = 8 * SLOTS;
+/** Bytes before the slots in the shared buffer: a state and a length for each, then the thread's "ready" word (and padding). */
+const HEADER_BYTES = 8 * SLOTS + 8;
 
 /**
  * The thread (CommonJS, run from this string: no file to find next to the
@@ -37,6 +38,9 @@ const state = new Int32Array(shared, 0, SLOTS);
 const lengths = new Int32Array(shared, 4 * SLOTS, SLOTS);
 const data = new Uint8Array(shared, ${HEADER_BYTES});
 const pause = new Int32Array(new SharedArrayBuffer(4));
+const ready = new Int32Array(shared, 8 * SLOTS, 1);
+Atomics.store(ready, 0, 1);
+Atomics.notify(ready, 0);
 for (let i = 0; ; i = (i + 1) % SLOTS) {
   while (Atomics.load(state, i) === ${FREE}) Atomics.wait(state, i, ${FREE});
   const n = lengths[i];
@@ -75,18 +79,27 @@ export class StdoutThread {
   private readonly state: Int32Array;
   private readonly lengths: Int32Array;
   private readonly data: Uint8Array;
+  /** Set by the thread once it runs. */
+  private readonly ready: Int32Array;
+  private handedOver = false;
   private next = 0;
   private ended = false;
 
-  /** Starts the thread; `slotBytes` is the size of each buffer handed out. */
+  /**
+   * Starts the thread; `slotBytes` is the size of each buffer handed out.
+   * `direct` writes a batch while the thread is starting (bytes [from, from +
+   * length) of a buffer) to the same `fd`.
+   */
   constructor(
     readonly slotBytes: number,
     fd = 1,
+    private readonly direct: (bytes: Uint8Array, length: number, from: number) => void = writeStdoutBytes,
   ) {
     const shared = new SharedArrayBuffer(HEADER_BYTES + SLOTS * slotBytes);
     this.state = new Int32Array(shared, 0, SLOTS);
     this.lengths = new Int32Array(shared, 4 * SLOTS, SLOTS);
     this.data = new Uint8Array(shared, HEADER_BYTES);
+    this.ready = new Int32Array(shared, 8 * SLOTS, 1);
     const { MessageChannel, Worker } = workerThreads();
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
@@ -107,6 +120,12 @@ export class StdoutThread {
    */
   write(length: number): Uint8Array {
     if (length <= 0) return this.slot(this.next);
+    if (!this.handedOver && Atomics.load(this.ready, 0) === 0) {
+      // The thread is still starting: write this batch here rather than wait.
+      this.direct(this.data, length, this.next * this.slotBytes);
+      return this.slot(this.next);
+    }
+    this.handedOver = true;
     const i = this.next;
     this.lengths[i] = length;
     Atomics.store(this.state, i, FULL);
@@ -120,10 +139,19 @@ export class StdoutThread {
   close(): void {
     if (this.ended) return;
     this.ended = true;
+    if (!this.handedOver) {
+      this.stop();
+      return;
+    }
     for (let j = 0; j < SLOTS; j++) this.acquire(j);
     this.lengths[this.next] = -1;
     Atomics.store(this.state, this.next, FULL);
     Atomics.notify(this.state, this.next);
+  }
+
+  /** Waits up to `ms` for the thread to start; true once it runs (for tests of the hand-over). */
+  waitUntilReady(ms: number): boolean {
+    return Atomics.wait(this.ready, 0, 0, ms) !== "timed-out" || Atomics.load(this.ready, 0) === 1;
   }
 
   /** Ends the thread without waiting (after an error on the main thread). */

@@ -40,12 +40,12 @@ export function stdoutError(e: unknown): CliError {
   return new CliError(`IO_${code}`, `cannot write to standard output: ${what}; the output is incomplete${hint ? `; ${hint}` : ""}`, Exit.Usage);
 }
 
-/** Writes bytes [0, length) of `buf` to stdout, waiting while a non-blocking pipe is full; a closed pipe ends the run quietly. */
-export function writeStdoutBytes(buf: Uint8Array, length = buf.length): void {
+/** Writes bytes [from, from + length) of `buf` to stdout, waiting while a non-blocking pipe is full; a closed pipe ends the run quietly. */
+export function writeStdoutBytes(buf: Uint8Array, length = buf.length, from = 0): void {
   if (stdoutState === "failed") throw stdoutError({ code: "EIO", message: "an earlier write failed" });
   for (let done = 0; done < length; ) {
     try {
-      const n = writeSync(1, buf, done, length - done);
+      const n = writeSync(1, buf, from + done, length - done);
       if (n > 0) stdoutState = "started";
       done += n;
     } catch (e) {

@@ -104,6 +104,9 @@ export class StdoutThread {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     this.worker = new Worker(THREAD_SOURCE, { eval: true, workerData: { fd, shared, slotBytes, port: port2 }, transferList: [port2] });
+    // A thread that fails to start never said it was ready, so the main thread wrote every batch
+    // itself: nothing is lost, and the error must not end the run (an unhandled 'error' would).
+    this.worker.on("error", () => {});
     // Never kept alive by the thread: close() waits for what was handed over.
     this.worker.unref();
     this.port.unref();

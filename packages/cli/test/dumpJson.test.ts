@@ -13,8 +13,9 @@ import { describe, expect, it } from "vitest";
 import { bytesReader, decodeCow, FormatError, toDumpObject, type ActivationOptions, type CowImage } from "@dmsnap/format";
 import { buildCow } from "@dmsnap/format/testing";
 import { writeJsonDump } from "../src/commands/dump.js";
+import { writeJsonDumpFromPieces } from "../src/commands/dumpRun.js";
 import { ByteSink } from "../src/util/textSink.js";
-import { forEachEntry, scanCow } from "../src/util/streamCow.js";
+import { forEachEntry, forEachPiece, scanCow } from "../src/util/streamCow.js";
 import { dmsnap, tempDir, writeTemp } from "./helpers.js";
 
 /** The reference: the whole object built in memory and printed by JSON.stringify. */
@@ -23,14 +24,24 @@ function reference(img: CowImage): string {
   return `${JSON.stringify({ ...rest, exceptions })}\n`;
 }
 
-/** The streaming writer into a small buffer (many flushes, numbers split across none). */
+/**
+ * The streaming writer into a small buffer (many flushes, numbers split
+ * across none), both ways: from a table (writeJsonDump) and straight from
+ * the metadata words (writeJsonDumpFromPieces, what dmsnap runs on a
+ * little-endian host). They must agree byte for byte.
+ */
 function streamed(bytes: Uint8Array, table: ActivationOptions, bufferBytes = 200): string {
   const reader = bytesReader(bytes);
   const image = scanCow(reader, table);
   const out: Buffer[] = [];
   const sink = new ByteSink((b, n) => out.push(Buffer.from(b.subarray(0, n))), bufferBytes);
   writeJsonDump(image, [], (visit) => forEachEntry(reader, table, visit), sink);
-  return Buffer.concat(out).toString("utf8");
+  const fromPieces: Buffer[] = [];
+  const pieceSink = new ByteSink((b, n) => fromPieces.push(Buffer.from(b.subarray(0, n))), bufferBytes);
+  writeJsonDumpFromPieces(image, [], (visit) => forEachPiece(reader, table, visit), pieceSink);
+  const text = Buffer.concat(out).toString("utf8");
+  expect(Buffer.concat(fromPieces).toString("utf8")).toBe(text);
+  return text;
 }
 
 describe("dump --json streaming writer", () => {
@@ -111,6 +122,16 @@ describe("dump --json streaming writer", () => {
       expect(out.endsWith(`"exceptions":${lengthsText}}\n`)).toBe(true);
       expect(out).toBe(reference(decodeCow(bytesReader(bytes))));
     }
+  });
+
+  it("every buffer size near a flush: the 4-byte digit stores never spill past the buffer into the output", () => {
+    // Short numbers (1-4 digits: stores that overrun the number's end) and long ones, across flushes at every offset.
+    const mixed: Array<[number, number]> = [];
+    for (let i = 0; i < 300; i++) mixed.push([i % 7 === 0 ? 4294967296 + i : i % 10, (i % 3 === 0 ? 9 : 12345) + i * 1000]);
+    const bytes = buildCow({ chunkSize: 1, exceptions: mixed, deviceChunks: 4000 }).bytes;
+    const expected = reference(decodeCow(bytesReader(bytes)));
+    expect(expected).toContain(`"exceptions":[[4294967296,9],[1,13345],[2,14345],[3,3009],`);
+    for (let size = 128; size < 170; size++) expect(streamed(bytes, {}, size), `buffer ${size}`).toBe(expected);
   });
 
   it("the built binary prints the same bytes (real file, 1 MiB buffer)", () => {

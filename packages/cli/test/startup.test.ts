@@ -6,6 +6,7 @@
  * contract.e2e.test.ts.
  */
 import { readFileSync, statSync } from "node:fs";
+import { isBuiltin } from "node:module";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { BIN } from "./helpers.js";
@@ -37,8 +38,23 @@ describe("start-up of the built CLI", () => {
     // The bundle of the commands: what the entry imports dynamically.
     const entry = readFileSync(BIN, "utf8");
     const lazy = [...entry.matchAll(/import\(["'](\.[^"']+)["']\)/g)].map((m) => join(dirname(BIN), m[1]!));
-    const { bare } = staticClosure(lazy[0] ?? BIN);
+    const { bare } = staticClosure(lazy.find((f) => /main/.test(f)) ?? BIN);
     expect(bare.has("commander")).toBe(true);
     expect(bare.has("cli-progress")).toBe(false);
+  });
+
+  it("`dump <cow> --json` loads neither commander nor the other commands (nor the store's writers)", () => {
+    const entry = readFileSync(BIN, "utf8");
+    const lazy = [...entry.matchAll(/import\(["'](\.[^"']+)["']\)/g)].map((m) => join(dirname(BIN), m[1]!));
+    const fast = lazy.find((f) => /dumpJson/.test(f));
+    expect(fast).toBeDefined();
+    const { files, bare } = staticClosure(fast!);
+    // Node's own modules only, and not those a dump rarely needs (a temporary's name, the writer thread).
+    expect([...bare].filter((b) => !isBuiltin(b))).toEqual([]);
+    expect([...bare].filter((b) => /crypto|worker_threads/.test(b))).toEqual([]);
+    // Not the bundle of every command: the commands' own code (check's, restore's ...) stays out.
+    const text = [...files].map((f) => readFileSync(f, "utf8")).join("\n");
+    expect(text).not.toMatch(/src\/commands\/(check|restore|repair|export|merge|write|create|map|usage)\.ts/);
+    expect(text).toMatch(/src\/commands\/dumpRun\.ts/);
   });
 });

@@ -7,7 +7,7 @@ import { chunkSizeProblem, defaultChunkSize } from "./chunkSize.js";
 import { DISK_VERSION, HEADER_SIZE, MAX_CHUNK_NUMBER, SECTOR_SIZE, SNAP_MAGIC } from "./constants.js";
 import { ErrorCode, FormatError } from "./errors.js";
 import { ExceptionTable } from "./exceptionTable.js";
-import { decodeEntriesInto } from "./area.js";
+import { decodeEntriesInto, scanEntries, type EntriesDecodeResult } from "./area.js";
 import { decodeHeader, type Header } from "./header.js";
 import { areaLocation, capacity, chunkBytes, chunkOffset, chunkSectors, chunksInDevice, deviceSectors, entriesIn, entryOffset, exceptionsPerArea, nextFreeAfterLoad, usage, type Usage } from "./layout.js";
 import type { AsyncReader, SyncReader } from "./reader.js";
@@ -46,6 +46,14 @@ export interface ActivationOptions {
   reserveEntries?: number;
   /** Called after each piece with the entries it loaded: rows [from, from + count) of `table`. */
   onEntries?: (table: ExceptionTable, from: number, count: number) => void;
+  /**
+   * Called after each piece with its bytes and how many entries it loaded
+   * (entries 0 .. count-1 of `bytes`, 16 bytes each, all checked): for a
+   * reader that formats the entries straight from the bytes (dump --json)
+   * instead of copying them into a table first. Only with keepEntries false
+   * and no onEntries; `bytes` is valid during the call.
+   */
+  onPiece?: (bytes: Uint8Array, count: number) => void;
 }
 
 /** A COW device as activation sees it: the one model every tool reads. */
@@ -200,11 +208,18 @@ export class Activation {
   acceptArea(bytes: Uint8Array): void {
     const count = entriesIn(Math.min(bytes.length, chunkBytes(this.chunkSize) - entryOffset(this.pieceStart)));
     const keep = this.options.keepEntries !== false;
-    if (!keep) this.table.count = 0;
-    const from = this.table.count;
-    const r = decodeEntriesInto(bytes, count, this.table, this.area, this.pieceStart);
+    let r: EntriesDecodeResult;
+    if (!keep && !this.options.onEntries) {
+      // Nothing needs the entries in a table: find the terminator and the highest new_chunk in place.
+      r = scanEntries(bytes, count, this.area, this.pieceStart);
+      if (r.loaded > 0) this.options.onPiece?.(bytes, r.loaded);
+    } else {
+      if (!keep) this.table.count = 0;
+      const from = this.table.count;
+      r = decodeEntriesInto(bytes, count, this.table, this.area, this.pieceStart);
+      if (r.loaded > 0) this.options.onEntries?.(this.table, from, r.loaded);
+    }
     this.loadedCount += r.loaded;
-    if (r.loaded > 0) this.options.onEntries?.(this.table, from, r.loaded);
     if (r.maxNewChunk > this.maxNew) this.maxNew = r.maxNewChunk;
     if (r.terminated) {
       this.index = this.pieceStart + r.loaded;

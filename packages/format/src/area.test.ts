@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { clearEntry, decodeAreaInto, encodeArea, ErrorCode, ExceptionTable, readEntry, writeEntry } from "./index.js";
+import { clearEntry, decodeAreaInto, decodeEntriesInto, encodeArea, entryWordsOf, ErrorCode, ExceptionTable, readEntry, scanEntries, writeEntry } from "./index.js";
 
 const hex = (s: string) => Uint8Array.from(s.trim().split(/\s+/).map((b) => parseInt(b, 16)));
 
@@ -91,6 +91,49 @@ describe("area codec", () => {
         const r = decodeAreaInto(bytes, perArea, t);
         expect(t.toPairs()).toEqual(use);
         expect(r.full).toBe(use.length === perArea);
+      }),
+    );
+  });
+
+  it("scanEntries finds what decoding finds without a table: the terminator, the highest new_chunk, the refusal", () => {
+    // By hand: [5 -> 9], [2^40 + 5 -> 2^33], [7 -> 3], then the terminator (old_chunk set, new_chunk 0), then an entry that is never read.
+    const a = area(
+      "05 00 00 00 00 00 00 00  09 00 00 00 00 00 00 00",
+      "05 00 00 00 00 01 00 00  00 00 00 00 02 00 00 00",
+      "07 00 00 00 00 00 00 00  03 00 00 00 00 00 00 00",
+      "08 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00",
+      "00 00 00 00 00 00 20 00  04 00 00 00 00 00 00 00",
+    );
+    expect(scanEntries(a, 32, 0, 0)).toEqual({ loaded: 3, terminated: true, maxNewChunk: 2 ** 33 });
+    expect(scanEntries(a, 2, 0, 0)).toEqual({ loaded: 2, terminated: false, maxNewChunk: 2 ** 33 });
+    expect(scanEntries(a, 0, 0, 0)).toEqual({ loaded: 0, terminated: false, maxNewChunk: -1 });
+    // A piece that starts at entry 30 of area 4 labels a refusal with the entry's index in the area.
+    const bad = area("01 00 00 00 00 00 00 00  02 00 00 00 00 00 00 00", "00 00 00 00 00 00 20 00  04 00 00 00 00 00 00 00");
+    expect(() => scanEntries(bad, 32, 4, 30)).toThrowError(expect.objectContaining({ code: ErrorCode.ChunkNumberTooLarge, location: { area: 4, index: 31 } }));
+    const badNew = area("01 00 00 00 00 00 00 00  02 00 00 00 00 00 00 80");
+    expect(() => scanEntries(badNew, 32, 0, 0)).toThrowError(expect.objectContaining({ code: ErrorCode.ChunkNumberTooLarge, location: { area: 0, index: 0 } }));
+    // Past the terminator nothing is looked at, as in activation.
+    expect(scanEntries(area("01 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00", "00 00 00 00 00 00 20 00  04 00 00 00 00 00 00 00"), 32, 0, 0)).toEqual({ loaded: 0, terminated: true, maxNewChunk: -1 });
+    // The words as read: entry 1's old_chunk low and high words.
+    expect(Array.from(entryWordsOf(a, 2).subarray(4, 6))).toEqual([5, 0x100]);
+  });
+
+  it("scanEntries agrees with decodeEntriesInto (property), aligned and unaligned buffers alike", () => {
+    const number = fc.oneof(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.constant(0));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(number, number), { maxLength: 32 }), fc.boolean(), fc.integer({ min: 0, max: 32 }), (pairs, unaligned, count) => {
+        const bytes0 = new Uint8Array(512 + 1);
+        const bytes = unaligned ? bytes0.subarray(1) : bytes0.subarray(0, 512);
+        pairs.forEach(([o, n], i) => writeEntry(bytes, i, o, n));
+        const t = new ExceptionTable(0);
+        const decoded = decodeEntriesInto(bytes, count, t, 0, 0);
+        expect(scanEntries(bytes, count, 0, 0)).toEqual(decoded);
+        // The words hold the loaded entries: what the table got.
+        const w = entryWordsOf(bytes, count);
+        for (let i = 0; i < decoded.loaded; i++) {
+          expect(w[4 * i]! + w[4 * i + 1]! * 2 ** 32).toBe(t.oldChunk[i]);
+          expect(w[4 * i + 2]! + w[4 * i + 3]! * 2 ** 32).toBe(t.newChunk[i]);
+        }
       }),
     );
   });

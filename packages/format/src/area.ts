@@ -92,6 +92,64 @@ export function decodeEntriesInto(bytes: Uint8Array, count: number, table: Excep
   return { loaded: i, terminated: i < count, maxNewChunk: maxNew };
 }
 
+/**
+ * What decodeEntriesInto finds in a piece (the terminator, the highest
+ * new_chunk, the same CHUNK_NUMBER_TOO_LARGE refusal), without copying the
+ * entries anywhere: the pass that only needs the counts and cursors (dump's
+ * first pass) and readers that take the entries from the bytes themselves
+ * (entryWordsOf).
+ */
+export function scanEntries(bytes: Uint8Array, count: number, area: number, firstIndex: number): EntriesDecodeResult {
+  if (!LITTLE_ENDIAN_HOST) return scanWithDataView(bytes, count, area, firstIndex);
+  const w = entryWordsOf(bytes, count);
+  let maxNew = -1;
+  let i = 0;
+  for (; i < count; i++) {
+    const k = i << 2;
+    const newLo = w[k + 2]!;
+    const newHi = w[k + 3]!;
+    if ((w[k + 1]! | newHi) === 0) {
+      // Both numbers below 2^32 (the usual case).
+      if (newLo === 0) break;
+      if (newLo > maxNew) maxNew = newLo;
+      continue;
+    }
+    if (newLo === 0 && newHi === 0) break;
+    const oldHi = w[k + 1]!;
+    if (oldHi > MAX_SAFE_HIGH || newHi > MAX_SAFE_HIGH) throw tooLarge(area, firstIndex + i, oldHi > MAX_SAFE_HIGH ? "old_chunk" : "new_chunk", oldHi > MAX_SAFE_HIGH ? oldHi : newHi);
+    const n = joinU64(newLo, newHi);
+    if (n > maxNew) maxNew = n;
+  }
+  return { loaded: i, terminated: i < count, maxNewChunk: maxNew };
+}
+
+/**
+ * The first `count` entries of `bytes` as Uint32 words (old low, old high,
+ * new low, new high for each), on a little-endian host: a view when `bytes`
+ * is 4-byte aligned, else a copy.
+ */
+export function entryWordsOf(bytes: Uint8Array, count: number): Uint32Array {
+  const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice(0, entryOffset(count));
+  return new Uint32Array(aligned.buffer, aligned.byteOffset, count * 4);
+}
+
+function scanWithDataView(bytes: Uint8Array, count: number, area: number, firstIndex: number): EntriesDecodeResult {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, entryOffset(count));
+  let maxNew = -1;
+  let i = 0;
+  for (; i < count; i++) {
+    const k = entryOffset(i);
+    const newLo = v.getUint32(k + 8, true);
+    const newHi = v.getUint32(k + 12, true);
+    if (newLo === 0 && newHi === 0) break;
+    const oldHi = v.getUint32(k + 4, true);
+    if (oldHi > MAX_SAFE_HIGH || newHi > MAX_SAFE_HIGH) throw tooLarge(area, firstIndex + i, oldHi > MAX_SAFE_HIGH ? "old_chunk" : "new_chunk", oldHi > MAX_SAFE_HIGH ? oldHi : newHi);
+    const n = joinU64(newLo, newHi);
+    if (n > maxNew) maxNew = n;
+  }
+  return { loaded: i, terminated: i < count, maxNewChunk: maxNew };
+}
+
 function decodeWithDataView(bytes: Uint8Array, count: number, table: ExceptionTable, area: number, firstIndex: number): EntriesDecodeResult {
   const v = new DataView(bytes.buffer, bytes.byteOffset, entryOffset(count));
   let maxNew = -1;

@@ -18,7 +18,7 @@
  *   one is recognised by its lock and its owner's pid).
  */
 import { closeSync, constants, lstatSync, openSync, promises as fsp, readdirSync, readlinkSync, statSync, unlinkSync, type Stats } from "node:fs";
-import { randomBytes } from "node:crypto";
+import { createRequire } from "node:module";
 import { basename, dirname, isAbsolute, join } from "node:path";
 import { BlockingFileDevice, FileDevice } from "@dmsnap/store/node";
 import { CliError, Exit } from "./errors.js";
@@ -200,7 +200,7 @@ async function openFileOutput(path: string, target: string, existing: Stats | nu
   const { role } = options;
   const dir = dirname(target);
   removeStaleTemporaries(dir, basename(target));
-  const tmp = join(dir, `${tmpPrefix(basename(target))}${process.pid}-${randomBytes(4).toString("hex")}`);
+  const tmp = join(dir, `${tmpPrefix(basename(target))}${process.pid}-${randomHex(4)}`);
   let handle: fsp.FileHandle;
   try {
     handle = await fsp.open(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, existing ? existing.mode & 0o7777 : 0o666);
@@ -398,4 +398,13 @@ export function removeOnSignals(path: string): () => void {
   cleanUpOnSignals();
   temporaries.add(path);
   return () => removeTemporary(path);
+}
+
+/**
+ * `bytes` random bytes in hex, for a temporary's name. node:crypto is loaded
+ * here, on the first output file, not when the CLI starts: most commands
+ * never create one, and it costs a few ms of every start-up.
+ */
+function randomHex(bytes: number): string {
+  return (createRequire(import.meta.url)("node:crypto") as typeof import("node:crypto")).randomBytes(bytes).toString("hex");
 }

@@ -17,6 +17,15 @@ export function forEachEntry(reader: SyncReader, options: ActivationOptions, vis
   return decodeCow(pieceReader(reader), { ...options, keepEntries: false, onEntries: visit });
 }
 
+/**
+ * Calls `visit` with each piece of metadata read and how many loaded entries
+ * it holds (its first `count` entries, 16 bytes each, checked by activation),
+ * in on-disk order. The bytes are valid only during the call.
+ */
+export function forEachPiece(reader: SyncReader, options: ActivationOptions, visit: (bytes: Uint8Array, count: number) => void): CowImage {
+  return decodeCow(pieceReader(reader), { ...options, keepEntries: false, onPiece: visit });
+}
+
 /** How many entries activation loads, or undefined when it refuses the image (the caller's own pass reports why). */
 export function countEntries(reader: SyncReader, options: ActivationOptions = {}): number | undefined {
   try {

@@ -136,6 +136,25 @@ describe("per-exception tests in bounded memory", () => {
     });
   }
 
+  it("matches the oracle at the edges of the old-chunk bitmap: 0, the last number below its cap, the cap, past 2^32", async () => {
+    // Old chunks that repeat at both ends of the bitmap and just past it (the
+    // hashed passes), far apart in entry order, among random ones.
+    const edge = [0, 2 ** 28 - 1, 2 ** 28, 2 ** 32 + 1];
+    const r = lcg(9);
+    const olds: number[] = [];
+    for (let i = 0; i < 600; i++) olds.push(i % 97 === 0 ? edge[(i / 97) % 4]! : 1 + r(5000));
+    const pairs = olds.map((o, i): [number, number] => [o, 2 + i + Math.floor(i / 32)]);
+    const built = buildCow({ chunkSize: 1, exceptions: pairs, deviceChunks: 800 });
+    for (const limits of [undefined, { bitmapBits: 2 ** 12, partitionEntries: 7 }]) {
+      const want = oracle(built.pairs, 1, 800, Infinity, 1000);
+      const got = await run(built.bytes, { maxPerCode: 1000, ...(limits ? { limits } : {}) });
+      expect(got.findings).toEqual(want.findings);
+      expect(got.counts).toEqual(want.counts);
+      expect(want.counts.DUPLICATE_OLD_CHUNK).toBeGreaterThan(3);
+      expect(got.findings.filter((f) => f.code === "DUPLICATE_OLD_CHUNK" && edge.includes(built.pairs[f.area * 32 + f.index]![0])).length).toBe(3);
+    }
+  });
+
   it("keeps the entries for callers that want them (the explorer), with the same findings", async () => {
     const { bytes } = hostile(7, 500, 1);
     const kept = await diagnose(bytesReader(bytes), { maxPerCode: 50 });

@@ -6,7 +6,7 @@
  *
  * Memory is bounded whatever the exception count. Repeats are found with one
  * bit per chunk number (ChunkBitmap; for old chunks, which come in random
- * order, QueuedChunkBitmap marks them page by page), up to a cap; chunk numbers at or past
+ * order, the contiguous DenseChunkBitmap), up to a cap; chunk numbers at or past
  * the cap (an origin of more than 2^28 chunks, or corrupt entries) are
  * settled exactly by further passes over the metadata, each holding one hash
  * partition of them in a ChunkNumberSet of bounded size. The entries listed
@@ -14,7 +14,7 @@
  * the first entry of each listed repeat is found by one more pass that ends
  * at the last listed repeat (only when there are repeats).
  */
-import { ChunkBitmap, QueuedChunkBitmap } from "./chunkBitmap.js";
+import { ChunkBitmap, DenseChunkBitmap } from "./chunkBitmap.js";
 import { ChunkNumberSet } from "./chunkNumberSet.js";
 import { EntryList } from "./entryList.js";
 import type { ExceptionTable } from "./exceptionTable.js";
@@ -58,7 +58,7 @@ export class ExceptionScan {
   /** Data chunks [runStart, runEnd) of the area the last entry named: entries mostly name the next chunk of one run, so most need no entryProblems. */
   private runStart = 0;
   private runEnd = 0;
-  private oldSeen: QueuedChunkBitmap;
+  private oldSeen: DenseChunkBitmap;
   private newSeen: ChunkBitmap;
   /** Numbers at or past these are not in the bitmaps: the partitioned passes settle them. */
   private readonly oldCap: number;
@@ -79,8 +79,8 @@ export class ExceptionScan {
     private readonly used?: UsedChunkSink,
   ) {
     this.partitionEntries = Math.max(1, limits.partitionEntries ?? DEFAULT_PARTITION_ENTRIES);
-    // Old chunks come in random order: queued by bitmap page (repeats found out of entry order).
-    this.oldSeen = new QueuedChunkBitmap(limits.bitmapBits ?? DEFAULT_BITMAP_BITS, (o, i, n) => this.dupOld.addUnordered(i, o, n));
+    // Old chunks come in random order over the origin's range: one contiguous bitmap.
+    this.oldSeen = new DenseChunkBitmap(limits.bitmapBits ?? DEFAULT_BITMAP_BITS);
     this.newSeen = new ChunkBitmap(limits.bitmapBits ?? DEFAULT_BITMAP_BITS);
     this.oldCap = this.oldSeen.capBits;
     this.newCap = this.newSeen.capBits;
@@ -104,7 +104,9 @@ export class ExceptionScan {
     for (let k = from, end = from + count; k < end; k++, i++) {
       const o = olds[k]!;
       const n = news[k]!;
-      if (!oldSeen.add(o, i, n)) this.deferredOld++;
+      const ro = oldSeen.mark(o);
+      if (ro > 0) this.dupOld.add(i, o, n);
+      else if (ro < 0) this.deferredOld++;
       let problems = 0;
       if (n < runStart || n >= runEnd || o >= originChunks) {
         problems = entryProblems(chunkSize, chunks, originChunks, o, n);
@@ -138,14 +140,13 @@ export class ExceptionScan {
 
   /** Passes over the metadata still needed for the numbers past the bitmap (0 almost always). Ends the streaming pass. */
   partitionPasses(): number {
-    this.oldSeen.flush();
     return Math.ceil(Math.max(this.deferredOld, this.deferredNew) / this.partitionEntries);
   }
 
   /** Pass `p` of `parts`: repeats among the numbers past the bitmap that hash to partition p. */
   partitionVisitor(p: number, parts: number): EntryVisitor {
     // The bitmaps are done with: free them before the sets are made.
-    this.oldSeen = new QueuedChunkBitmap(32, () => {});
+    this.oldSeen = new DenseChunkBitmap(32);
     this.newSeen = new ChunkBitmap(32);
     const { oldCap, newCap } = this;
     const setOld = this.deferredOld > 0 ? new ChunkNumberSet(Math.ceil(this.deferredOld / parts)) : null;
@@ -176,7 +177,6 @@ export class ExceptionScan {
    * null when nothing is listed.
    */
   firstEntryVisitor(): EntryVisitor | null {
-    this.oldSeen.flush();
     this.dupOld.finish();
     this.dupNew.finish();
     this.repeatOld = distinctSorted(this.dupOld.oldChunk, this.dupOld.length);

@@ -81,4 +81,27 @@ describe("ChunkBitmap", () => {
     expect(b.has(7)).toBe(false);
     expect(b.mark(2 ** 22)).toBe(-1);
   });
+
+  it("marks a run a word at a time, or nothing when any of it is marked or past the cap", () => {
+    const b = new ChunkBitmap(2 ** 22);
+    // Across word edges and the page edge at 2^21.
+    expect(b.markRun(30, 70)).toBe(true); // 30 .. 99
+    for (const v of [30, 31, 32, 63, 64, 99]) expect(b.has(v), `${v}`).toBe(true);
+    for (const v of [29, 100]) expect(b.has(v), `${v}`).toBe(false);
+    expect(b.markRun(2 ** 21 - 5, 10)).toBe(true);
+    expect(b.has(2 ** 21 - 5) && b.has(2 ** 21 + 4)).toBe(true);
+    expect(b.has(2 ** 21 + 5)).toBe(false);
+    // Overlapping an earlier run at its last number: refused, and 100 .. 199 left unmarked.
+    expect(b.markRun(99, 101)).toBe(false);
+    expect(b.has(100)).toBe(false);
+    expect(b.mark(150)).toBe(0);
+    // Overlapping a single mark in the middle, then past the cap.
+    expect(b.markRun(140, 20)).toBe(false);
+    expect(b.markRun(2 ** 22 - 3, 4)).toBe(false);
+    expect(b.has(2 ** 22 - 3)).toBe(false);
+    // A whole word, then the word's last number alone.
+    expect(b.markRun(320, 32)).toBe(true);
+    expect(b.mark(351)).toBe(1);
+    expect(b.mark(352)).toBe(0);
+  });
 });

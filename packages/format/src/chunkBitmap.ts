@@ -56,6 +56,39 @@ export class ChunkBitmap {
     page[w] = old | bit;
     return 0;
   }
+
+  /**
+   * Marks the run [v, v + count) when none of it is marked yet and all of it
+   * is below the cap, a word (32 numbers) at a time, and returns true;
+   * otherwise marks nothing and returns false (the caller then marks one by one).
+   */
+  markRun(v: number, count: number): boolean {
+    const end = v + count;
+    if (count <= 0 || end > this.capBits) return false;
+    const wordMask = this.pageWords - 1;
+    for (let x = v; x < end; x = (x | 31) + 1) {
+      const page = this.pages[x >>> this.shift];
+      if (page && (page[(x >>> 5) & wordMask]! & bitsOf(x, end)) !== 0) return false;
+    }
+    for (let x = v; x < end; x = (x | 31) + 1) {
+      const p = x >>> this.shift;
+      let page = this.pages[p]!;
+      if (page === null) {
+        page = new Int32Array(this.pageWords);
+        this.pages[p] = page;
+        this.made++;
+      }
+      page[(x >>> 5) & wordMask]! |= bitsOf(x, end);
+    }
+    return true;
+  }
+}
+
+/** The bits of [x, end) that fall in x's 32-bit word, as a word mask. */
+function bitsOf(x: number, end: number): number {
+  const from = x & 31;
+  const to = Math.min(32, end - (x - from));
+  return to === 32 ? -1 << from : ((1 << to) - (1 << from)) | 0;
 }
 
 /** DenseChunkBitmap grows in steps of whole 32 KiB (2^18 bits). */

@@ -33,6 +33,8 @@ export interface ScanLimits {
 export interface UsedChunkSink {
   begin(chunkSize: number, chunks: number): void;
   add(chunk: number): void;
+  /** The chunks [first, first + count), each as by add (optional: add is called for each otherwise). */
+  addRun?(first: number, count: number): void;
 }
 
 export type EntryVisitor = (table: ExceptionTable, from: number, count: number) => void;
@@ -94,6 +96,53 @@ export class ExceptionScan {
 
   /** The streaming pass: entries [from, from + count) of `t`, in on-disk order. */
   readonly visit: EntryVisitor = (t, from, count) => {
+    if (count > 1 && this.visitRun(t, from, count)) return;
+    this.visitEach(t, from, count);
+  };
+
+  /**
+   * The usual batch, an area's worth of entries as the kernel writes them:
+   * consecutive data chunks of one run, none named before. Their new chunks
+   * are then tested and marked a word at a time and need no per-entry test;
+   * only the old chunks are tested one by one. Any other batch returns false
+   * with nothing counted or listed (the run bounds it may have moved are
+   * those visitEach would set at the batch's first entry), for visitEach.
+   */
+  private visitRun(t: ExceptionTable, from: number, count: number): boolean {
+    const news = t.newChunk;
+    const first = news[from]!;
+    const last = first + count - 1;
+    if (first < this.runStart || last >= this.runEnd) {
+      if ((entryProblems(this.chunkSize, this.chunks, Infinity, 0, first) & (EntryProblem.NewChunkIsMetadata | EntryProblem.NewChunkBeyondDevice)) !== 0) return false;
+      const area = areaOfChunk(this.chunkSize, first);
+      this.runStart = areaLocation(this.chunkSize, area) + 1;
+      this.runEnd = Math.min(areaLocation(this.chunkSize, area + 1), this.chunks);
+      if (last >= this.runEnd) return false;
+    }
+    for (let k = 1; k < count; k++) if (news[from + k] !== first + k) return false;
+    if (!this.newSeen.markRun(first, count)) return false;
+    this.referenced += count;
+    const used = this.used;
+    if (used?.addRun) used.addRun(first, count);
+    else if (used) for (let c = first; c <= last; c++) used.add(c);
+    const olds = t.oldChunk;
+    const { oldSeen, originChunks } = this;
+    let i = this.count;
+    for (let k = from, end = from + count; k < end; k++, i++) {
+      const o = olds[k]!;
+      const ro = oldSeen.mark(o);
+      if (ro !== 0) {
+        if (ro > 0) this.dupOld.add(i, o, news[k]!);
+        else this.deferredOld++;
+      }
+      if (o >= originChunks) this.beyondOrigin.add(i, o, news[k]!);
+    }
+    this.count = i;
+    return true;
+  }
+
+  /** Entries [from, from + count) one at a time: every test on each. */
+  private visitEach(t: ExceptionTable, from: number, count: number): void {
     const olds = t.oldChunk;
     const news = t.newChunk;
     const { oldSeen, newSeen, chunkSize, chunks, originChunks, used } = this;
@@ -136,7 +185,7 @@ export class ExceptionScan {
     this.runEnd = runEnd;
     this.referenced = referenced;
     this.count = i;
-  };
+  }
 
   /** Passes over the metadata still needed for the numbers past the bitmap (0 almost always). Ends the streaming pass. */
   partitionPasses(): number {

@@ -41,4 +41,13 @@ describe("start-up of the built CLI", () => {
     expect(bare.has("commander")).toBe(true);
     expect(bare.has("cli-progress")).toBe(false);
   });
+
+  it("the commands load node:crypto only when a temporary output is named (check, dump and usage write none)", () => {
+    const entry = readFileSync(BIN, "utf8");
+    const lazy = [...entry.matchAll(/import\(["'](\.[^"']+)["']\)/g)].map((m) => join(dirname(BIN), m[1]!));
+    const { bare } = staticClosure(lazy[0] ?? BIN);
+    expect(bare.has("commander")).toBe(true);
+    expect([...bare].filter((b) => b === "crypto" || b === "node:crypto")).toEqual([]);
+  });
 });
+

@@ -18,7 +18,6 @@
  *   one is recognised by its lock and its owner's pid).
  */
 import { closeSync, constants, lstatSync, openSync, promises as fsp, readdirSync, readlinkSync, statSync, unlinkSync, type Stats } from "node:fs";
-import { randomBytes } from "node:crypto";
 import { basename, dirname, isAbsolute, join } from "node:path";
 import { BlockingFileDevice, FileDevice } from "@dmsnap/store/node";
 import { CliError, Exit } from "./errors.js";
@@ -200,6 +199,8 @@ async function openFileOutput(path: string, target: string, existing: Stats | nu
   const { role } = options;
   const dir = dirname(target);
   removeStaleTemporaries(dir, basename(target));
+  // node:crypto is loaded here, not at start-up: it is a fifth of the start-up of the commands that write nothing.
+  const { randomBytes } = await import("node:crypto");
   const tmp = join(dir, `${tmpPrefix(basename(target))}${process.pid}-${randomBytes(4).toString("hex")}`);
   let handle: fsp.FileHandle;
   try {

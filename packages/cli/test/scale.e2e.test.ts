@@ -25,8 +25,8 @@ const MiB = 1024;
 /** Node, the code and one batch of buffers, in KiB. */
 const BASE_KIB = 128 * MiB;
 const perExceptionKiB = (bytes: number, count = COUNT): number => (count * bytes) / 1024;
-/** check and map: one bit a chunk number in each column, in 256 KiB pages (one partly used page each). */
-const bitmapsKiB = (highestOld: number, highestNew: number): number => (highestOld + highestNew) / 8 / 1024 + 2 * 256;
+/** check and map: one bit a chunk number in each column: old chunks contiguous (up to a quarter more when grown), new ones in 256 KiB pages (one partly used page each). */
+const bitmapsKiB = (highestOld: number, highestNew: number): number => (1.25 * highestOld + highestNew) / 8 / 1024 + 2 * 256;
 
 const shaOfFile = (p: string): Promise<string> =>
   new Promise((resolve, reject) => {

@@ -57,4 +57,13 @@ describe("start-up of the built CLI", () => {
     expect(text).not.toMatch(/src\/commands\/(check|restore|repair|export|merge|write|create|map|usage)\.ts/);
     expect(text).toMatch(/src\/commands\/dumpRun\.ts/);
   });
+
+  it("the commands load node:crypto only when a temporary output is named (check, dump and usage write none)", () => {
+    const entry = readFileSync(BIN, "utf8");
+    const lazy = [...entry.matchAll(/import\(["'](\.[^"']+)["']\)/g)].map((m) => join(dirname(BIN), m[1]!));
+    const { bare } = staticClosure(lazy.find((f) => !/dumpJson/.test(f)) ?? BIN);
+    expect(bare.has("commander")).toBe(true);
+    expect([...bare].filter((b) => b === "crypto" || b === "node:crypto")).toEqual([]);
+  });
 });
+

@@ -136,6 +136,67 @@ describe("per-exception tests in bounded memory", () => {
     });
   }
 
+  it("matches the oracle at the edges of the old-chunk bitmap: 0, the last number below its cap, the cap, past 2^32", async () => {
+    // Old chunks that repeat at both ends of the bitmap and just past it (the
+    // hashed passes), far apart in entry order, among random ones.
+    const edge = [0, 2 ** 28 - 1, 2 ** 28, 2 ** 32 + 1];
+    const r = lcg(9);
+    const olds: number[] = [];
+    for (let i = 0; i < 600; i++) olds.push(i % 97 === 0 ? edge[(i / 97) % 4]! : 1 + r(5000));
+    const pairs = olds.map((o, i): [number, number] => [o, 2 + i + Math.floor(i / 32)]);
+    const built = buildCow({ chunkSize: 1, exceptions: pairs, deviceChunks: 800 });
+    for (const limits of [undefined, { bitmapBits: 2 ** 12, partitionEntries: 7 }]) {
+      const want = oracle(built.pairs, 1, 800, Infinity, 1000);
+      const got = await run(built.bytes, { maxPerCode: 1000, ...(limits ? { limits } : {}) });
+      expect(got.findings).toEqual(want.findings);
+      expect(got.counts).toEqual(want.counts);
+      expect(want.counts.DUPLICATE_OLD_CHUNK).toBeGreaterThan(3);
+      expect(got.findings.filter((f) => f.code === "DUPLICATE_OLD_CHUNK" && edge.includes(built.pairs[f.area * 32 + f.index]![0])).length).toBe(3);
+    }
+  });
+
+  it("matches the oracle on areas of consecutive new chunks (the word-at-a-time path) and on areas that break it", async () => {
+    // chunkSize 2: 64 entries an area, areas at chunks 1, 66, 131, ...; each
+    // area's entries normally name the 64 data chunks after it, in order.
+    const cs = 2;
+    const perArea = 64;
+    const stride = perArea + 1;
+    const areas = 40;
+    const deviceChunks = 2 + areas * stride; // room for the terminating area 40, at chunk 2601
+    const r = lcg(11);
+    const pairs: Array<[number, number]> = [];
+    for (let a = 0; a < areas; a++) {
+      let firstNew = 2 + a * stride;
+      if (a === 9) firstNew = 2 + 3 * stride; // area 3's chunks again: the whole run repeats
+      if (a === 14) firstNew = 2 + 12 * stride + 5; // overlaps the end of area 12's run, then runs into area 13's metadata chunk
+      if (a === 20) firstNew = 2 + 17 * stride + 40; // the last 24 chunks of area 17's run, area 18's metadata chunk, then area 18's first 39
+      if (a === 38) firstNew = deviceChunks - 12; // over area 40's chunk and past the device's end
+      for (let k = 0; k < perArea; k++) {
+        let n = firstNew + k;
+        if (a === 25 && k === 30) n = 2 + 25 * stride + 31; // one chunk twice inside an area: not consecutive
+        if (a === 30 && k === 63) n = 2 ** 33; // a huge one at the end
+        const o = a === 33 ? 2 ** 30 + k : r(3000); // area 33: old chunks past the default bitmap
+        pairs.push([o, n]);
+      }
+    }
+    const built = buildCow({ chunkSize: cs, exceptions: pairs, deviceChunks });
+    for (const limits of [undefined, { bitmapBits: 64, partitionEntries: 5 }, { bitmapBits: 1000, partitionEntries: 100 }]) {
+      for (const originChunks of [Infinity, 2000]) {
+        const want = oracle(built.pairs, cs, deviceChunks, originChunks, 10_000);
+        const originBytes = originChunks === Infinity ? undefined : originChunks * cs * 512;
+        const got = await run(built.bytes, { maxPerCode: 10_000, ...(originBytes === undefined ? {} : { originBytes }), ...(limits ? { limits } : {}) });
+        expect(got.findings).toEqual(want.findings);
+        expect(got.counts).toEqual(want.counts);
+        expect(got.unreferenced).toBe(want.unreferenced);
+        expect([...got.raster.used]).toEqual(cellsOf(want.used, got.raster));
+        // Each kind of damage is there to be found.
+        expect(want.counts.DUPLICATE_NEW_CHUNK).toBeGreaterThan(64 + 59 + 24);
+        expect(want.counts.NEW_CHUNK_IS_METADATA).toBe(3);
+        expect(want.counts.NEW_CHUNK_BEYOND_DEVICE).toBeGreaterThan(1);
+      }
+    }
+  });
+
   it("keeps the entries for callers that want them (the explorer), with the same findings", async () => {
     const { bytes } = hostile(7, 500, 1);
     const kept = await diagnose(bytesReader(bytes), { maxPerCode: 50 });

@@ -6,7 +6,7 @@
  *
  * Memory is bounded whatever the exception count. Repeats are found with one
  * bit per chunk number (ChunkBitmap; for old chunks, which come in random
- * order, QueuedChunkBitmap marks them page by page), up to a cap; chunk numbers at or past
+ * order, the contiguous DenseChunkBitmap), up to a cap; chunk numbers at or past
  * the cap (an origin of more than 2^28 chunks, or corrupt entries) are
  * settled exactly by further passes over the metadata, each holding one hash
  * partition of them in a ChunkNumberSet of bounded size. The entries listed
@@ -14,7 +14,7 @@
  * the first entry of each listed repeat is found by one more pass that ends
  * at the last listed repeat (only when there are repeats).
  */
-import { ChunkBitmap, QueuedChunkBitmap } from "./chunkBitmap.js";
+import { ChunkBitmap, DenseChunkBitmap } from "./chunkBitmap.js";
 import { ChunkNumberSet } from "./chunkNumberSet.js";
 import { EntryList } from "./entryList.js";
 import type { ExceptionTable } from "./exceptionTable.js";
@@ -33,6 +33,8 @@ export interface ScanLimits {
 export interface UsedChunkSink {
   begin(chunkSize: number, chunks: number): void;
   add(chunk: number): void;
+  /** The chunks [first, first + count), each as by add (optional: add is called for each otherwise). */
+  addRun?(first: number, count: number): void;
 }
 
 export type EntryVisitor = (table: ExceptionTable, from: number, count: number) => void;
@@ -58,7 +60,7 @@ export class ExceptionScan {
   /** Data chunks [runStart, runEnd) of the area the last entry named: entries mostly name the next chunk of one run, so most need no entryProblems. */
   private runStart = 0;
   private runEnd = 0;
-  private oldSeen: QueuedChunkBitmap;
+  private oldSeen: DenseChunkBitmap;
   private newSeen: ChunkBitmap;
   /** Numbers at or past these are not in the bitmaps: the partitioned passes settle them. */
   private readonly oldCap: number;
@@ -79,8 +81,8 @@ export class ExceptionScan {
     private readonly used?: UsedChunkSink,
   ) {
     this.partitionEntries = Math.max(1, limits.partitionEntries ?? DEFAULT_PARTITION_ENTRIES);
-    // Old chunks come in random order: queued by bitmap page (repeats found out of entry order).
-    this.oldSeen = new QueuedChunkBitmap(limits.bitmapBits ?? DEFAULT_BITMAP_BITS, (o, i, n) => this.dupOld.addUnordered(i, o, n));
+    // Old chunks come in random order over the origin's range: one contiguous bitmap.
+    this.oldSeen = new DenseChunkBitmap(limits.bitmapBits ?? DEFAULT_BITMAP_BITS);
     this.newSeen = new ChunkBitmap(limits.bitmapBits ?? DEFAULT_BITMAP_BITS);
     this.oldCap = this.oldSeen.capBits;
     this.newCap = this.newSeen.capBits;
@@ -94,6 +96,53 @@ export class ExceptionScan {
 
   /** The streaming pass: entries [from, from + count) of `t`, in on-disk order. */
   readonly visit: EntryVisitor = (t, from, count) => {
+    if (count > 1 && this.visitRun(t, from, count)) return;
+    this.visitEach(t, from, count);
+  };
+
+  /**
+   * The usual batch, an area's worth of entries as the kernel writes them:
+   * consecutive data chunks of one run, none named before. Their new chunks
+   * are then tested and marked a word at a time and need no per-entry test;
+   * only the old chunks are tested one by one. Any other batch returns false
+   * with nothing counted or listed (the run bounds it may have moved are
+   * those visitEach would set at the batch's first entry), for visitEach.
+   */
+  private visitRun(t: ExceptionTable, from: number, count: number): boolean {
+    const news = t.newChunk;
+    const first = news[from]!;
+    const last = first + count - 1;
+    if (first < this.runStart || last >= this.runEnd) {
+      if ((entryProblems(this.chunkSize, this.chunks, Infinity, 0, first) & (EntryProblem.NewChunkIsMetadata | EntryProblem.NewChunkBeyondDevice)) !== 0) return false;
+      const area = areaOfChunk(this.chunkSize, first);
+      this.runStart = areaLocation(this.chunkSize, area) + 1;
+      this.runEnd = Math.min(areaLocation(this.chunkSize, area + 1), this.chunks);
+      if (last >= this.runEnd) return false;
+    }
+    for (let k = 1; k < count; k++) if (news[from + k] !== first + k) return false;
+    if (!this.newSeen.markRun(first, count)) return false;
+    this.referenced += count;
+    const used = this.used;
+    if (used?.addRun) used.addRun(first, count);
+    else if (used) for (let c = first; c <= last; c++) used.add(c);
+    const olds = t.oldChunk;
+    const { oldSeen, originChunks } = this;
+    let i = this.count;
+    for (let k = from, end = from + count; k < end; k++, i++) {
+      const o = olds[k]!;
+      const ro = oldSeen.mark(o);
+      if (ro !== 0) {
+        if (ro > 0) this.dupOld.add(i, o, news[k]!);
+        else this.deferredOld++;
+      }
+      if (o >= originChunks) this.beyondOrigin.add(i, o, news[k]!);
+    }
+    this.count = i;
+    return true;
+  }
+
+  /** Entries [from, from + count) one at a time: every test on each. */
+  private visitEach(t: ExceptionTable, from: number, count: number): void {
     const olds = t.oldChunk;
     const news = t.newChunk;
     const { oldSeen, newSeen, chunkSize, chunks, originChunks, used } = this;
@@ -104,7 +153,9 @@ export class ExceptionScan {
     for (let k = from, end = from + count; k < end; k++, i++) {
       const o = olds[k]!;
       const n = news[k]!;
-      if (!oldSeen.add(o, i, n)) this.deferredOld++;
+      const ro = oldSeen.mark(o);
+      if (ro > 0) this.dupOld.add(i, o, n);
+      else if (ro < 0) this.deferredOld++;
       let problems = 0;
       if (n < runStart || n >= runEnd || o >= originChunks) {
         problems = entryProblems(chunkSize, chunks, originChunks, o, n);
@@ -134,18 +185,17 @@ export class ExceptionScan {
     this.runEnd = runEnd;
     this.referenced = referenced;
     this.count = i;
-  };
+  }
 
   /** Passes over the metadata still needed for the numbers past the bitmap (0 almost always). Ends the streaming pass. */
   partitionPasses(): number {
-    this.oldSeen.flush();
     return Math.ceil(Math.max(this.deferredOld, this.deferredNew) / this.partitionEntries);
   }
 
   /** Pass `p` of `parts`: repeats among the numbers past the bitmap that hash to partition p. */
   partitionVisitor(p: number, parts: number): EntryVisitor {
     // The bitmaps are done with: free them before the sets are made.
-    this.oldSeen = new QueuedChunkBitmap(32, () => {});
+    this.oldSeen = new DenseChunkBitmap(32);
     this.newSeen = new ChunkBitmap(32);
     const { oldCap, newCap } = this;
     const setOld = this.deferredOld > 0 ? new ChunkNumberSet(Math.ceil(this.deferredOld / parts)) : null;
@@ -176,7 +226,6 @@ export class ExceptionScan {
    * null when nothing is listed.
    */
   firstEntryVisitor(): EntryVisitor | null {
-    this.oldSeen.flush();
     this.dupOld.finish();
     this.dupNew.finish();
     this.repeatOld = distinctSorted(this.dupOld.oldChunk, this.dupOld.length);

@@ -104,6 +104,17 @@ export class MapRaster implements UsedChunkSink {
     }
     this.used[this.cell]!++;
   }
+
+  /** The distinct data chunks [first, first + count), counted a cell at a time. */
+  addRun(first: number, count: number): void {
+    const end = first + count;
+    for (let c = first; c < end; ) {
+      const cell = Math.floor(c / this.perCell);
+      const next = Math.min(end, (cell + 1) * this.perCell);
+      this.used[cell]! += next - c;
+      c = next;
+    }
+  }
 }
 
 /** Per-cell counts of the distinct data chunks inside the device named in `newChunks`. */

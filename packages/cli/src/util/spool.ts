@@ -11,7 +11,6 @@
  * After kill -9 the file stays: `$TMPDIR/dmsnap-restore-PID-RANDOM.json`.
  */
 import { closeSync, constants, openSync, writeSync } from "node:fs";
-import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CliError, Exit } from "./errors.js";
@@ -40,6 +39,8 @@ function spoolError(e: unknown, path: string, doing: string): CliError {
 
 /** Copies standard input to a new private file in $TMPDIR; returns it. */
 export async function spoolStdin(): Promise<Spool> {
+  // Loaded here, not at start-up (as in outputs.ts).
+  const { randomBytes } = await import("node:crypto");
   const path = join(tmpdir(), `dmsnap-restore-${process.pid}-${randomBytes(6).toString("hex")}.json`);
   // Registered before it exists: a signal from the first byte on finds it on the list.
   const remove = removeOnSignals(path);

@@ -38,7 +38,7 @@ describe("start-up of the built CLI", () => {
     // The bundle of the commands: what the entry imports dynamically.
     const entry = readFileSync(BIN, "utf8");
     const lazy = [...entry.matchAll(/import\(["'](\.[^"']+)["']\)/g)].map((m) => join(dirname(BIN), m[1]!));
-    const { bare } = staticClosure(lazy.find((f) => /main/.test(f)) ?? BIN);
+    const { bare } = staticClosure(lazy.find((f) => /\/main-[^/]*$/.test(f)) ?? BIN);
     expect(bare.has("commander")).toBe(true);
     expect(bare.has("cli-progress")).toBe(false);
   });

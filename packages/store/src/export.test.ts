@@ -136,6 +136,14 @@ describe.each(variants)("export, $name", ({ name: variant, kernelCopy, mapBytes,
     await run("seq-small", spec, 3, 4096);
   });
 
+  it("a sequential layout with gaps (every third origin chunk), the COW chunks of a block read together", async () => {
+    const entries: Array<[number, number]> = [];
+    for (let i = 0; i < 900; i++) entries.push([3 * i + (i % 7 === 0 ? 1 : 0), dataChunk(1, i)]);
+    const spec: Spec = { chunkSize: 1, originBytes: 2700 * 512 - 300, entries, cowChunks: dataChunk(1, 1000) };
+    expect((await run("gaps", spec, 5)).cowChunks).toBe(900);
+    await run("gaps-small", spec, 5, 4096);
+  });
+
   it("duplicates: the first entry is served, in one piece, in a run, across areas", async () => {
     const cs = 1;
     const entries: Array<[number, number]> = [];

@@ -30,13 +30,16 @@ export async function streamView(job: StreamJob): Promise<void> {
   const cb = chunkBytes(cs);
   const block = cb <= job.bufferBytes ? chunkOffset(cs, chunkAtByte(cs, job.bufferBytes)) : job.bufferBytes;
   // Two buffers: the origin's next block is read (by the thread pool) while this one is filled and written.
-  const bufs = [new Uint8Array(Math.min(block, total)), new Uint8Array(Math.min(block, total))];
+  const bufs = [Buffer.alloc(Math.min(block, total)), Buffer.alloc(Math.min(block, total))];
   const originRead = (pos: number, buf: Uint8Array): Promise<void> | null => {
     const n = Math.min(block, total - pos);
     const end = chunksCovering(cs, pos + n);
     for (let c = chunkAtByte(cs, pos); c < end; c++) if (map[c] === 0) return origin.readInto(buf.subarray(0, n), pos);
     return null; // every chunk of the block comes from the COW
   };
+  // Whole chunks per block: the COW chunks a block needs may be read in one piece into `gather` (gatherBlock).
+  const whole = cb <= block;
+  const gather = Buffer.alloc(whole ? Math.min(block, Math.max(cb, total)) : 0);
   let reading = originRead(0, bufs[0]!);
   try {
     for (let pos = 0, k = 0; pos < total; pos += block, k++) {
@@ -47,7 +50,9 @@ export async function streamView(job: StreamJob): Promise<void> {
       reading = pos + block < total ? originRead(pos + block, bufs[(k + 1) & 1]!) : null;
       const first = chunkAtByte(cs, pos);
       const end = chunksCovering(cs, pos + n);
-      for (let c = first; c < end; ) {
+      if (whole && gatherBlock(cow, map, first, end, cs, buf, pos, n, gather)) {
+        // the block's COW chunks lay close together in the COW: read in one piece (below)
+      } else for (let c = first; c < end; ) {
         const w = map[c]!;
         if (w === 0) {
           c++;
@@ -69,6 +74,42 @@ export async function streamView(job: StreamJob): Promise<void> {
     reading?.catch(() => undefined); // the read ahead may fail too: this error comes first
     throw e;
   }
+}
+
+/**
+ * When the COW chunks that origin chunks first..end-1 take from the COW lie
+ * within `gather`'s length of each other and fill at least a quarter of that
+ * span, reads the span in one read and copies each chunk into `buf` (which
+ * holds output bytes from `pos`, `n` of them); returns false, having read
+ * nothing, otherwise. A COW written in origin order (a sequential layout) has
+ * the COW chunks of a block together, but rarely next to each other in both
+ * orders: one read for the block instead of one a chunk (60 k reads of 4 KiB
+ * for a 1 GiB view, 30 % in the COW).
+ */
+export function gatherBlock(cow: FileDevice, map: ViewMap, first: number, end: number, cs: number, buf: Buffer, pos: number, n: number, gather: Buffer): boolean {
+  let lo = Infinity;
+  let hi = -1;
+  let count = 0;
+  for (let c = first; c < end; c++) {
+    const w = map[c]!;
+    if (w === 0) continue;
+    count++;
+    if (w < lo) lo = w;
+    if (w > hi) hi = w;
+  }
+  if (count < 2) return false;
+  const span = chunkOffset(cs, hi - lo + 1);
+  if (span > gather.length || chunkOffset(cs, count) * 4 < span) return false;
+  readFully(cow, gather, 0, span, chunkOffset(cs, lo));
+  for (let c = first; c < end; c++) {
+    const w = map[c]!;
+    if (w === 0) continue;
+    const from = Math.max(pos, chunkOffset(cs, c));
+    const to = Math.min(pos + n, chunkOffset(cs, c + 1));
+    const src = chunkOffset(cs, w - lo);
+    gather.copy(buf, from - pos, src, src + (to - from)); // native, no view per chunk
+  }
+  return true;
 }
 
 /** A blocking positioned read (a promise per chunk costs more than the read); zeros past the end, as FileDevice reads. */

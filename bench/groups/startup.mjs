@@ -30,24 +30,9 @@ for (const [k, r] of [["CPU", cpu], ["wall", wall]]) {
   log(`${k}: node -e 0 ${r.node.runs.map((x) => x.toFixed(0)).join(", ")} ms`);
 }
 
+const row = (id, r, how, note, target) =>
+  makeRow({ id, group: "startup", what: `dmsnap --version, start-up of the whole process, ${how}`, unit: "ms", samples: { value: r.dmsnap.runs, baseline: r.node.runs }, baseline: { label: "node -e 0" }, note, ...(target ? { target } : {}) });
 await emit([
-  makeRow({
-    id: "startup-version",
-    group: "startup",
-    what: "dmsnap --version, start-up of the whole process, CPU time",
-    unit: "ms",
-    samples: { value: cpu.dmsnap.runs, baseline: cpu.node.runs },
-    baseline: { label: "node -e 0" },
-    target: { on: "ratio", op: "<=", limit: 1.3, minPairs: PAIRS },
-    note: `${PAIRS} alternated pairs, user + system CPU time of all threads (bash's times), ratio of the medians`,
-  }),
-  makeRow({
-    id: "startup-version-wall",
-    group: "startup",
-    what: "dmsnap --version, start-up of the whole process, wall clock",
-    unit: "ms",
-    samples: { value: wall.dmsnap.runs, baseline: wall.node.runs },
-    baseline: { label: "node -e 0" },
-    note: `information: ${PAIRS} alternated pairs, ratio of the medians; peak RSS ${wall.dmsnap.rssMiB.toFixed(0)} MiB vs ${wall.node.rssMiB.toFixed(0)} MiB`,
-  }),
+  row("startup-version", cpu, "CPU time", `${PAIRS} alternated pairs, user + system CPU time of all threads (bash's times), ratio of the medians`, { on: "ratio", op: "<=", limit: 1.3, minPairs: PAIRS }),
+  row("startup-version-wall", wall, "wall clock", `information: ${PAIRS} alternated pairs, ratio of the medians; peak RSS ${wall.dmsnap.rssMiB.toFixed(0)} MiB vs ${wall.node.rssMiB.toFixed(0)} MiB`),
 ]);

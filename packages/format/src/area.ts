@@ -133,24 +133,12 @@ export function entryWordsOf(bytes: Uint8Array, count: number): Uint32Array {
   return new Uint32Array(aligned.buffer, aligned.byteOffset, count * 4);
 }
 
+/** scanEntries on a host or buffer the word path cannot take: decodeWithDataView keeping nothing. */
 function scanWithDataView(bytes: Uint8Array, count: number, area: number, firstIndex: number): EntriesDecodeResult {
-  const v = new DataView(bytes.buffer, bytes.byteOffset, entryOffset(count));
-  let maxNew = -1;
-  let i = 0;
-  for (; i < count; i++) {
-    const k = entryOffset(i);
-    const newLo = v.getUint32(k + 8, true);
-    const newHi = v.getUint32(k + 12, true);
-    if (newLo === 0 && newHi === 0) break;
-    const oldHi = v.getUint32(k + 4, true);
-    if (oldHi > MAX_SAFE_HIGH || newHi > MAX_SAFE_HIGH) throw tooLarge(area, firstIndex + i, oldHi > MAX_SAFE_HIGH ? "old_chunk" : "new_chunk", oldHi > MAX_SAFE_HIGH ? oldHi : newHi);
-    const n = joinU64(newLo, newHi);
-    if (n > maxNew) maxNew = n;
-  }
-  return { loaded: i, terminated: i < count, maxNewChunk: maxNew };
+  return decodeWithDataView(bytes, count, null, area, firstIndex);
 }
 
-function decodeWithDataView(bytes: Uint8Array, count: number, table: ExceptionTable, area: number, firstIndex: number): EntriesDecodeResult {
+function decodeWithDataView(bytes: Uint8Array, count: number, table: ExceptionTable | null, area: number, firstIndex: number): EntriesDecodeResult {
   const v = new DataView(bytes.buffer, bytes.byteOffset, entryOffset(count));
   let maxNew = -1;
   let i = 0;
@@ -162,7 +150,7 @@ function decodeWithDataView(bytes: Uint8Array, count: number, table: ExceptionTa
     const oldHi = v.getUint32(k + 4, true);
     if (oldHi > MAX_SAFE_HIGH || newHi > MAX_SAFE_HIGH) throw tooLarge(area, firstIndex + i, oldHi > MAX_SAFE_HIGH ? "old_chunk" : "new_chunk", oldHi > MAX_SAFE_HIGH ? oldHi : newHi);
     const n = joinU64(newLo, newHi);
-    table.push(joinU64(v.getUint32(k, true), oldHi), n);
+    table?.push(joinU64(v.getUint32(k, true), oldHi), n);
     if (n > maxNew) maxNew = n;
   }
   return { loaded: i, terminated: i < count, maxNewChunk: maxNew };

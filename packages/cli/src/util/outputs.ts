@@ -17,7 +17,7 @@
  *   after kill -9 the next run writing the same output removes them (a live
  *   one is recognised by its lock and its owner's pid).
  */
-import { closeSync, constants, lstatSync, openSync, promises as fsp, readdirSync, readlinkSync, statSync, unlinkSync, type Stats } from "node:fs";
+import { closeSync, constants, linkSync, lstatSync, openSync, promises as fsp, readdirSync, readlinkSync, statSync, unlinkSync, type Stats } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, dirname, isAbsolute, join } from "node:path";
 import { BlockingFileDevice, FileDevice } from "@dmsnap/store/node";
@@ -258,8 +258,10 @@ async function openFileOutput(path: string, target: string, existing: Stats | nu
 /** link(2) fails if the name exists, so a file created meanwhile is never replaced; rename on file systems without hard links. */
 async function placeWithoutClobbering(tmp: string, target: string, path: string, role: string): Promise<void> {
   try {
-    await fsp.link(tmp, target);
-    await fsp.unlink(tmp);
+    // Back to back, with no turn of the event loop between: a kill -9 between the two leaves the temporary as a second
+    // name of the finished output (same inode, no space), which the next run writing that output removes.
+    linkSync(tmp, target);
+    unlinkSync(tmp);
     return;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
